@@ -1,0 +1,54 @@
+"""RDB codec: reader (bytes -> events/values), writer (values -> bytes), DUMP payloads.
+
+See ``docs/rdb.md`` for the layers and ``shared/docs/rdb-format.md`` for the format.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    DumpBadDataError,
+    DumpPayloadError,
+    RdbFormatError,
+    RdbModuleError,
+    RdbUnsupportedVersionError,
+    RdbWriteError,
+)
+from .reader import (
+    Aux,
+    Entry,
+    Eof,
+    Function,
+    Header,
+    ModuleAux,
+    RdbFile,
+    RdbReader,
+    ResizeDb,
+    SelectDb,
+    SlotImport,
+    SlotInfo,
+    load_object,
+    load_rdb,
+)
+
+__all__ = [
+    "Aux",
+    "DumpBadDataError",
+    "DumpPayloadError",
+    "Entry",
+    "Eof",
+    "Function",
+    "Header",
+    "ModuleAux",
+    "RdbFile",
+    "RdbFormatError",
+    "RdbModuleError",
+    "RdbReader",
+    "RdbUnsupportedVersionError",
+    "RdbWriteError",
+    "ResizeDb",
+    "SelectDb",
+    "SlotImport",
+    "SlotInfo",
+    "load_object",
+    "load_rdb",
+]

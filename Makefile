@@ -1,0 +1,57 @@
+# ember — make help lists the targets.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 6379
+
+.PHONY: help run test test-fast faults bench lint typecheck fmt deps redis clean
+
+help: ## show this help
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $$( command -v $(PY) || command -v python3 ) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+deps: $(STAMP) ## create .venv and install pinned dependencies
+
+redis: ## install Debian redis-server/redis-tools when missing (interop tests)
+	@if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-check-aof >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then \
+		echo "installing redis-server redis-tools (apt)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq >/dev/null 2>&1 || true; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools >/dev/null; \
+	fi
+	@redis-server --version
+
+run: $(STAMP) ## start ember on port 6379 with data in ./data
+	@mkdir -p data
+	$(BIN)/ember-server --port $(PORT) --dir $(CURDIR)/data $(ARGS)
+
+test: $(STAMP) redis ## run the whole test suite (unit, integration, interop, fast faults)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -p no:cacheprovider tests
+
+test-fast: $(STAMP) ## unit tests only
+	$(BIN)/python -m pytest -q tests/unit
+
+faults: $(STAMP) redis ## the long crash/fault suite
+	$(BIN)/python -m tests.faults.harness
+
+bench: $(STAMP) redis ## benchmarks against redis-server (prints tables, writes bench/results)
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+lint: $(STAMP) ## ruff lint + format check, mypy
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+fmt: $(STAMP) ## format the code
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+clean: ## remove the venv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,109 @@
+"""Argument parsing shared by command modules, with Redis's exact rules and errors."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING, Any
+
+from ember import errors
+from ember.errors import CommandError
+from ember.keyspace.types import STRING_TYPES
+
+if TYPE_CHECKING:
+    from ember.keyspace.db import Db
+
+LLONG_MIN = -(1 << 63)
+LLONG_MAX = (1 << 63) - 1
+
+_INT_RE = re.compile(rb"-?[1-9][0-9]*|0")
+
+
+def is_canonical_int(b: bytes) -> bool:
+    """``string2ll`` accepts it: no spaces, '+', leading zeros, or '-0'."""
+    return len(b) <= 20 and _INT_RE.fullmatch(b) is not None and LLONG_MIN <= int(b) <= LLONG_MAX
+
+
+def parse_int(b: bytes, err: str = errors.NOT_INTEGER) -> int:
+    """Redis ``getLongLongFromObjectOrReply``: strict 64-bit integer."""
+    if len(b) <= 20 and _INT_RE.fullmatch(b) is not None:
+        v = int(b)
+        if LLONG_MIN <= v <= LLONG_MAX:
+            return v
+    raise CommandError(err)
+
+
+def parse_int_range(b: bytes, lo: int, hi: int, err: str = errors.NOT_INTEGER) -> int:
+    v = parse_int(b, err)
+    if v < lo or v > hi:
+        raise CommandError(err)
+    return v
+
+
+def parse_nonneg(b: bytes, what: str = "value") -> int:
+    v = parse_int(b)
+    if v < 0:
+        raise CommandError(f"ERR {what} is out of range, must be positive")
+    return v
+
+
+_FLOAT_RE = re.compile(rb"[ \t]*[+-]?(inf|infinity|nan|(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)", re.I)
+
+
+def parse_float(b: bytes, err: str = errors.NOT_FLOAT, allow_nan: bool = False) -> float:
+    """Redis ``getLongDoubleFromObject``/``string2d``: strtod, no trailing junk, no spaces."""
+    if not b or b[0] in b" \t\n\r\x0b\x0c" or b[-1] in b" \t\n\r\x0b\x0c":
+        raise CommandError(err)
+    try:
+        v = float(b)
+    except ValueError:
+        # strtod accepts hex floats
+        try:
+            v = float.fromhex(b.decode())
+        except (ValueError, UnicodeDecodeError):
+            raise CommandError(err) from None
+    if b"_" in b:
+        raise CommandError(err)
+    if math.isnan(v) and not allow_nan:
+        raise CommandError(err)
+    return v
+
+
+def format_float(v: float) -> bytes:
+    """Redis ``%.17g`` reply formatting used for scores and INCRBYFLOAT-like output."""
+    if math.isinf(v):
+        return b"inf" if v > 0 else b"-inf"
+    return b"%.17g" % v
+
+
+def get_string(db: Db, key: bytes) -> bytes | None:
+    v = db.lookup(key)
+    if v is None:
+        return None
+    if type(v) is bytes:
+        return v
+    if type(v) is bytearray:
+        return bytes(v)
+    raise CommandError(errors.WRONGTYPE)
+
+
+def check_type(value: Any, expected: type | tuple[type, ...]) -> None:
+    if value is not None and not isinstance(value, expected):
+        raise CommandError(errors.WRONGTYPE)
+
+
+def is_string(value: Any) -> bool:
+    return isinstance(value, STRING_TYPES)
+
+
+def parse_timeout(b: bytes) -> float:
+    """Blocking-command timeout in seconds (float allowed), Redis messages."""
+    try:
+        v = parse_float(b, "ERR timeout is not a float or out of range")
+    except CommandError:
+        raise
+    if v < 0:
+        raise CommandError("ERR timeout is negative")
+    if math.isinf(v) or v > 1e13:
+        raise CommandError("ERR timeout is out of range")
+    return v

@@ -1,0 +1,54 @@
+"""The Redis 7.0 object encoding a value would have (OBJECT ENCODING, RDB writer).
+
+Derived from the value and the config thresholds, never stored. Redis converts
+compact encodings to the big ones one way only (a hash that grew past
+``hash-max-listpack-entries`` stays a hashtable after shrinking); ember reports the
+encoding Redis would choose for a value of this size, which is also what Redis reports
+after a restart.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from ember.commands.args import is_canonical_int
+from ember.keyspace.types import FieldTTLHash, Stream, ZSet
+
+OBJ_SHARED_INTEGERS = 10000
+EMBSTR_LIMIT = 44
+
+
+def string_encoding(v: bytes | bytearray) -> bytes:
+    if type(v) is bytes and len(v) <= 20 and is_canonical_int(v):
+        return b"int"
+    if type(v) is bytes and len(v) <= EMBSTR_LIMIT:
+        return b"embstr"
+    return b"raw"
+
+
+def object_encoding(value: Any, cfg: dict[str, Any]) -> bytes:
+    t = type(value)
+    if t is bytes or t is bytearray:
+        return string_encoding(value)
+    if t is deque:
+        return b"quicklist"
+    if t is dict or t is FieldTTLHash:
+        if len(value) <= cfg["hash-max-listpack-entries"]:
+            lim = cfg["hash-max-listpack-value"]
+            if all(len(k) <= lim and len(v) <= lim for k, v in value.items()):
+                return b"listpack"
+        return b"hashtable"
+    if t is set:
+        if len(value) <= cfg["set-max-intset-entries"] and all(is_canonical_int(m) for m in value):
+            return b"intset"
+        return b"hashtable"
+    if t is ZSet:
+        if len(value) <= cfg["zset-max-listpack-entries"]:
+            lim = cfg["zset-max-listpack-value"]
+            if all(len(m) <= lim for m in value.scores):
+                return b"listpack"
+        return b"skiplist"
+    if t is Stream:
+        return b"stream"
+    return b"raw"

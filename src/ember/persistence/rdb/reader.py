@@ -1,0 +1,1216 @@
+"""RDB reader: bytes in, events out (sans-IO; rdb-format.md §1-§12).
+
+Theory of operation
+-------------------
+``RdbReader(data)`` holds the whole file (``bytes``; other buffers are copied once)
+and an integer cursor ``pos``. :meth:`RdbReader.events` mirrors redis
+``rdbLoadRioWithLoadingCtx``: read one type byte; an opcode is handled and yields an
+event (``Aux``, ``SelectDb``, ``ResizeDb``, ``Function``, ``ModuleAux``, ``SlotInfo``,
+``SlotImport``) or sets a per-key prefix (expire, LRU idle, LFU freq); anything else
+is an object type, followed by a key string and the value (:meth:`load_object`), and
+yields an ``Entry``. ``EOF`` checks the CRC64 trailer and yields ``Eof`` with the
+offset just past the trailer (an AOF continues there in RESP).
+
+Values are built directly as the in-memory types of ``ember.keyspace.types``; every
+older encoding (zipmap, ziplist, intset, quicklist v1, ...) is converted on load, like
+Redis does. Empty collections are skipped (``RDB_LOAD_ERR_EMPTY_KEY``), so no
+``Entry`` is produced for them.
+
+Errors: anything malformed raises :class:`RdbFormatError` carrying the offset (bytes
+consumed so far, like ``redis-check-rdb``'s ``processed_bytes``), what was being done
+and the key. Internal ``IndexError``/``struct.error``/``EncodingError`` are converted at
+one place (the ``events`` loop and :func:`load_object`), so hot paths need no
+per-access bounds checks; explicit checks exist where a slice could silently be short.
+Every loop consumes at least one byte per iteration, so a corrupt count can never
+make the reader spin: it runs into the end of the buffer first.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import lzf
+from sortedcontainers import SortedDict
+
+from ember.keyspace.types import (
+    Consumer,
+    ConsumerGroup,
+    FieldTTLHash,
+    PendingEntry,
+    Stream,
+    ZSet,
+)
+
+from . import constants as C
+from .crc64 import crc64
+from .encodings import EncodingError
+from .encodings.intset import intset_decode
+from .encodings.listpack import lp_decode
+from .encodings.ziplist import zl_decode
+from .encodings.zipmap import zipmap_decode
+from .errors import RdbFormatError, RdbModuleError, RdbUnsupportedVersionError
+
+_U32BE = struct.Struct(">I")
+_U64BE = struct.Struct(">Q")
+_I32 = struct.Struct("<i")
+_I64 = struct.Struct("<q")
+_I16 = struct.Struct("<h")
+_F64 = struct.Struct("<d")
+_F32 = struct.Struct("<f")
+_ID = struct.Struct(">QQ")
+_U64 = struct.Struct("<Q")
+
+_U64_MASK = (1 << 64) - 1
+
+# Errors that mean "the bytes ran out or do not fit" when raised inside the parser.
+_PARSE_ERRORS = (IndexError, struct.error, EncodingError, OverflowError, ValueError)
+
+_REDIS_OBJECT_TYPES = frozenset(
+    {0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25}
+)
+_VALKEY_OBJECT_TYPES = frozenset(
+    {0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22}
+)
+
+
+# --------------------------------------------------------------------------- events
+@dataclass(slots=True)
+class Header:
+    """The magic: ``version`` (1..12, or 80/81 with ``valkey``)."""
+
+    version: int
+    valkey: bool = False
+
+
+@dataclass(slots=True)
+class Aux:
+    name: bytes
+    value: bytes
+
+
+@dataclass(slots=True)
+class SelectDb:
+    db: int
+
+
+@dataclass(slots=True)
+class ResizeDb:
+    db_size: int
+    expires_size: int
+
+
+@dataclass(slots=True)
+class SlotInfo:
+    slot: int
+    size: int
+    expires_size: int
+
+
+@dataclass(slots=True)
+class SlotImport:
+    name: bytes
+    ranges: list[tuple[int, int]]
+
+
+@dataclass(slots=True)
+class Function:
+    """A function library (``FUNCTION2``; 7.0-rc ``FUNCTION_PRE_GA`` is converted)."""
+
+    code: bytes
+
+
+@dataclass(slots=True)
+class ModuleAux:
+    module_id: int
+    module_name: str
+    when: int
+
+
+@dataclass(slots=True)
+class Entry:
+    key: bytes
+    value: Any
+    expire_ms: int | None = None
+    lru_idle: int | None = None
+    lfu_freq: int | None = None
+    rdb_type: int = 0
+
+
+@dataclass(slots=True)
+class Eof:
+    """End of the RDB: ``end_offset`` is just past the CRC trailer."""
+
+    end_offset: int
+    checksum: int | None = None  # stored CRC (None for version < 5)
+    checksum_verified: bool = False
+
+
+Event = Header | Aux | SelectDb | ResizeDb | SlotInfo | SlotImport | Function | ModuleAux | Entry | Eof
+
+
+# ------------------------------------------------------------------------ helpers
+def module_type_name(module_id: int) -> str:
+    """redis ``moduleTypeNameByID``: 9 chars x 6 bits above the 10-bit encver."""
+    cs = C.MODULE_TYPE_NAME_CHARSET
+    mid = module_id >> 10
+    chars = []
+    for _ in range(9):
+        chars.append(cs[mid & 63])
+        mid >>= 6
+    return "".join(reversed(chars))
+
+
+def _parse_double_text(buf: bytes) -> float:
+    """``%lg`` as sscanf reads an old RDB string double (§4)."""
+    try:
+        return float(buf.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise EncodingError("invalid string double") from None
+
+
+def _score_from_lp(ele: bytes | int) -> float:
+    """``zzlGetScore``: listpack/ziplist scores are int entries or ``strtod`` text."""
+    if type(ele) is int:
+        return float(ele)
+    try:
+        v = float(ele)  # type: ignore[arg-type]
+    except ValueError:
+        raise EncodingError("invalid zset score") from None
+    return v
+
+
+class RdbReader:
+    """Sans-IO RDB parser over an in-memory buffer.
+
+    Options: ``verify_checksum`` (skip when False or when the stored CRC is 0),
+    ``deep_sanitize`` (validate ziplist/listpack/intset/stream internals fully, as
+    ``sanitize-dump-payload yes``), ``skip_modules`` (skip module values instead of
+    refusing them; ``on_warning`` is told), ``allow_function_pre_ga`` (Redis 7.0.x
+    converts 7.0-rc FUNCTION records; newer servers refuse them).
+    """
+
+    def __init__(
+        self,
+        data: bytes | bytearray | memoryview,
+        *,
+        verify_checksum: bool = True,
+        deep_sanitize: bool = False,
+        skip_modules: bool = False,
+        on_warning: Callable[[str], None] | None = None,
+        allow_function_pre_ga: bool = True,
+    ) -> None:
+        self.data: bytes = data if type(data) is bytes else bytes(data)
+        self.pos = 0
+        self.version = 0
+        self.valkey = False
+        self.verify_checksum = verify_checksum
+        self.deep = deep_sanitize
+        self.skip_modules = skip_modules
+        self.on_warning = on_warning
+        self.allow_function_pre_ga = allow_function_pre_ga
+        self.empty_keys_skipped = 0
+        self.modules_skipped = 0
+        # XLEN as stored in the file for the stream just loaded (Stream has no slot for
+        # it; a corrupt-but-loadable file may disagree with the live entry count)
+        self.stream_length: int | None = None
+        # error context (redis-check-rdb's rdbstate.doing / key / key_type)
+        self.doing = "start"
+        self.key: bytes | None = None
+        self.key_type: int | None = None
+
+    # ------------------------------------------------------------------ errors
+    def _error(self, msg: str, offset: int | None = None) -> RdbFormatError:
+        return RdbFormatError(
+            msg,
+            offset=self.pos if offset is None else offset,
+            doing=self.doing,
+            key=self.key,
+            rdb_type=self.key_type,
+        )
+
+    def _warn(self, msg: str) -> None:
+        if self.on_warning is not None:
+            self.on_warning(msg)
+
+    # ---------------------------------------------------------------- §1.1 magic
+    def read_header(self) -> Header:
+        data = self.data
+        self.doing = "start"
+        if len(data) < 9:
+            raise self._error("Unexpected EOF reading RDB file", offset=len(data))
+        magic = data[:9]
+        if magic.startswith(C.RDB_MAGIC_VALKEY):
+            digits = magic[6:9]
+            if not digits.isdigit():
+                raise self._error("Wrong signature trying to load DB from file", 0)
+            ver = int(digits)
+            if ver < C.RDB_VALKEY_MIN_VERSION or ver > C.RDB_VALKEY_MAX_VERSION:
+                raise RdbUnsupportedVersionError(ver)
+            self.valkey = True
+        elif magic.startswith(C.RDB_MAGIC_REDIS):
+            digits = magic[5:9]
+            n = 0
+            while n < 4 and 48 <= digits[n] <= 57:  # atoi(): leading digits only
+                n += 1
+            ver = int(digits[:n]) if n else 0
+            if ver < 1 or ver > C.RDB_MAX_READ_VERSION:
+                raise RdbUnsupportedVersionError(ver)
+        else:
+            raise self._error("Wrong signature trying to load DB from file", 0)
+        self.version = ver
+        self.pos = 9
+        return Header(ver, self.valkey)
+
+    # ------------------------------------------------------------ §2 lengths
+    def load_len(self) -> int:
+        """``rdbLoadLen``: 6/14/32/64-bit length (``11xxxxxx`` yields its low bits)."""
+        data = self.data
+        pos = self.pos
+        b = data[pos]
+        t = b >> 6
+        if t == 0:
+            self.pos = pos + 1
+            return b
+        if t == 1:
+            self.pos = pos + 2
+            return ((b & 0x3F) << 8) | data[pos + 1]
+        if b == 0x80:
+            self.pos = pos + 5
+            return int(_U32BE.unpack_from(data, pos + 1)[0])
+        if b == 0x81:
+            self.pos = pos + 9
+            return int(_U64BE.unpack_from(data, pos + 1)[0])
+        if t == 3:
+            self.pos = pos + 1
+            return b & 0x3F
+        raise self._error("Unknown length encoding %d in rdbLoadLen()" % b, pos)
+
+    def load_millisecond_time(self) -> int:
+        pos = self.pos
+        v = int(_I64.unpack_from(self.data, pos)[0])
+        self.pos = pos + 8
+        return v
+
+    # ------------------------------------------------------------ §3 strings
+    def load_string(self) -> bytes:
+        """``rdbGenericLoadStringObject``: raw, INT8/16/32 or LZF string."""
+        data = self.data
+        pos = self.pos
+        b = data[pos]
+        if b < 0x40:
+            end = pos + 1 + b
+            if end > len(data):
+                raise self._error("Unexpected EOF reading RDB file", len(data))
+            self.pos = end
+            return data[pos + 1 : end]
+        if b < 0x80:
+            end = pos + 2 + (((b & 0x3F) << 8) | data[pos + 1])
+            if end > len(data):
+                raise self._error("Unexpected EOF reading RDB file", len(data))
+            self.pos = end
+            return data[pos + 2 : end]
+        if b < 0xC0:
+            ln = self.load_len()
+            pos = self.pos
+            end = pos + ln
+            if end > len(data):
+                raise self._error("Unexpected EOF reading RDB file", len(data))
+            self.pos = end
+            return data[pos:end]
+        enc = b & 0x3F
+        if enc == C.RDB_ENC_INT8:
+            v = data[pos + 1]
+            self.pos = pos + 2
+            return b"%d" % (v - 256 if v > 127 else v)
+        if enc == C.RDB_ENC_INT16:
+            self.pos = pos + 3
+            return b"%d" % _I16.unpack_from(data, pos + 1)[0]
+        if enc == C.RDB_ENC_INT32:
+            self.pos = pos + 5
+            return b"%d" % _I32.unpack_from(data, pos + 1)[0]
+        if enc == C.RDB_ENC_LZF:
+            self.pos = pos + 1
+            clen = self.load_len()
+            ulen = self.load_len()
+            start = self.pos
+            end = start + clen
+            if end > len(data):
+                raise self._error("Unexpected EOF reading RDB file", len(data))
+            self.pos = end
+            if ulen == 0:
+                return b""
+            # LZF expands at most ~88x (a 3-byte back-reference makes 264 bytes)
+            if clen == 0 or ulen > clen * 90 + 64:
+                raise self._error("Invalid LZF compressed string", start)
+            try:
+                out = lzf.decompress(data[start:end], ulen)
+            except ValueError:
+                out = None
+            if out is None or len(out) != ulen:
+                raise self._error("Invalid LZF compressed string", start)
+            return bytes(out)
+        raise self._error("Unknown RDB string encoding type %d" % enc, pos)
+
+    # ------------------------------------------------------------ §4 doubles
+    def load_double_value(self) -> float:
+        data = self.data
+        pos = self.pos
+        n = data[pos]
+        if n == 255:
+            self.pos = pos + 1
+            return -math.inf
+        if n == 254:
+            self.pos = pos + 1
+            return math.inf
+        if n == 253:
+            self.pos = pos + 1
+            return math.nan
+        end = pos + 1 + n
+        if end > len(data):
+            raise self._error("Unexpected EOF reading RDB file", len(data))
+        self.pos = end
+        return _parse_double_text(data[pos + 1 : end])
+
+    def load_binary_double_value(self) -> float:
+        pos = self.pos
+        v = float(_F64.unpack_from(self.data, pos)[0])
+        self.pos = pos + 8
+        return v
+
+    # ------------------------------------------------------------ §7 objects
+    def load_object(self, rdb_type: int) -> Any:
+        """``rdbLoadObject``: the value of type ``rdb_type`` at ``pos``.
+
+        Returns ``None`` for an empty collection (the key is to be skipped).
+        """
+        if rdb_type == C.RDB_TYPE_STRING:
+            return self.load_string()
+        loader = _LOADERS.get(rdb_type)
+        if rdb_type == C.RDB_TYPE_HASH_2 and self.valkey:
+            return self._load_hash_2()
+        if loader is None:
+            raise self._error("Unknown RDB encoding type %d" % rdb_type)
+        return loader(self, rdb_type)
+
+    def _load_blob(self) -> tuple[bytes, int]:
+        """A packed blob (string) and the offset where its bytes started."""
+        start = self.pos
+        return self.load_string(), start
+
+    def _blob_error(self, what: str, start: int) -> RdbFormatError:
+        return self._error("%s integrity check failed." % what, start)
+
+    # lists ------------------------------------------------------------------
+    def _load_list(self, rdb_type: int) -> deque[bytes] | None:
+        n = self.load_len()
+        if n == 0:
+            return None
+        load_string = self.load_string
+        out: deque[bytes] = deque()
+        append = out.append
+        for _ in range(n):
+            append(load_string())
+        return out
+
+    def _load_quicklist(self, rdb_type: int) -> deque[bytes] | None:
+        nodes = self.load_len()
+        if nodes == 0:
+            return None
+        out: deque[bytes] = deque()
+        v2 = rdb_type == C.RDB_TYPE_LIST_QUICKLIST_2
+        container = C.QUICKLIST_NODE_CONTAINER_PACKED
+        deep = self.deep
+        for _ in range(nodes):
+            if v2:
+                container = self.load_len()
+                if container not in (
+                    C.QUICKLIST_NODE_CONTAINER_PACKED,
+                    C.QUICKLIST_NODE_CONTAINER_PLAIN,
+                ):
+                    raise self._error("Quicklist integrity check failed.")
+            blob, start = self._load_blob()
+            if not blob:
+                raise self._error("Quicklist node is empty", start)
+            if container == C.QUICKLIST_NODE_CONTAINER_PLAIN:
+                out.append(blob)
+                continue
+            try:
+                if v2:
+                    items = lp_decode(blob, deep=deep, ints_as_bytes=True)
+                else:
+                    items = zl_decode(blob)
+            except EncodingError as e:
+                what = "Listpack" if v2 else "Ziplist"
+                raise self._error("%s integrity check failed. (%s)" % (what, e), start) from None
+            out.extend(items)  # type: ignore[arg-type]
+        if not out:
+            return None
+        return out
+
+    def _load_list_ziplist(self, rdb_type: int) -> deque[bytes] | None:
+        blob, start = self._load_blob()
+        try:
+            items = zl_decode(blob)
+        except EncodingError as e:
+            raise self._error("List ziplist integrity check failed. (%s)" % e, start) from None
+        if not items:
+            return None
+        return deque(items)  # type: ignore[arg-type]
+
+    # sets -------------------------------------------------------------------
+    def _load_set(self, rdb_type: int) -> set[bytes] | None:
+        n = self.load_len()
+        if n == 0:
+            return None
+        load_string = self.load_string
+        out: set[bytes] = set()
+        add = out.add
+        for i in range(n):
+            add(load_string())
+            if len(out) != i + 1:
+                raise self._error("Duplicate set members detected")
+        return out
+
+    def _load_set_intset(self, rdb_type: int) -> set[bytes] | None:
+        blob, start = self._load_blob()
+        try:
+            values = intset_decode(blob, deep=self.deep)
+        except EncodingError as e:
+            raise self._error("Intset integrity check failed. (%s)" % e, start) from None
+        out = {b"%d" % v for v in values}
+        if len(out) != len(values):
+            raise self._error("Intset integrity check failed. (duplicates)", start)
+        return out
+
+    def _load_set_listpack(self, rdb_type: int) -> set[bytes] | None:
+        blob, start = self._load_blob()
+        try:
+            items = lp_decode(blob, deep=self.deep, ints_as_bytes=True)
+        except EncodingError as e:
+            raise self._error("Set listpack integrity check failed. (%s)" % e, start) from None
+        out: set[bytes] = set(items)  # type: ignore[arg-type]
+        if len(out) != len(items):
+            raise self._error("Set listpack integrity check failed. (duplicates)", start)
+        if not out:
+            return None
+        return out
+
+    # sorted sets ------------------------------------------------------------
+    def _load_zset(self, rdb_type: int) -> ZSet | None:
+        n = self.load_len()
+        if n == 0:
+            return None
+        z = ZSet()
+        scores = z.scores
+        load_string = self.load_string
+        binary = rdb_type == C.RDB_TYPE_ZSET_2
+        pairs = []
+        for i in range(n):
+            member = load_string()
+            score = self.load_binary_double_value() if binary else self.load_double_value()
+            if score != score:
+                raise self._error("Zset with NAN score detected")
+            scores[member] = score
+            if len(scores) != i + 1:
+                raise self._error("Duplicate zset fields detected")
+            pairs.append((score, member))
+        z.index.update(pairs)
+        return z
+
+    def _zset_from_flat(self, items: list[bytes | int], start: int, what: str) -> ZSet | None:
+        if len(items) & 1:
+            raise self._error("%s integrity check failed. (odd length)" % what, start)
+        if not items:
+            return None
+        z = ZSet()
+        scores = z.scores
+        pairs = []
+        try:
+            for i in range(0, len(items), 2):
+                member = items[i]
+                if type(member) is int:
+                    member = b"%d" % member
+                score = _score_from_lp(items[i + 1])
+                if score != score:
+                    raise EncodingError("NaN score")
+                scores[member] = score  # type: ignore[index]
+                pairs.append((score, member))
+        except EncodingError as e:
+            raise self._error("%s integrity check failed. (%s)" % (what, e), start) from None
+        if len(scores) != len(pairs):
+            raise self._error("%s integrity check failed. (duplicates)" % what, start)
+        z.index.update(pairs)
+        return z
+
+    def _load_zset_ziplist(self, rdb_type: int) -> ZSet | None:
+        blob, start = self._load_blob()
+        try:
+            items = zl_decode(blob, ints_as_bytes=False)
+        except EncodingError as e:
+            raise self._error("Zset ziplist integrity check failed. (%s)" % e, start) from None
+        return self._zset_from_flat(items, start, "Zset ziplist")
+
+    def _load_zset_listpack(self, rdb_type: int) -> ZSet | None:
+        blob, start = self._load_blob()
+        try:
+            items = lp_decode(blob, deep=self.deep)
+        except EncodingError as e:
+            raise self._error("Zset listpack integrity check failed. (%s)" % e, start) from None
+        return self._zset_from_flat(items, start, "Zset listpack")
+
+    # hashes -----------------------------------------------------------------
+    def _load_hash(self, rdb_type: int) -> dict[bytes, bytes] | None:
+        n = self.load_len()
+        if n == 0:
+            return None
+        load_string = self.load_string
+        out: dict[bytes, bytes] = {}
+        for i in range(n):
+            f = load_string()
+            out[f] = load_string()
+            if len(out) != i + 1:
+                raise self._error("Duplicate hash fields detected")
+        return out
+
+    def _hash_from_flat(self, items: list[Any], start: int, what: str) -> dict[bytes, bytes] | None:
+        if len(items) & 1:
+            raise self._error("%s integrity check failed. (odd length)" % what, start)
+        if not items:
+            return None
+        it = iter(items)
+        out = dict(zip(it, it, strict=True))
+        if len(out) * 2 != len(items):
+            raise self._error("%s integrity check failed. (dup elements)" % what, start)
+        return out
+
+    def _load_hash_zipmap(self, rdb_type: int) -> dict[bytes, bytes] | None:
+        blob, start = self._load_blob()
+        try:
+            pairs = zipmap_decode(blob)
+        except EncodingError as e:
+            raise self._error("Zipmap integrity check failed. (%s)" % e, start) from None
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            raise self._error("Hash zipmap with dup elements", start)
+        return out
+
+    def _load_hash_ziplist(self, rdb_type: int) -> dict[bytes, bytes] | None:
+        blob, start = self._load_blob()
+        try:
+            items = zl_decode(blob)
+        except EncodingError as e:
+            raise self._error("Hash ziplist integrity check failed. (%s)" % e, start) from None
+        return self._hash_from_flat(items, start, "Hash ziplist")
+
+    def _load_hash_listpack(self, rdb_type: int) -> dict[bytes, bytes] | None:
+        blob, start = self._load_blob()
+        try:
+            items = lp_decode(blob, deep=self.deep, ints_as_bytes=True)
+        except EncodingError as e:
+            raise self._error("Hash listpack integrity check failed. (%s)" % e, start) from None
+        return self._hash_from_flat(items, start, "Hash listpack")
+
+    # hash field expiration (§10) ---------------------------------------------
+    def _ttl_hash(self, triples: list[tuple[bytes, bytes, int]]) -> dict[bytes, bytes] | None:
+        if not triples:
+            return None
+        h = FieldTTLHash()
+        fe = h.field_expires
+        for f, v, exp in triples:
+            h[f] = v
+            if exp:
+                fe[f] = exp
+        if len(h) != len(triples):
+            raise self._error("Duplicate hash fields detected")
+        if not fe:
+            return dict(h)
+        return h
+
+    def _load_hash_metadata(self, rdb_type: int) -> dict[bytes, bytes] | None:
+        min_expire = 0
+        if rdb_type == C.RDB_TYPE_HASH_METADATA:
+            min_expire = self.load_millisecond_time()
+        n = self.load_len()
+        if n == 0:
+            return None
+        triples = []
+        load_len = self.load_len
+        load_string = self.load_string
+        for _ in range(n):
+            ttl = load_len()
+            if rdb_type == C.RDB_TYPE_HASH_METADATA:
+                expire_at = ttl + min_expire - 1 if ttl else 0
+            else:
+                expire_at = ttl
+            if expire_at > C.EB_EXPIRE_TIME_MAX or expire_at < 0:
+                raise self._error("invalid expireAt time: %d" % expire_at)
+            f = load_string()
+            triples.append((f, load_string(), expire_at))
+        return self._ttl_hash(triples)
+
+    def _load_hash_listpack_ex(self, rdb_type: int) -> dict[bytes, bytes] | None:
+        if rdb_type == C.RDB_TYPE_HASH_LISTPACK_EX:
+            self.load_millisecond_time()  # minExpire: a hint only
+        blob, start = self._load_blob()
+        try:
+            items = lp_decode(blob, deep=self.deep)
+        except EncodingError as e:
+            raise self._error("Hash listpack integrity check failed. (%s)" % e, start) from None
+        if len(items) % 3:
+            raise self._error("Hash listpack integrity check failed. (tuples)", start)
+        triples = []
+        for i in range(0, len(items), 3):
+            f, v, ttl = items[i], items[i + 1], items[i + 2]
+            if type(ttl) is not int or ttl < 0 or ttl > C.EB_EXPIRE_TIME_MAX:
+                raise self._error("Hash listpack integrity check failed. (ttl)", start)
+            if type(f) is int:
+                f = b"%d" % f
+            if type(v) is int:
+                v = b"%d" % v
+            triples.append((f, v, ttl))
+        return self._ttl_hash(triples)  # type: ignore[arg-type]
+
+    def _load_hash_2(self) -> dict[bytes, bytes] | None:
+        """Valkey 9 ``HASH_2``: n x (field, value, i64 LE expire ms, -1 = none)."""
+        n = self.load_len()
+        if n == 0:
+            return None
+        triples = []
+        load_string = self.load_string
+        for _ in range(n):
+            f = load_string()
+            v = load_string()
+            exp = self.load_millisecond_time()
+            if exp < -1:
+                raise self._error("invalid hash field expire time %d" % exp)
+            triples.append((f, v, 0 if exp == -1 else exp))
+        return self._ttl_hash(triples)
+
+    # streams (§9) -------------------------------------------------------------
+    def _load_stream(self, rdb_type: int) -> Stream:
+        s = Stream()
+        entries = s.entries
+        deep = self.deep
+        n_lp = self.load_len()
+        tmp: dict[tuple[int, int], list[bytes]] = {}
+        last_node: tuple[int, int] | None = None
+        for _ in range(n_lp):
+            nk_start = self.pos
+            nodekey = self.load_string()
+            if len(nodekey) != 16:
+                raise self._error("Stream node key entry is not the size of a stream ID", nk_start)
+            master = _ID.unpack(nodekey)
+            if last_node is not None and master <= last_node:
+                raise self._error("Listpack re-added with existing key", nk_start)
+            last_node = master
+            blob, start = self._load_blob()
+            try:
+                items = lp_decode(blob, deep=deep)
+                if not items:
+                    raise self._error("Empty listpack inside stream", start)
+                self._stream_node(master, items, tmp)
+            except EncodingError as e:
+                raise self._error("Stream listpack integrity check failed. (%s)" % e, start) from None
+        if tmp:
+            entries.update(tmp)
+        load_len = self.load_len
+        length = load_len()
+        self.stream_length = length
+        s.last_id = (load_len(), load_len())
+        if rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_2:
+            s.first_id = (load_len(), load_len())
+            s.max_deleted_id = (load_len(), load_len())
+            s.entries_added = load_len()
+        else:
+            s.max_deleted_id = (0, 0)
+            s.entries_added = length
+            s.first_id = entries.keys()[0] if entries else (0, 0)
+        if length and not n_lp:
+            raise self._error("Stream length inconsistent with rax entries")
+        if deep and length != len(entries):
+            raise self._error("Stream length inconsistent with its entries")
+        n_groups = load_len()
+        groups = s.groups
+        for _ in range(n_groups):
+            name = self.load_string()
+            gid = (load_len(), load_len())
+            if rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_2:
+                entries_read = load_len()
+                if entries_read == _U64_MASK:
+                    entries_read = -1
+            else:
+                entries_read = _estimate_distance(s, length, gid)
+            if name in groups:
+                raise self._error("Duplicated consumer group name %r" % name)
+            pel: SortedDict = SortedDict()
+            g = ConsumerGroup(name=name, last_id=gid, entries_read=entries_read, pel=pel)
+            groups[name] = g
+            data = self.data
+            for _ in range(load_len()):
+                pos = self.pos
+                if pos + 16 > len(data):
+                    raise self._error("Stream PEL ID loading failed.", len(data))
+                rid = _ID.unpack_from(data, pos)
+                self.pos = pos + 16
+                dtime = self.load_millisecond_time()
+                dcount = load_len()
+                if rid in pel:
+                    raise self._error("Duplicated global PEL entry loading stream consumer group")
+                pel[rid] = PendingEntry(b"", dtime, dcount)
+            for _ in range(load_len()):
+                cname = self.load_string()
+                if cname in g.consumers:
+                    raise self._error("Duplicate stream consumer detected.")
+                seen = self.load_millisecond_time()
+                active = self.load_millisecond_time() if rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_3 else seen
+                cpel: SortedDict = SortedDict()
+                for _ in range(load_len()):
+                    pos = self.pos
+                    if pos + 16 > len(data):
+                        raise self._error("Stream short read reading PEL streamID.", len(data))
+                    rid = _ID.unpack_from(data, pos)
+                    self.pos = pos + 16
+                    nack = pel.get(rid)
+                    if nack is None:
+                        raise self._error("Consumer entry not found in group global PEL")
+                    if rid in cpel:
+                        raise self._error("Duplicated consumer PEL entry loading a stream consumer group")
+                    nack.consumer = cname
+                    cpel[rid] = None
+                g.consumers[cname] = Consumer(name=cname, seen_time=seen, active_time=active, pel=cpel)
+            if deep:
+                owned = sum(len(c.pel) for c in g.consumers.values())
+                if owned != len(pel):
+                    raise self._error("Stream CG PEL entry without consumer")
+        return s
+
+    def _stream_node(
+        self,
+        master: tuple[int, int],
+        items: list[bytes | int],
+        out: dict[tuple[int, int], list[bytes]],
+    ) -> None:
+        """Decode one stream listpack (t_stream.c ``streamAppendItem`` layout)."""
+        n = len(items)
+        count, deleted, nmf = items[0], items[1], items[2]
+        if type(count) is not int or type(deleted) is not int or type(nmf) is not int or nmf < 0:
+            raise EncodingError("bad master entry")
+        if 3 + nmf >= n:
+            raise EncodingError("master entry out of range")
+        mfields = [b"%d" % f if type(f) is int else f for f in items[3 : 3 + nmf]]
+        if items[3 + nmf] != 0:
+            raise EncodingError("master entry not terminated")
+        i = 4 + nmf
+        mms, mseq = master
+        live = dead = 0
+        last_id: tuple[int, int] | None = None
+        while i < n:
+            flags = items[i]
+            ms_d = items[i + 1]
+            seq_d = items[i + 2]
+            if type(flags) is not int or type(ms_d) is not int or type(seq_d) is not int:
+                raise EncodingError("bad entry header")
+            i += 3
+            if flags & C.STREAM_ITEM_FLAG_SAMEFIELDS:
+                nf = nmf
+                vals = items[i : i + nf]
+                if len(vals) != nf:
+                    raise EncodingError("entry out of range")
+                i += nf
+                flat: list[bytes] = []
+                for f, v in zip(mfields, vals, strict=True):
+                    flat.append(f)
+                    flat.append(b"%d" % v if type(v) is int else v)  # type: ignore[arg-type]
+                extra = 3
+            else:
+                nf = items[i]
+                if type(nf) is not int or nf < 0:
+                    raise EncodingError("bad field count")
+                i += 1
+                raw = items[i : i + 2 * nf]
+                if len(raw) != 2 * nf:
+                    raise EncodingError("entry out of range")
+                i += 2 * nf
+                flat = [b"%d" % x if type(x) is int else x for x in raw]  # type: ignore[misc]
+                extra = 4 + nf
+            if i >= n:
+                raise EncodingError("entry lp-count missing")
+            lp_count = items[i]
+            i += 1
+            if lp_count != nf + extra:
+                raise EncodingError("bad lp-count")
+            eid = ((mms + ms_d) & _U64_MASK, (mseq + seq_d) & _U64_MASK)
+            if last_id is not None and eid <= last_id and self.deep:
+                raise EncodingError("entry IDs not increasing")
+            last_id = eid
+            if flags & C.STREAM_ITEM_FLAG_DELETED:
+                dead += 1
+                continue
+            live += 1
+            if eid in out:
+                raise EncodingError("duplicate entry ID")
+            out[eid] = flat
+        if self.deep and (live != count or dead != deleted):
+            raise EncodingError("master entry counts mismatch")
+
+    # modules (§11) --------------------------------------------------------------
+    def skip_module_opcodes(self) -> None:
+        """Skip a module opcode stream up to and including its EOF opcode."""
+        load_len = self.load_len
+        data = self.data
+        while True:
+            op = load_len()
+            if op == C.RDB_MODULE_OPCODE_EOF:
+                return
+            if op == C.RDB_MODULE_OPCODE_SINT or op == C.RDB_MODULE_OPCODE_UINT:
+                load_len()
+            elif op == C.RDB_MODULE_OPCODE_STRING:
+                self.load_string()
+            elif op == C.RDB_MODULE_OPCODE_FLOAT:
+                if self.pos + 4 > len(data):
+                    raise self._error("Unexpected EOF reading RDB file", len(data))
+                self.pos += 4
+            elif op == C.RDB_MODULE_OPCODE_DOUBLE:
+                if self.pos + 8 > len(data):
+                    raise self._error("Unexpected EOF reading RDB file", len(data))
+                self.pos += 8
+            else:
+                raise self._error("Unknown module opcode %d" % op)
+
+    def _load_module(self, rdb_type: int) -> None:
+        if rdb_type == C.RDB_TYPE_MODULE_PRE_GA:
+            raise self._error("Pre-release module format not supported")
+        module_id = self.load_len()
+        name = module_type_name(module_id)
+        if not self.skip_modules:
+            raise RdbModuleError(
+                "The RDB file contains module data I can't load: no matching module type '%s'"
+                % name,
+                offset=self.pos,
+                doing=self.doing,
+                key=self.key,
+                rdb_type=rdb_type,
+            )
+        self.skip_module_opcodes()
+        self.modules_skipped += 1
+        self._warn("skipped value of module type '%s' for key %r" % (name, self.key))
+        return None
+
+    # ------------------------------------------------------------ main loop
+    def events(self) -> Iterator[Event]:
+        """Yield the file's events in order; see the module docstring."""
+        try:
+            yield from self._events()
+        except RdbFormatError:
+            raise
+        except _PARSE_ERRORS as e:
+            if isinstance(e, (IndexError, struct.error)):
+                msg = "Unexpected EOF reading RDB file"
+            else:
+                msg = "Corrupt RDB data: %s" % e
+            raise self._error(msg, min(self.pos, len(self.data))) from None
+
+    def _events(self) -> Iterator[Event]:
+        yield self.read_header()
+        data = self.data
+        n = len(data)
+        version = self.version
+        valid_types = _VALKEY_OBJECT_TYPES if self.valkey else _REDIS_OBJECT_TYPES
+        expire: int | None = None
+        idle: int | None = None
+        freq: int | None = None
+        load_string = self.load_string
+        load_len = self.load_len
+        while True:
+            pos = self.pos
+            self.doing = "read-type"
+            if pos >= n:
+                raise self._error("Unexpected EOF reading RDB file", n)
+            t = data[pos]
+            self.pos = pos + 1
+            if t < 0xF3:
+                if t not in valid_types:
+                    raise self._error("Invalid object type: %d" % t, pos + 1)
+                self.doing = "read-key"
+                self.key_type = t
+                key = load_string()
+                self.key = key
+                self.doing = "read-object-value"
+                if t == 0:
+                    value: Any = load_string()
+                else:
+                    value = self.load_object(t)
+                    if value is None:
+                        if t == C.RDB_TYPE_MODULE_2:
+                            pass
+                        else:
+                            self.empty_keys_skipped += 1
+                        self.key = None
+                        self.key_type = None
+                        expire = idle = freq = None
+                        continue
+                self.key = None
+                self.key_type = None
+                yield Entry(key, value, expire, idle, freq, t)
+                expire = idle = freq = None
+                continue
+            if t == C.RDB_OPCODE_EXPIRETIME_MS:
+                self.doing = "read-expire"
+                expire = self.load_millisecond_time()
+            elif t == C.RDB_OPCODE_SELECTDB:
+                self.doing = "read-len"
+                yield SelectDb(load_len())
+            elif t == C.RDB_OPCODE_RESIZEDB:
+                self.doing = "read-len"
+                a = load_len()
+                yield ResizeDb(a, load_len())
+            elif t == C.RDB_OPCODE_AUX:
+                self.doing = "read-aux"
+                name = load_string()
+                yield Aux(name, load_string())
+            elif t == C.RDB_OPCODE_EOF:
+                self.doing = "check-sum"
+                eof_end = self.pos
+                if version >= 5:
+                    if eof_end + 8 > n:
+                        raise self._error("Unexpected EOF reading RDB file", n)
+                    stored = int(_U64.unpack_from(data, eof_end)[0])
+                    self.pos = eof_end + 8
+                    verified = False
+                    if stored != 0 and self.verify_checksum:
+                        expected = crc64(memoryview(data)[:eof_end])
+                        if expected != stored:
+                            raise self._error(
+                                "Wrong RDB checksum expected: (%x) got (%x). Aborting now."
+                                % (stored, expected),
+                                eof_end,
+                            )
+                        verified = True
+                    yield Eof(self.pos, stored, verified)
+                else:
+                    yield Eof(self.pos, None, False)
+                return
+            elif t == C.RDB_OPCODE_EXPIRETIME:
+                self.doing = "read-expire"
+                pos = self.pos
+                expire = int(_I32.unpack_from(data, pos)[0]) * 1000
+                self.pos = pos + 4
+            elif t == C.RDB_OPCODE_IDLE:
+                idle = load_len()
+            elif t == C.RDB_OPCODE_FREQ:
+                freq = data[self.pos]
+                self.pos += 1
+            elif t == C.RDB_OPCODE_FUNCTION2:
+                self.doing = "read-functions"
+                yield Function(load_string())
+            elif t == C.RDB_OPCODE_FUNCTION_PRE_GA:
+                self.doing = "read-functions"
+                if not self.allow_function_pre_ga:
+                    raise self._error("Pre-release function format not supported %d" % version)
+                fname = load_string()
+                engine = load_string()
+                if load_len():
+                    load_string()  # description: dropped, as redis 7.0 rdbFunctionLoad does
+                blob = load_string()
+                yield Function(b"#!%s name=%s\n%s" % (engine, fname, blob))
+            elif t == C.RDB_OPCODE_MODULE_AUX:
+                self.doing = "read-module-aux"
+                module_id = load_len()
+                when_opcode = load_len()
+                when = load_len()
+                if when_opcode != C.RDB_MODULE_OPCODE_UINT:
+                    raise self._error("bad when_opcode")
+                self.skip_module_opcodes()
+                yield ModuleAux(module_id, module_type_name(module_id), when)
+            elif t == C.RDB_OPCODE_SLOT_INFO:
+                self.doing = "read-len"
+                slot = load_len()
+                size = load_len()
+                yield SlotInfo(slot, size, load_len())
+            elif t == C.RDB_OPCODE_SLOT_IMPORT and self.valkey:
+                self.doing = "read-len"
+                job = load_string()
+                ranges = []
+                for _ in range(load_len()):
+                    lo = load_len()
+                    ranges.append((lo, load_len()))
+                yield SlotImport(job, ranges)
+            else:
+                raise self._error("Invalid object type: %d" % t, pos + 1)
+
+
+def _estimate_distance(s: Stream, length: int, gid: tuple[int, int]) -> int:
+    """t_stream.c ``streamEstimateDistanceFromFirstEverEntry`` (for type-15 groups)."""
+    if not s.entries_added:
+        return 0
+    if not length and gid <= s.last_id:
+        return s.entries_added
+    if gid == s.last_id:
+        return s.entries_added
+    if gid > s.last_id:
+        return -1
+    if s.max_deleted_id == (0, 0) or s.max_deleted_id < s.first_id:
+        if gid < s.first_id:
+            return s.entries_added - length
+        if gid == s.first_id:
+            return s.entries_added - length + 1
+    return -1
+
+
+_LOADERS: dict[int, Callable[[RdbReader, int], Any]] = {
+    C.RDB_TYPE_LIST: RdbReader._load_list,
+    C.RDB_TYPE_SET: RdbReader._load_set,
+    C.RDB_TYPE_ZSET: RdbReader._load_zset,
+    C.RDB_TYPE_HASH: RdbReader._load_hash,
+    C.RDB_TYPE_ZSET_2: RdbReader._load_zset,
+    C.RDB_TYPE_MODULE_PRE_GA: RdbReader._load_module,
+    C.RDB_TYPE_MODULE_2: RdbReader._load_module,
+    C.RDB_TYPE_HASH_ZIPMAP: RdbReader._load_hash_zipmap,
+    C.RDB_TYPE_LIST_ZIPLIST: RdbReader._load_list_ziplist,
+    C.RDB_TYPE_SET_INTSET: RdbReader._load_set_intset,
+    C.RDB_TYPE_ZSET_ZIPLIST: RdbReader._load_zset_ziplist,
+    C.RDB_TYPE_HASH_ZIPLIST: RdbReader._load_hash_ziplist,
+    C.RDB_TYPE_LIST_QUICKLIST: RdbReader._load_quicklist,
+    C.RDB_TYPE_STREAM_LISTPACKS: RdbReader._load_stream,
+    C.RDB_TYPE_HASH_LISTPACK: RdbReader._load_hash_listpack,
+    C.RDB_TYPE_ZSET_LISTPACK: RdbReader._load_zset_listpack,
+    C.RDB_TYPE_LIST_QUICKLIST_2: RdbReader._load_quicklist,
+    C.RDB_TYPE_STREAM_LISTPACKS_2: RdbReader._load_stream,
+    C.RDB_TYPE_SET_LISTPACK: RdbReader._load_set_listpack,
+    C.RDB_TYPE_STREAM_LISTPACKS_3: RdbReader._load_stream,
+    C.RDB_TYPE_HASH_METADATA_PRE_GA: RdbReader._load_hash_metadata,
+    C.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA: RdbReader._load_hash_listpack_ex,
+    C.RDB_TYPE_HASH_METADATA: RdbReader._load_hash_metadata,
+    C.RDB_TYPE_HASH_LISTPACK_EX: RdbReader._load_hash_listpack_ex,
+}
+
+
+# ------------------------------------------------------------------ conveniences
+@dataclass(slots=True)
+class RdbFile:
+    """Everything :func:`load_rdb` found in a file."""
+
+    version: int
+    valkey: bool = False
+    aux: dict[bytes, bytes] = field(default_factory=dict)
+    functions: list[bytes] = field(default_factory=list)
+    module_aux: list[ModuleAux] = field(default_factory=list)
+    dbs: dict[int, dict[bytes, tuple[Any, int | None]]] = field(default_factory=dict)
+    end_offset: int = 0
+    checksum: int | None = None
+    checksum_verified: bool = False
+    expired_skipped: int = 0
+    empty_keys_skipped: int = 0
+
+
+def load_rdb(
+    data: bytes | bytearray | memoryview,
+    *,
+    verify_checksum: bool = True,
+    deep_sanitize: bool = False,
+    skip_modules: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+    allow_function_pre_ga: bool = True,
+    now_ms: int | None = None,
+    allow_duplicates: bool = False,
+) -> RdbFile:
+    """Decode a whole RDB (the file may continue after it, e.g. an AOF preamble).
+
+    ``now_ms``: drop keys whose expire is before it, as a Redis master does on load;
+    ``None`` keeps every key (AOF preamble / replica behaviour). Duplicate keys in a
+    DB raise ``RdbFormatError`` ("Duplicate key"), as Redis aborts on them, unless
+    ``allow_duplicates`` (redis ``RDBFLAGS_ALLOW_DUP``: the later record replaces it).
+    """
+    r = RdbReader(
+        data,
+        verify_checksum=verify_checksum,
+        deep_sanitize=deep_sanitize,
+        skip_modules=skip_modules,
+        on_warning=on_warning,
+        allow_function_pre_ga=allow_function_pre_ga,
+    )
+    out = RdbFile(version=0)
+    dbs = out.dbs
+    cur_db = 0
+    db: dict[bytes, tuple[Any, int | None]] | None = None
+    expired = 0
+    for ev in r.events():
+        if type(ev) is Entry:
+            exp = ev.expire_ms
+            if exp is not None and now_ms is not None and exp < now_ms:
+                expired += 1
+                continue
+            if db is None:
+                db = dbs.setdefault(cur_db, {})
+            before = len(db)
+            db[ev.key] = (ev.value, exp)
+            if len(db) == before and not allow_duplicates:
+                raise RdbFormatError(
+                    "Duplicate key '%s' found in RDB file" % ev.key.decode("utf-8", "replace"),
+                    offset=r.pos,
+                    doing="read-object-value",
+                    key=ev.key,
+                    rdb_type=ev.rdb_type,
+                )
+        elif type(ev) is SelectDb:
+            cur_db = ev.db
+            db = dbs.setdefault(cur_db, {})
+        elif type(ev) is Aux:
+            out.aux[ev.name] = ev.value
+        elif type(ev) is Function:
+            out.functions.append(ev.code)
+        elif type(ev) is ModuleAux:
+            out.module_aux.append(ev)
+        elif type(ev) is Header:
+            out.version = ev.version
+            out.valkey = ev.valkey
+        elif type(ev) is Eof:
+            out.end_offset = ev.end_offset
+            out.checksum = ev.checksum
+            out.checksum_verified = ev.checksum_verified
+    out.expired_skipped = expired
+    out.empty_keys_skipped = r.empty_keys_skipped
+    return out
+
+
+def load_object(
+    rdb_type: int,
+    data: bytes | bytearray | memoryview,
+    offset: int = 0,
+    *,
+    version: int = C.RDB_MAX_READ_VERSION,
+    valkey: bool = False,
+    deep_sanitize: bool = False,
+) -> tuple[Any, int]:
+    """Decode one value of ``rdb_type`` starting at ``offset`` (DUMP/RESTORE).
+
+    Returns ``(value, end_offset)``. Empty collections and module values raise
+    ``RdbFormatError`` (RESTORE answers "Bad data format" for them).
+    """
+    r = RdbReader(data, deep_sanitize=deep_sanitize)
+    r.version = version
+    r.valkey = valkey
+    r.pos = offset
+    r.doing = "read-object-value"
+    r.key_type = rdb_type
+    valid = _VALKEY_OBJECT_TYPES if valkey else _REDIS_OBJECT_TYPES
+    if rdb_type not in valid:
+        raise r._error("Unknown RDB encoding type %d" % rdb_type, offset)
+    try:
+        value = r.load_object(rdb_type)
+    except RdbFormatError:
+        raise
+    except _PARSE_ERRORS as e:
+        if isinstance(e, (IndexError, struct.error)):
+            msg = "Unexpected EOF reading RDB value"
+        else:
+            msg = "Corrupt RDB value: %s" % e
+        raise r._error(msg, min(r.pos, len(r.data))) from None
+    if value is None:
+        raise r._error("Empty keys are not allowed", offset)
+    return value, r.pos

@@ -1,0 +1,561 @@
+"""A client connection (asyncio Protocol) and the command dispatcher.
+
+Theory of operation: ``data_received`` feeds the request parser and runs every complete
+command in order, collecting replies in ``self.out``; the batch is written with one
+``transport.write`` at the end (pipelining = one write per read batch). A command that
+blocks (BLPOP...) or a client pause stops the loop; the remaining parsed commands wait
+in ``self.queue`` until the client is served, then processing resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ember import errors
+from ember.commands.registry import CommandSpec, Flag
+from ember.errors import CommandError, ProtocolError
+from ember.protocol.resp import NULL_ARRAY, QUEUED, Push, RequestParser, encode
+
+if TYPE_CHECKING:
+    from ember.keyspace.db import Db
+    from ember.server.server import Server
+
+
+class _Blocked:
+    __slots__ = ()
+
+
+BLOCKED = _Blocked()  # handler return value: the client is now blocked, no reply yet
+NO_REPLY = _Blocked()  # handler return value: nothing to write (e.g. QUIT after close)
+
+_TX_ALLOWED = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+_SUB_ALLOWED = {
+    b"subscribe",
+    b"psubscribe",
+    b"unsubscribe",
+    b"punsubscribe",
+    b"ssubscribe",
+    b"sunsubscribe",
+    b"ping",
+    b"quit",
+    b"reset",
+}
+
+
+class BlockState:
+    __slots__ = ("keys", "db", "retry", "timeout_reply", "timer", "deadline", "argv")
+
+    def __init__(
+        self,
+        db: Db,
+        keys: list[bytes],
+        retry: Callable[[], Any],
+        timeout_reply: Any,
+        deadline: float | None,
+        argv: list[bytes],
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.retry = retry
+        self.timeout_reply = timeout_reply
+        self.deadline = deadline
+        self.timer: asyncio.TimerHandle | None = None
+        self.argv = argv
+
+
+class Client(asyncio.Protocol):
+    def __init__(self, server: Server, unix: bool = False) -> None:
+        self.server = server
+        self.id = 0
+        self.transport: asyncio.Transport | None = None
+        self.parser = RequestParser(server.config.values["proto-max-bulk-len"])
+        self.db: Db = server.dbs[0]
+        self.resp3 = False
+        self.name: bytes = b""
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.authenticated = not server.config.values["requirepass"]
+        self.unix = unix
+        self.addr = ""
+        self.laddr = ""
+        self.out: list[bytes] = []
+        self.queue: deque[list[bytes]] = deque()
+        self.closing = False
+        self.close_after_reply = False
+        # transactions
+        self.in_multi = False
+        self.in_exec = False
+        self.multi_queue: list[tuple[CommandSpec, list[bytes]]] = []
+        self.multi_error = False
+        self.dirty_cas = False
+        self.watched: list[tuple[Db, bytes]] = []
+        # blocking
+        self.blocked: BlockState | None = None
+        self.paused = False
+        # pub/sub
+        self.channels: dict[bytes, None] = {}
+        self.patterns: dict[bytes, None] = {}
+        self.shard_channels: dict[bytes, None] = {}
+        # misc
+        self.reply_mode = 0  # 0 on, 1 off, 2 skip next
+        self.no_evict = False
+        self.created = time.monotonic()
+        self.last_interaction = self.created
+        self.last_cmd = b"NULL"
+        self.prop_argv: list[bytes] | None = None
+        self.flags = ""
+        self.monitor = False
+        self.reading_paused = False
+
+    # ------------------------------------------------------------------ asyncio hooks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        srv = self.server
+        self.transport = transport  # type: ignore[assignment]
+        srv.stats.total_connections_received += 1
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        if self.unix:
+            self.addr = f"{sock}:0"
+            self.laddr = self.addr
+        elif peer:
+            self.addr = f"{peer[0]}:{peer[1]}"
+            self.laddr = f"{sock[0]}:{sock[1]}" if sock else ""
+        if len(srv.clients) >= srv.config.values["maxclients"]:
+            srv.stats.rejected_connections += 1
+            transport.write(b"-ERR max number of clients reached\r\n")
+            transport.close()
+            self.closing = True
+            return
+        if (
+            srv.config.values["protected-mode"]
+            and not srv.config.values["requirepass"]
+            and not self.unix
+            and peer
+            and not _is_loopback(peer[0])
+        ):
+            transport.write(_PROTECTED_MSG)
+            transport.close()
+            self.closing = True
+            return
+        self.id = srv.next_client_id
+        srv.next_client_id += 1
+        srv.clients[self.id] = self
+        try:
+            import socket
+
+            s = transport.get_extra_info("socket")
+            if s is not None and not self.unix:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.cleanup()
+
+    def pause_writing(self) -> None:
+        # the peer is not reading: stop reading its requests (backpressure)
+        if self.transport is not None and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pause_reading()
+        self.check_output_limits()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and self.reading_paused:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        srv = self.server
+        srv.stats.total_net_input_bytes += len(data)
+        srv.stats.total_reads_processed += 1
+        self.last_interaction = time.monotonic()
+        try:
+            cmds = self.parser.feed(data)
+        except ProtocolError as e:
+            self.protocol_error(str(e))
+            return
+        if self.parser.pending > srv.config.values["client-query-buffer-limit"]:
+            srv.stats.client_query_buffer_limit_disconnections += 1
+            srv.log("warning", f"Closing client that reached max query buffer length: id={self.id} addr={self.addr}")
+            self.close()
+            return
+        if not cmds:
+            return
+        if self.queue or self.blocked is not None or self.paused:
+            self.queue.extend(cmds)
+            if self.blocked is None and not self.paused:
+                self.process_queue()
+            return
+        srv.update_time()
+        out = self.out
+        for i, argv in enumerate(cmds):
+            self.execute(argv)
+            if self.blocked is not None or self.paused or self.closing:
+                self.queue.extend(cmds[i + 1 :])
+                break
+        if srv.ready_keys:
+            handle_ready_keys(srv)
+        if out:
+            self.flush()
+
+    def flush(self) -> None:
+        out = self.out
+        if not out or self.transport is None:
+            out.clear()
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        if self.closing and not self.close_after_reply:
+            return
+        self.server.stats.total_net_output_bytes += len(data)
+        self.server.stats.total_writes_processed += 1
+        self.transport.write(data)
+        if self.close_after_reply:
+            self.close()
+
+    def process_queue(self) -> None:
+        """Run queued commands (after an unblock / unpause)."""
+        srv = self.server
+        srv.update_time()
+        while self.queue and self.blocked is None and not self.paused and not self.closing:
+            self.execute(self.queue.popleft())
+        if srv.ready_keys:
+            handle_ready_keys(srv)
+        self.flush()
+
+    def resume_processing(self) -> None:
+        self.paused = False
+        if self.queue:
+            self.process_queue()
+
+    # ------------------------------------------------------------------ replies
+    def reply(self, value: Any) -> None:
+        if self.reply_mode:
+            if self.reply_mode == 2:
+                self.reply_mode = 0
+            return
+        self.out.append(encode(value, self.resp3))
+
+    def push(self, items: list[Any]) -> None:
+        """Out-of-band message (pub/sub, monitor): RESP3 push, RESP2 array."""
+        data = encode(Push(items), self.resp3)
+        if self.transport is None or self.closing:
+            return
+        if self.out:
+            self.out.append(data)
+        else:
+            self.server.stats.total_net_output_bytes += len(data)
+            self.transport.write(data)
+            self.check_output_limits()
+
+    def check_output_limits(self) -> None:
+        if self.transport is None or self.closing:
+            return
+        size = self.transport.get_write_buffer_size()
+        cls = "pubsub" if (self.channels or self.patterns or self.shard_channels) else "normal"
+        hard, soft, secs = self.server.config.values["client-output-buffer-limit"].get(cls, (0, 0, 0))
+        over = hard and size > hard
+        if not over and soft and size > soft:
+            now = time.monotonic()
+            start = getattr(self, "_soft_since", 0.0)
+            if not start:
+                self._soft_since = now
+            elif now - start >= secs:
+                over = True
+        elif soft:
+            self._soft_since = 0.0
+        if over:
+            self.server.stats.client_output_buffer_limit_disconnections += 1
+            self.server.log(
+                "warning",
+                f"Client id={self.id} addr={self.addr} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            )
+            self.transport.abort()
+            self.closing = True
+            self.cleanup()
+
+    def protocol_error(self, msg: str) -> None:
+        if self.transport is not None:
+            self.transport.write(f"-ERR Protocol error: {msg}\r\n".encode())
+        self.server.log("verbose", f"Protocol error ({msg}) from client: id={self.id} addr={self.addr}")
+        self.close()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            if self.out:
+                data = b"".join(self.out)
+                self.out.clear()
+                self.transport.write(data)
+            self.transport.close()
+        self.closing = True
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        srv = self.server
+        if self.id and srv.clients.pop(self.id, None) is not None:
+            self.unwatch_all()
+            if self.blocked is not None:
+                self.unblock(None)
+            from ember.server.pubsub import unsubscribe_all
+
+            unsubscribe_all(self)
+            if self in srv.monitors:
+                srv.monitors.remove(self)
+            if self in srv.paused_clients:
+                srv.paused_clients.remove(self)
+
+    # ------------------------------------------------------------------ dispatch
+    def execute(self, argv: list[bytes]) -> None:
+        """processCommand: look up, check, queue or call; writes the reply."""
+        srv = self.server
+        name = argv[0].lower()
+        spec = srv.commands_by_name.get(name)
+        if spec is None:
+            self._reject(None, errors.unknown_command(argv))
+            return
+        if spec.subcommands:
+            if len(argv) < 2:
+                self._reject(spec, errors.wrong_args(spec.name))
+                return
+            sub = spec.subcommands.get(argv[1].lower().decode(errors="replace"))
+            if sub is None:
+                self._reject(spec, errors.unknown_subcommand(argv[1], spec.name))
+                return
+            spec = sub
+        arity = spec.arity
+        if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
+            self._reject(spec, errors.wrong_args(spec.fullname))
+            return
+        flags = spec.flags
+        if not self.authenticated and not flags & Flag.NO_AUTH:
+            self._reject(spec, CommandError(errors.NOAUTH))
+            return
+        if self.in_multi and name not in _TX_ALLOWED:
+            if flags & Flag.NO_MULTI:
+                self._reject(spec, CommandError("ERR Command not allowed inside a transaction"))
+                return
+            self.multi_queue.append((spec, argv))
+            self.reply(QUEUED)
+            return
+        if srv.loading and not flags & Flag.LOADING:
+            self._reject(spec, CommandError(errors.LOADING))
+            return
+        if flags & Flag.WRITE or name == b"ping":
+            reason = srv.write_block_reason()
+            if reason is not None and (flags & Flag.WRITE or reason.startswith("MISCONF")):
+                if not (name == b"ping" and not reason.startswith("MISCONF")):
+                    self._reject(spec, CommandError(reason))
+                    return
+        if (self.channels or self.patterns or self.shard_channels) and not self.resp3 and name not in _SUB_ALLOWED:
+            self._reject(
+                spec,
+                CommandError(
+                    f"ERR Can't execute '{spec.fullname}': only (P|S)SUBSCRIBE / "
+                    "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+                ),
+            )
+            return
+        if srv.paused_until and srv.clients_paused(bool(flags & Flag.WRITE)) and not flags & Flag.LOADING:
+            # CLIENT PAUSE: hold this command and everything after it
+            self.queue.appendleft(argv)
+            self.paused = True
+            srv.paused_clients.append(self)
+            return
+        self.last_cmd = spec.fullname.encode()
+        if srv.monitors and not flags & (Flag.ADMIN | Flag.SKIP_MONITOR):
+            from ember.server.pubsub import feed_monitors
+
+            feed_monitors(self, argv)
+        reply = self.call(spec, argv)
+        if reply is BLOCKED or reply is NO_REPLY:
+            return
+        self.reply(reply)
+
+    def _reject(self, spec: CommandSpec | None, err: CommandError) -> None:
+        if self.in_multi:
+            self.multi_error = True
+        if spec is not None:
+            spec.rejected_calls += 1
+        self.count_error(err)
+        self.reply(err)
+
+    def count_error(self, err: CommandError) -> None:
+        stats = self.server.stats
+        stats.total_error_replies += 1
+        code = err.code
+        stats.errorstats[code] = stats.errorstats.get(code, 0) + 1
+
+    def call(self, spec: CommandSpec, argv: list[bytes]) -> Any:
+        """Run a handler with stats, slowlog and propagation (Redis ``call()``)."""
+        srv = self.server
+        dirty = srv.dirty
+        srv.call_depth += 1
+        self.prop_argv = None
+        start = time.perf_counter_ns()
+        try:
+            reply = spec.handler(self, argv)  # type: ignore[misc]
+        except CommandError as e:
+            reply = e
+        except RecursionError:
+            reply = CommandError("ERR recursion limit exceeded")
+        finally:
+            srv.call_depth -= 1
+        elapsed = (time.perf_counter_ns() - start) // 1000
+        spec.calls += 1
+        spec.usec += elapsed
+        srv.stats.total_commands_processed += 1
+        if type(reply) is CommandError:
+            spec.failed_calls += 1
+            self.count_error(reply)
+        if srv.dirty != dirty and spec.flags & Flag.WRITE and not srv.prevent_prop:
+            srv.prop_ops.append((self.db.id, self.prop_argv or argv))
+        srv.prevent_prop = False
+        if srv.call_depth == 0 and srv.prop_ops:
+            srv.flush_propagation()
+        threshold = srv.config.values["slowlog-log-slower-than"]
+        if threshold >= 0 and elapsed >= threshold and not spec.flags & Flag.SKIP_SLOWLOG:
+            from ember.commands.server_admin import slowlog_add
+
+            slowlog_add(self, argv, elapsed)
+        return reply
+
+    # ------------------------------------------------------------------ transactions
+    def unwatch_all(self) -> None:
+        for db, key in self.watched:
+            lst = db.watched.get(key)
+            if lst is not None:
+                try:
+                    lst.remove(self)
+                except ValueError:
+                    pass
+                if not lst:
+                    del db.watched[key]
+        self.watched = []
+        self.dirty_cas = False
+
+    # ------------------------------------------------------------------ blocking
+    def is_blocked(self) -> bool:
+        return self.blocked is not None
+
+    def subscriptions_count(self) -> int:
+        return len(self.channels) + len(self.patterns) + len(self.shard_channels)
+
+    def block_on(
+        self,
+        keys: list[bytes],
+        timeout_s: float,
+        retry: Callable[[], Any],
+        timeout_reply: Any = NULL_ARRAY,
+        argv: list[bytes] | None = None,
+    ) -> Any:
+        """Block until one of ``keys`` is ready. ``retry()`` returns BLOCKED or a reply.
+
+        Inside MULTI/EXEC or a script the command does not block: the timeout reply is
+        returned at once, as Redis does. ``timeout_s`` 0 means forever.
+        """
+        if self.in_exec or self.server.busy_script is not None:
+            return timeout_reply
+        deadline = time.monotonic() + timeout_s if timeout_s > 0 else None
+        st = BlockState(self.db, keys, retry, timeout_reply, deadline, argv or [])
+        self.blocked = st
+        for k in keys:
+            self.db.blocking.setdefault(k, []).append(self)
+        if deadline is not None and self.server.loop is not None:
+            st.timer = self.server.loop.call_later(timeout_s, self._block_timeout)
+        return BLOCKED
+
+    def _block_timeout(self) -> None:
+        if self.blocked is not None:
+            self.unblock(self.blocked.timeout_reply)
+
+    def unblock(self, reply: Any) -> None:
+        st = self.blocked
+        if st is None:
+            return
+        self.blocked = None
+        if st.timer is not None:
+            st.timer.cancel()
+        for k in st.keys:
+            lst = st.db.blocking.get(k)
+            if lst is not None:
+                try:
+                    lst.remove(self)
+                except ValueError:
+                    pass
+                if not lst:
+                    del st.db.blocking[k]
+        if reply is not None and reply is not BLOCKED and not self.closing:
+            self.reply(reply)
+            self.flush()
+        if self.queue and not self.closing:
+            loop = self.server.loop
+            if loop is not None:
+                loop.call_soon(self.process_queue)
+
+
+def handle_ready_keys(srv: Server) -> None:
+    """Serve clients blocked on keys that received data (handleClientsBlockedOnKeys).
+
+    Clients are served in the order they blocked; each retry runs like a command call so
+    that its writes are propagated (as the non-blocking form, e.g. BLPOP -> LPOP).
+    """
+    rounds = 0
+    while srv.ready_keys and rounds < 1000:
+        rounds += 1
+        ready, srv.ready_keys = srv.ready_keys, []
+        seen: set[tuple[int, bytes]] = set()
+        for db, key in ready:
+            if (db.id, key) in seen:
+                continue
+            seen.add((db.id, key))
+            waiters = db.blocking.get(key)
+            if not waiters:
+                continue
+            for c in list(waiters):
+                st = c.blocked
+                if st is None or st.db is not db:
+                    continue
+                if db.lookup(key) is None:
+                    break
+                dirty = srv.dirty
+                srv.call_depth += 1
+                c.prop_argv = None
+                try:
+                    reply = st.retry()
+                except CommandError as e:
+                    reply = e
+                finally:
+                    srv.call_depth -= 1
+                if reply is BLOCKED:
+                    continue
+                if srv.dirty != dirty and not srv.prevent_prop and c.prop_argv:
+                    srv.prop_ops.append((db.id, c.prop_argv))
+                srv.prevent_prop = False
+                srv.flush_propagation()
+                c.unblock(reply)
+
+
+def _is_loopback(host: str) -> bool:
+    return host.startswith("127.") or host in ("::1", "localhost") or host.startswith("::ffff:127.")
+
+
+_PROTECTED_MSG = (
+    b"-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    b"password is set for the default user. In this mode connections are only accepted from "
+    b"the loopback interface. If you want to connect from external computers to Redis you may "
+    b"adopt one of the following solutions: 1) Just disable protected mode sending the command "
+    b"'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the "
+    b"same host the server is running, however MAKE SURE Redis is not publicly accessible from "
+    b"internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
+    b"you can just disable the protected mode by editing the Redis configuration file, and "
+    b"setting the protected mode option to 'no', and then restarting the server. 3) If you "
+    b"started the server manually just for testing, restart it with the '--protected-mode no' "
+    b"option. 4) Set up an authentication password for the default user. NOTE: You only need "
+    b"to do one of the above things in order for the server to start accepting connections "
+    b"from the outside.\r\n"
+)
