@@ -28,9 +28,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import hiredis
-
-from ember.errors import CommandError, ProtocolError
+from ember.errors import CommandError
 
 
 class Status:
@@ -184,49 +182,86 @@ def _encode_into(reply: Any, out: list[bytes], resp3: bool) -> None:
 
 
 # --------------------------------------------------------------------------- requests
+#
+# The request parser follows ``processInlineBuffer`` / ``processMultibulkBuffer`` of Redis
+# 7.0 byte for byte, because clients see its edge cases as error replies:
+#
+# * a request starting with ``*`` is multibulk, anything else is an inline command;
+# * length lines end at the first ``\r`` (the byte after it is skipped unchecked) and
+#   are parsed with ``string2ll`` rules (no ``+``, no leading zeros, no spaces);
+# * ``*0`` / ``*-5`` are consumed and ignored; counts above INT_MAX are invalid;
+# * a bulk's payload is followed by two bytes that are skipped without looking at them;
+# * the C code searches lines with ``strchr``, so a NUL byte before the line end means
+#   "no line end yet" (the request waits, until the 64 KiB line limit is hit);
+# * for a client that still has to authenticate, multibulk counts above 10 and bulk
+#   lengths above 16384 are refused.
 
 INLINE_MAX = 64 * 1024  # PROTO_INLINE_MAX_SIZE
-MULTIBULK_MAX = 1024 * 1024
+BIG_ARG = 32 * 1024  # PROTO_MBULK_BIG_ARG: from this size a bulk is collected in chunks
+INT_MAX = (1 << 31) - 1
+_LLONG_MIN = -(1 << 63)
+_LLONG_MAX = (1 << 63) - 1
+_SPACE = b" \t\n\r\x0b\x0c"
+_SMALL_LL = {b"%d" % i: i for i in range(-1, 4096)}
+
+
+def string2ll(s: bytes) -> int | None:
+    """Redis ``string2ll``: the integer, or None if ``s`` is not a canonical long long."""
+    v = _SMALL_LL.get(s)
+    if v is not None:
+        return v
+    if not s or len(s) >= 21:
+        return None
+    try:
+        v = int(s)
+    except ValueError:
+        return None
+    if b"%d" % v != s or v < _LLONG_MIN or v > _LLONG_MAX:
+        return None
+    return v
+
+
+_ESCAPES = {0x6E: 10, 0x72: 13, 0x74: 9, 0x62: 8, 0x61: 7}
+_HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 def split_args(line: bytes) -> list[bytes] | None:
-    """Split an inline command like ``sdssplitargs``; None on unbalanced quotes."""
+    """Split an inline command or a config line like ``sdssplitargs``.
+
+    Returns None on unbalanced quotes (or a closing quote not followed by a space).
+    Like the C function, the line ends at the first NUL byte.
+    """
+    z = line.find(b"\0")
+    if z >= 0:
+        line = line[:z]
+    if b'"' not in line and b"'" not in line and b"\x0b" not in line and b"\x0c" not in line:
+        return line.split()  # fast path: no quotes, only separators bytes.split() also uses
     args: list[bytes] = []
     i = 0
     n = len(line)
     while True:
-        while i < n and line[i] in b" \t\n\r\x0b\x0c\x00":
+        while i < n and line[i] in _SPACE:
             i += 1
         if i >= n:
             return args
         cur = bytearray()
-        inq = False  # inside "double quotes"
-        insq = False  # inside 'single quotes'
-        done = False
-        while not done:
+        inq = insq = False
+        while True:
             if inq:
                 if i >= n:
-                    return None
+                    return None  # unterminated quotes
                 c = line[i]
-                if (
-                    c == 0x5C
-                    and i + 3 < n
-                    and line[i + 1] == 0x78
-                    and _ishex(line[i + 2])
-                    and _ishex(line[i + 3])
-                ):
+                if c == 0x5C and i + 3 < n and line[i + 1] == 0x78 and line[i + 2] in _HEX and line[i + 3] in _HEX:
                     cur.append(int(line[i + 2 : i + 4], 16))
                     i += 3
                 elif c == 0x5C and i + 1 < n:
                     i += 1
-                    e = line[i]
-                    cur.append(
-                        {0x6E: 10, 0x72: 13, 0x74: 9, 0x62: 8, 0x61: 7}.get(e, e)
-                    )
+                    cur.append(_ESCAPES.get(line[i], line[i]))
                 elif c == 0x22:
-                    if i + 1 < n and line[i + 1] not in b" \t\n\r\x0b\x0c\x00":
+                    if i + 1 < n and line[i + 1] not in _SPACE:
                         return None
-                    done = True
+                    i += 1
+                    break
                 else:
                     cur.append(c)
             elif insq:
@@ -237,153 +272,203 @@ def split_args(line: bytes) -> list[bytes] | None:
                     i += 1
                     cur.append(0x27)
                 elif c == 0x27:
-                    if i + 1 < n and line[i + 1] not in b" \t\n\r\x0b\x0c\x00":
+                    if i + 1 < n and line[i + 1] not in _SPACE:
                         return None
-                    done = True
+                    i += 1
+                    break
                 else:
                     cur.append(c)
             else:
                 if i >= n:
-                    done = True
                     break
                 c = line[i]
-                if c in b" \n\r\t\x00":
-                    done = True
-                elif c == 0x22:
+                if c in b" \n\r\t":
+                    i += 1
+                    break
+                if c == 0x22:
                     inq = True
                 elif c == 0x27:
                     insq = True
                 else:
                     cur.append(c)
-            if i < n:
-                i += 1
+            i += 1
         args.append(bytes(cur))
 
 
-def _ishex(c: int) -> bool:
-    return c in b"0123456789abcdefABCDEF"
+def _char(b: int) -> str:
+    """``%c`` of a byte in an error reply (CR/LF become spaces, like addReplyErrorFormat)."""
+    return " " if b in (10, 13) else chr(b)
 
 
 class RequestParser:
-    """Incremental request parser: multibulk via hiredis, inline commands by hand.
+    """Incremental request parser with Redis's exact rules (see the notes above).
 
-    ``feed(data)`` then ``commands()`` returns the complete commands parsed so far.
-    Raises :class:`ProtocolError` with Redis's message on malformed input.
-    ``pending`` is the number of buffered bytes of a not yet complete request, which
-    the caller compares with ``client-query-buffer-limit``.
+    ``feed(data)`` returns the complete commands found so far (each a list of bytes).
+    On malformed input it stops: the commands before the bad one are still returned and
+    :attr:`error` is set to the Redis message (reply ``-ERR Protocol error: <error>`` after
+    running them, then close). :attr:`pending` is the number of buffered bytes not yet
+    consumed (compared with ``client-query-buffer-limit``). Set :attr:`auth_required`
+    while the connection has not authenticated.
     """
 
-    __slots__ = ("_reader", "_inline", "_in_bulk", "pending", "max_bulk")
+    __slots__ = (
+        "_buf",
+        "_chunks",
+        "_have",
+        "_need",
+        "_args",
+        "_left",
+        "_bulklen",
+        "pending",
+        "max_bulk",
+        "auth_required",
+        "error",
+    )
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
-        self._reader = hiredis.Reader()
-        self._inline = b""
-        self._in_bulk = False  # hiredis holds part of a multibulk request
+        self._buf = b""
+        self._chunks: list[bytes] | None = None  # a big bulk being collected
+        self._have = 0
+        self._need = 0
+        self._args: list[bytes] = []  # arguments of a multibulk request read so far
+        self._left = 0  # arguments still expected (0: at a request boundary)
+        self._bulklen = -1  # length of the bulk being read, -1 before its $ line
         self.pending = 0
         self.max_bulk = max_bulk
+        self.auth_required = False
+        self.error: str | None = None
 
     def feed(self, data: bytes) -> list[list[bytes]]:
+        if self.error is not None:
+            return []
+        if self._chunks is not None:
+            self._chunks.append(data)
+            self._have += len(data)
+            if self._have < self._need:
+                self.pending = self._have
+                return []
+            buf = b"".join(self._chunks)
+            self._chunks = None
+        elif self._buf:
+            buf = self._buf + data
+        else:
+            buf = data
         out: list[list[bytes]] = []
-        reader = self._reader
-        while data:
-            if not self._in_bulk:
-                if self._inline or data[0] != 0x2A:  # '*'
-                    data = self._feed_inline(data, out)
-                    continue
-                self._check_header(data)
-                self._in_bulk = True
-            reader.feed(data)
-            data = b""
-            try:
-                while True:
-                    cmd = reader.gets()
-                    if cmd is False:
+        n = len(buf)
+        pos = 0
+        left = self._left
+        args = self._args
+        bulklen = self._bulklen
+        find = buf.find
+        try:
+            while pos < n:
+                if not left:
+                    if buf[pos] != 42:  # not '*': inline command
+                        nl = find(b"\n", pos)
+                        if nl >= 0 and find(b"\0", pos, nl) >= 0:
+                            nl = -1  # strchr() stops at the NUL
+                        if nl < 0:
+                            if n - pos > INLINE_MAX:
+                                raise _Err("too big inline request")
+                            break
+                        end = nl - 1 if nl > pos and buf[nl - 1] == 13 else nl
+                        if end - pos > INLINE_MAX:
+                            raise _Err("too big inline request")
+                        argv = split_args(buf[pos:end])
+                        if argv is None:
+                            raise _Err("unbalanced quotes in request")
+                        pos = nl + 1
+                        if argv:
+                            out.append(argv)
+                        continue
+                    r = find(b"\r", pos)
+                    if r < 0:
+                        if n - pos > INLINE_MAX:
+                            raise _Err("too big mbulk count string")
                         break
-                    if type(cmd) is list:
-                        for a in cmd:
-                            if type(a) is not bytes:
-                                raise ProtocolError(_bad_element(a))
-                        if cmd:
-                            out.append(cmd)
-                    elif cmd is not None:
-                        raise ProtocolError("invalid multibulk length")
-            except hiredis.ProtocolError as e:
-                raise ProtocolError(_map_hiredis_error(str(e))) from None
-            if reader.has_data():
-                self.pending = reader.len()
-                if self.pending > self.max_bulk + 1024 * 1024:
-                    raise ProtocolError("invalid bulk length")
-            else:
-                self._in_bulk = False
-                self.pending = 0
+                    if r + 2 > n:
+                        break
+                    ll = _SMALL_LL.get(buf[pos + 1 : r])
+                    if ll is None:
+                        ll = string2ll(buf[pos + 1 : r])
+                        if ll is None or ll > INT_MAX:
+                            if find(b"\0", pos, r) >= 0:
+                                break  # strchr() never saw the \r
+                            raise _Err("invalid multibulk length")
+                    if ll > 10 and self.auth_required:
+                        raise _Err("unauthenticated multibulk length")
+                    pos = r + 2
+                    if ll <= 0:
+                        continue
+                    left = ll
+                    args = []
+                while left:
+                    if bulklen < 0:
+                        r = find(b"\r", pos)
+                        if r < 0:
+                            if n - pos > INLINE_MAX:
+                                raise _Err("too big bulk count string")
+                            break
+                        if r + 2 > n:
+                            break
+                        if buf[pos] != 36:  # '$'
+                            if find(b"\0", pos, r) >= 0:
+                                break
+                            raise _Err(f"expected '$', got '{_char(buf[pos])}'")
+                        ll = _SMALL_LL.get(buf[pos + 1 : r])
+                        if ll is None:
+                            ll = string2ll(buf[pos + 1 : r])
+                            if ll is None or ll < 0 or ll > self.max_bulk:
+                                if find(b"\0", pos, r) >= 0:
+                                    break
+                                raise _Err("invalid bulk length")
+                        elif ll < 0:
+                            raise _Err("invalid bulk length")
+                        if ll > 16384 and self.auth_required:
+                            raise _Err("unauthenticated bulk length")
+                        pos = r + 2
+                        bulklen = ll
+                    end = pos + bulklen
+                    if end + 2 > n:
+                        break
+                    args.append(buf[pos:end])
+                    pos = end + 2
+                    bulklen = -1
+                    left -= 1
+                if left:
+                    break
+                out.append(args)
+                args = []
+        except _Err as e:
+            self.error = e.msg
+            self._buf = b""
+            self._args = []
+            self._left = 0
+            self._bulklen = -1
+            self.pending = 0
+            return out
+        self._left = left
+        self._args = args
+        self._bulklen = bulklen
+        if pos >= n:
+            self._buf = b""
+            self.pending = 0
+        elif left and bulklen >= BIG_ARG:
+            # collect a big payload in chunks instead of re-joining the buffer per read
+            rest = buf[pos:] if pos else buf
+            self._buf = b""
+            self._chunks = [rest]
+            self._have = len(rest)
+            self._need = bulklen + 2
+            self.pending = self._have
+        else:
+            self._buf = buf[pos:] if pos else buf
+            self.pending = n - pos
         return out
 
-    def _check_header(self, data: bytes) -> None:
-        """Validate the multibulk count and first bulk length as Redis does."""
-        end = data.find(b"\r\n", 0, 64)
-        if end < 0:
-            if len(data) >= 64 or (b"\n" in data[:64]):
-                raise ProtocolError("invalid multibulk length")
-            return
-        try:
-            count = int(data[1:end])
-        except ValueError:
-            raise ProtocolError("invalid multibulk length") from None
-        if count > MULTIBULK_MAX:
-            raise ProtocolError("invalid multibulk length")
-        if count <= 0:
-            return
-        pos = end + 2
-        if pos < len(data):
-            if data[pos] != 0x24:  # '$'
-                raise ProtocolError(f"expected '$', got '{chr(data[pos])}'")
-            end2 = data.find(b"\r\n", pos, pos + 64)
-            if end2 > 0:
-                try:
-                    blen = int(data[pos + 1 : end2])
-                except ValueError:
-                    raise ProtocolError("invalid bulk length") from None
-                if blen < 0 or blen > self.max_bulk:
-                    raise ProtocolError("invalid bulk length")
 
-    def _feed_inline(self, data: bytes, out: list[list[bytes]]) -> bytes:
-        buf = self._inline + data if self._inline else data
-        nl = buf.find(b"\n")
-        if nl < 0:
-            if len(buf) > INLINE_MAX:
-                raise ProtocolError("too big inline request")
-            self._inline = buf
-            self.pending = len(buf)
-            return b""
-        self._inline = b""
-        self.pending = 0
-        line = buf[:nl]
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if len(line) > INLINE_MAX:
-            raise ProtocolError("too big inline request")
-        args = split_args(line)
-        if args is None:
-            raise ProtocolError("unbalanced quotes in request")
-        if args:
-            out.append(args)
-        return buf[nl + 1 :]
+class _Err(Exception):
+    __slots__ = ("msg",)
 
-
-def _bad_element(a: object) -> str:
-    if a is None:
-        return "invalid bulk length"
-    if isinstance(a, list):
-        return "expected '$', got '*'"
-    if isinstance(a, int):
-        return "expected '$', got ':'"
-    return "expected '$', got '+'"
-
-
-def _map_hiredis_error(msg: str) -> str:
-    if "reply type byte" in msg:
-        got = msg.split('"')[1] if '"' in msg else "?"
-        return f"expected '$', got '{got[:1]}'"
-    if "multi-bulk" in msg.lower() or "aggregate" in msg.lower():
-        return "invalid multibulk length"
-    return "invalid bulk length"
+    def __init__(self, msg: str) -> None:
+        self.msg = msg

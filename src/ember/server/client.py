@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ember import errors
 from ember.commands.registry import CommandSpec, Flag
-from ember.errors import CommandError, ProtocolError
+from ember.errors import CommandError
 from ember.protocol.resp import NULL_ARRAY, QUEUED, Push, RequestParser, encode
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ class Client(asyncio.Protocol):
         self.lib_name = b""
         self.lib_ver = b""
         self.authenticated = not server.config.values["requirepass"]
+        self.parser.auth_required = not self.authenticated
         self.unix = unix
         self.addr = ""
         self.laddr = ""
@@ -174,17 +175,15 @@ class Client(asyncio.Protocol):
         srv.stats.total_net_input_bytes += len(data)
         srv.stats.total_reads_processed += 1
         self.last_interaction = time.monotonic()
-        try:
-            cmds = self.parser.feed(data)
-        except ProtocolError as e:
-            self.protocol_error(str(e))
-            return
+        cmds = self.parser.feed(data)  # a malformed request sets parser.error
         if self.parser.pending > srv.config.values["client-query-buffer-limit"]:
             srv.stats.client_query_buffer_limit_disconnections += 1
             srv.log("warning", f"Closing client that reached max query buffer length: id={self.id} addr={self.addr}")
             self.close()
             return
         if not cmds:
+            if self.parser.error is not None and not self.queue and self.blocked is None:
+                self.protocol_error(self.parser.error)
             return
         if self.queue or self.blocked is not None or self.paused:
             self.queue.extend(cmds)
@@ -195,13 +194,15 @@ class Client(asyncio.Protocol):
         out = self.out
         for i, argv in enumerate(cmds):
             self.execute(argv)
-            if self.blocked is not None or self.paused or self.closing:
+            if self.blocked is not None or self.paused or self.closing or self.close_after_reply:
                 self.queue.extend(cmds[i + 1 :])
                 break
         if srv.ready_keys:
             handle_ready_keys(srv)
         if out:
             self.flush()
+        if self.parser.error is not None and not self.queue and self.blocked is None and not self.closing:
+            self.protocol_error(self.parser.error)
 
     def flush(self) -> None:
         out = self.out
@@ -222,11 +223,13 @@ class Client(asyncio.Protocol):
         """Run queued commands (after an unblock / unpause)."""
         srv = self.server
         srv.update_time()
-        while self.queue and self.blocked is None and not self.paused and not self.closing:
+        while self.queue and self.blocked is None and not self.paused and not self.closing and not self.close_after_reply:
             self.execute(self.queue.popleft())
         if srv.ready_keys:
             handle_ready_keys(srv)
         self.flush()
+        if self.parser.error is not None and not self.queue and self.blocked is None and not self.closing:
+            self.protocol_error(self.parser.error)
 
     def resume_processing(self) -> None:
         self.paused = False
@@ -280,8 +283,9 @@ class Client(asyncio.Protocol):
             self.cleanup()
 
     def protocol_error(self, msg: str) -> None:
+        self.count_error(CommandError("ERR Protocol error"))
         if self.transport is not None:
-            self.transport.write(f"-ERR Protocol error: {msg}\r\n".encode())
+            self.transport.write(f"-ERR Protocol error: {msg}\r\n".encode("latin-1", "replace"))
         self.server.log("verbose", f"Protocol error ({msg}) from client: id={self.id} addr={self.addr}")
         self.close()
 
@@ -492,7 +496,7 @@ class Client(asyncio.Protocol):
         if reply is not None and reply is not BLOCKED and not self.closing:
             self.reply(reply)
             self.flush()
-        if self.queue and not self.closing:
+        if (self.queue or self.parser.error is not None) and not self.closing:
             loop = self.server.loop
             if loop is not None:
                 loop.call_soon(self.process_queue)

@@ -164,7 +164,10 @@ def parse_timestamp(line: bytes) -> int | None:
 
 
 def _check_error(epos: int, msg: str) -> str:
-    return "0x%16x: %s" % (epos, msg)  # noqa: UP031 - mirrors the C format "0x%16llx"
+    # redis-check-aof formats into a C string and prints it with %s: a NUL ends it
+    text = "0x%16x: %s" % (epos, msg)  # noqa: UP031 - mirrors the C format "0x%16llx"
+    nul = text.find("\0")
+    return text if nul < 0 else text[:nul]
 
 
 _DETECT, _PREAMBLE, _TOP, _HDR, _PAYLOAD, _DONE = range(6)

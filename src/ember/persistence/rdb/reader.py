@@ -27,6 +27,7 @@ make the reader spin: it runs into the end of the buffer first.
 
 from __future__ import annotations
 
+import gc
 import math
 import struct
 from collections import deque
@@ -190,7 +191,8 @@ class RdbReader:
     Options: ``verify_checksum`` (skip when False or when the stored CRC is 0),
     ``deep_sanitize`` (validate ziplist/listpack/intset/stream internals fully, as
     ``sanitize-dump-payload yes``), ``skip_modules`` (skip module values instead of
-    refusing them; ``on_warning`` is told), ``allow_function_pre_ga`` (Redis 7.0.x
+    refusing them, as Redis refuses values and AUX data of modules it does not have;
+    ``on_warning`` is told), ``allow_function_pre_ga`` (Redis 7.0.x
     converts 7.0-rc FUNCTION records; newer servers refuse them).
     """
 
@@ -928,34 +930,70 @@ class RdbReader:
         load_len = self.load_len
         while True:
             pos = self.pos
-            self.doing = "read-type"
             if pos >= n:
+                self.doing = "read-type"
                 raise self._error("Unexpected EOF reading RDB file", n)
             t = data[pos]
-            self.pos = pos + 1
+            pos += 1
+            if t == 0:
+                # Fast path: a string key with a short raw key and value, no method
+                # calls; anything else goes through load_string with full context.
+                b = data[pos] if pos < n else 0xFF
+                if b < 0x40:
+                    end = pos + 1 + b
+                    if end >= n:
+                        self.pos = n
+                        self.doing = "read-key" if end > n else "read-object-value"
+                        self.key_type = 0
+                        raise self._error("Unexpected EOF reading RDB file", n)
+                    key = data[pos + 1 : end]
+                    pos = end
+                else:
+                    self.pos = pos
+                    self.doing = "read-key"
+                    self.key_type = 0
+                    key = load_string()
+                    pos = self.pos
+                b = data[pos] if pos < n else 0xFF
+                if b < 0x40:
+                    end = pos + 1 + b
+                    if end > n:
+                        self.pos = n
+                        self.doing = "read-object-value"
+                        self.key = key
+                        self.key_type = 0
+                        raise self._error("Unexpected EOF reading RDB file", n)
+                    value: Any = data[pos + 1 : end]
+                    self.pos = end
+                else:
+                    self.pos = pos
+                    self.doing = "read-object-value"
+                    self.key = key
+                    self.key_type = 0
+                    value = load_string()
+                    self.key = None
+                    self.key_type = None
+                yield Entry(key, value, expire, idle, freq, 0)
+                expire = idle = freq = None
+                continue
+            self.pos = pos
+            self.doing = "read-type"
             if t < 0xF3:
                 if t not in valid_types:
-                    raise self._error("Invalid object type: %d" % t, pos + 1)
+                    raise self._error("Invalid object type: %d" % t, pos)
                 self.doing = "read-key"
                 self.key_type = t
                 key = load_string()
                 self.key = key
                 self.doing = "read-object-value"
-                if t == 0:
-                    value: Any = load_string()
-                else:
-                    value = self.load_object(t)
-                    if value is None:
-                        if t == C.RDB_TYPE_MODULE_2:
-                            pass
-                        else:
-                            self.empty_keys_skipped += 1
-                        self.key = None
-                        self.key_type = None
-                        expire = idle = freq = None
-                        continue
+                value = self.load_object(t)
                 self.key = None
                 self.key_type = None
+                if value is None:
+                    if t != C.RDB_TYPE_MODULE_2 and t != C.RDB_TYPE_MODULE_PRE_GA:
+                        self.empty_keys_skipped += 1
+                    expire = idle = freq = None
+                    continue
                 yield Entry(key, value, expire, idle, freq, t)
                 expire = idle = freq = None
                 continue
@@ -1025,6 +1063,13 @@ class RdbReader:
                 when = load_len()
                 if when_opcode != C.RDB_MODULE_OPCODE_UINT:
                     raise self._error("bad when_opcode")
+                if not self.skip_modules:
+                    raise RdbModuleError(
+                        "The RDB file contains AUX module data I can't load: "
+                        "no matching module '%s'" % module_type_name(module_id),
+                        offset=self.pos,
+                        doing=self.doing,
+                    )
                 self.skip_module_opcodes()
                 yield ModuleAux(module_id, module_type_name(module_id), when)
             elif t == C.RDB_OPCODE_SLOT_INFO:
@@ -1139,40 +1184,49 @@ def load_rdb(
     cur_db = 0
     db: dict[bytes, tuple[Any, int | None]] | None = None
     expired = 0
-    for ev in r.events():
-        if type(ev) is Entry:
-            exp = ev.expire_ms
-            if exp is not None and now_ms is not None and exp < now_ms:
-                expired += 1
-                continue
-            if db is None:
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of new acyclic objects: skip the useless collections
+    try:
+        for ev in r.events():
+            if type(ev) is Entry:
+                exp = ev.expire_ms
+                if exp is not None and now_ms is not None and exp < now_ms:
+                    expired += 1
+                    continue
+                if db is None:
+                    db = dbs.setdefault(cur_db, {})
+                key = ev.key
+                rec = (ev.value, exp)
+                if db.setdefault(key, rec) is not rec:
+                    if not allow_duplicates:
+                        raise RdbFormatError(
+                            "Duplicate key '%s' found in RDB file"
+                            % key.decode("utf-8", "replace"),
+                            offset=r.pos,
+                            doing="read-object-value",
+                            key=key,
+                            rdb_type=ev.rdb_type,
+                        )
+                    db[key] = rec
+            elif type(ev) is SelectDb:
+                cur_db = ev.db
                 db = dbs.setdefault(cur_db, {})
-            before = len(db)
-            db[ev.key] = (ev.value, exp)
-            if len(db) == before and not allow_duplicates:
-                raise RdbFormatError(
-                    "Duplicate key '%s' found in RDB file" % ev.key.decode("utf-8", "replace"),
-                    offset=r.pos,
-                    doing="read-object-value",
-                    key=ev.key,
-                    rdb_type=ev.rdb_type,
-                )
-        elif type(ev) is SelectDb:
-            cur_db = ev.db
-            db = dbs.setdefault(cur_db, {})
-        elif type(ev) is Aux:
-            out.aux[ev.name] = ev.value
-        elif type(ev) is Function:
-            out.functions.append(ev.code)
-        elif type(ev) is ModuleAux:
-            out.module_aux.append(ev)
-        elif type(ev) is Header:
-            out.version = ev.version
-            out.valkey = ev.valkey
-        elif type(ev) is Eof:
-            out.end_offset = ev.end_offset
-            out.checksum = ev.checksum
-            out.checksum_verified = ev.checksum_verified
+            elif type(ev) is Aux:
+                out.aux[ev.name] = ev.value
+            elif type(ev) is Function:
+                out.functions.append(ev.code)
+            elif type(ev) is ModuleAux:
+                out.module_aux.append(ev)
+            elif type(ev) is Header:
+                out.version = ev.version
+                out.valkey = ev.valkey
+            elif type(ev) is Eof:
+                out.end_offset = ev.end_offset
+                out.checksum = ev.checksum
+                out.checksum_verified = ev.checksum_verified
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     out.expired_skipped = expired
     out.empty_keys_skipped = r.empty_keys_skipped
     return out

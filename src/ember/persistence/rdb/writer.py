@@ -25,6 +25,7 @@ hashtable-encoded sets/hashes the element order is Python's, not Redis's dict or
 
 from __future__ import annotations
 
+import gc
 import math
 import struct
 import time
@@ -135,6 +136,73 @@ def _encode_int_string(v: int) -> bytes | None:
     return None
 
 
+def _redis_lzf_fits(c: bytes, in_len: int, out_len: int) -> bool:
+    """Would redis ``lzf_compress`` (lzf_c.c 3.6) have produced ``c`` in ``out_len``?
+
+    python-lzf and Redis share the algorithm but not the bound checks: Redis gives up
+    a few bytes early (``op + 3 + 1 >= out_end`` before each back-reference, ``op >=
+    out_end`` before each main-loop literal, ``op + 3 > out_end`` before the last two
+    input bytes). Replay the token stream with Redis's output pointer to decide.
+    """
+    op = 1  # a literal run's length byte is reserved up front
+    lit = 0
+    ip = 0
+    i = 0
+    n = len(c)
+    tail_start = in_len - 2
+    tail_checked = False
+    while i < n:
+        ctrl = c[i]
+        if ctrl < 32:
+            run = ctrl + 1
+            i += 1 + run
+            for _ in range(run):
+                if ip >= tail_start:
+                    if not tail_checked:
+                        if op + 3 > out_len:
+                            return False
+                        tail_checked = True
+                elif op >= out_len:
+                    return False
+                lit += 1
+                op += 1
+                ip += 1
+                if lit == 32:
+                    lit = 0
+                    op += 1
+        else:
+            ln = ctrl >> 5
+            if ln == 7:
+                ln += c[i + 1]
+                i += 3
+                tok = 3
+            else:
+                i += 2
+                tok = 2
+            if op + 4 >= out_len and op - (lit == 0) + 4 >= out_len:
+                return False
+            op -= lit == 0
+            op += tok
+            lit = 0
+            op += 1
+            ip += ln + 2
+    if not tail_checked and op + 3 > out_len:
+        return False
+    op -= lit == 0
+    return op <= out_len
+
+
+def _lzf_for_rdb(s: bytes | bytearray, n: int) -> bytes | None:
+    """``rdbSaveLzfStringObject``: LZF data when it saves at least 4 bytes, else None."""
+    out_len = n - 4
+    c = _lzf_compress(s, n + 64)
+    if c is None or len(c) > out_len:
+        return None
+    if len(c) + 5 >= out_len and not _redis_lzf_fits(c, n, out_len):
+        return None
+    return c
+
+
 def save_string(s: bytes | bytearray, compression: bool = True) -> bytes:
     """``rdbSaveRawString``: INT encoding, else LZF (len > 20, saves >= 4), else raw."""
     n = len(s)
@@ -145,7 +213,7 @@ def save_string(s: bytes | bytearray, compression: bool = True) -> bytes:
             if enc is not None:
                 return enc
     if compression and n > 20:
-        c = _lzf_compress(s, n - 4)
+        c = _lzf_for_rdb(s, n)
         if c is not None:
             return b"\xc3" + save_len(len(c)) + save_len(n) + c
     if n < 64:
@@ -640,6 +708,22 @@ def save_rdb(
 ) -> int:
     """Write a whole RDB to ``sink``; ``dbs`` maps db -> {key: (value, expire_ms)}."""
     w = RdbWriter(sink, opts)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _save_all(w, dbs, functions, aux)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return w._crc
+
+
+def _save_all(
+    w: RdbWriter,
+    dbs: Mapping[int, Mapping[bytes, tuple[Any, int | None]]],
+    functions: Iterable[bytes],
+    aux: Mapping[bytes, bytes] | None,
+) -> None:
     w.start(aux)
     for code in functions:
         w.function(code)
@@ -650,7 +734,7 @@ def save_rdb(
         expires = sum(1 for _, exp in keys.values() if exp is not None)
         w.select_db(db, len(keys), expires)
         w.entries((k, v, e) for k, (v, e) in keys.items())
-    return w.finish()
+    w.finish()
 
 
 def save_rdb_bytes(

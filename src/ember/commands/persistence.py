@@ -1,0 +1,253 @@
+"""Persistence commands: SAVE BGSAVE LASTSAVE DUMP RESTORE, DEBUG RELOAD/DIGEST/OBJECT/
+POPULATE/DIGEST-VALUE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ember import errors
+from ember.commands.args import parse_int
+from ember.commands.registry import Flag, command
+from ember.commands.server_admin import debug_sub
+from ember.errors import CommandError
+from ember.keyspace.encoding import object_encoding
+from ember.protocol.resp import OK, Status
+from ember.server.client import Client
+from ember.server.pubsub import NOTIFY_GENERIC
+
+G = "server"
+
+
+def _persistence(c: Client) -> Any:
+    p = c.server.persistence
+    if p is None:
+        raise CommandError("ERR persistence is not available")
+    return p
+
+
+@command("save", 1, Flag.ADMIN | Flag.NOSCRIPT | Flag.NO_ASYNC_LOADING | Flag.NO_MULTI, group=G, summary="Synchronously saves the database(s) to disk.")
+def save(c: Client, argv: list[bytes]) -> Any:
+    p = _persistence(c)
+    if p.bg is not None and p.bg.kind == "rdb":
+        raise CommandError("ERR Background save already in progress")
+    if p.save_sync():
+        return OK
+    raise CommandError("ERR")
+
+
+@command("bgsave", -1, Flag.ADMIN | Flag.NOSCRIPT | Flag.NO_ASYNC_LOADING, group=G, summary="Asynchronously saves the database(s) to disk.")
+def bgsave(c: Client, argv: list[bytes]) -> Any:
+    p = _persistence(c)
+    schedule = False
+    if len(argv) > 1:
+        if len(argv) == 2 and argv[1].lower() == b"schedule":
+            schedule = True
+        else:
+            raise CommandError(errors.SYNTAX)
+    if p.bg is not None and p.bg.kind == "rdb":
+        raise CommandError("ERR Background save already in progress")
+    if p.bg is not None:
+        if schedule:
+            p.rdb_bgsave_scheduled = True
+            return Status("Background saving scheduled")
+        raise CommandError(
+            "ERR Another child process is active (AOF?): can't BGSAVE right now. "
+            "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."
+        )
+    err = p.bgsave()
+    if err is not None:
+        raise CommandError(err)
+    if p.last_bgsave_status == "err" and p.bg is None:
+        raise CommandError("ERR")
+    return Status("Background saving started")
+
+
+@command("lastsave", 1, Flag.LOADING | Flag.STALE | Flag.FAST, group=G, summary="Returns the Unix timestamp of the last successful save to disk.")
+def lastsave(c: Client, argv: list[bytes]) -> Any:
+    return c.server.lastsave
+
+
+# ------------------------------------------------------------------------ DUMP / RESTORE
+
+
+@command("dump", 2, Flag.READONLY, keys=(1, 1, 1), group="generic", since="2.6.0", summary="Returns a serialized representation of the value stored at a key.")
+def dump(c: Client, argv: list[bytes]) -> Any:
+    from ember.persistence.rdb.dump import dump_payload
+    from ember.persistence.rdbfile import write_options
+
+    v = c.db.lookup(argv[1])
+    if v is None:
+        return None
+    return dump_payload(v, write_options(c.server))
+
+
+@command("restore", -4, Flag.WRITE | Flag.DENYOOM, keys=(1, 1, 1), group="generic", since="2.6.0", summary="Creates a key from the serialized representation of a value.")
+def restore(c: Client, argv: list[bytes]) -> Any:
+    from ember.persistence.rdb.dump import DumpPayloadError, restore_payload
+
+    key = argv[1]
+    replace = absttl = False
+    i = 4
+    while i < len(argv):
+        o = argv[i].lower()
+        if o == b"replace":
+            replace = True
+        elif o == b"absttl":
+            absttl = True
+        elif o == b"idletime" and i + 1 < len(argv):
+            try:
+                idle = parse_int(argv[i + 1])
+            except CommandError:
+                raise CommandError(errors.NOT_INTEGER) from None
+            if idle < 0:
+                raise CommandError("ERR Invalid IDLETIME value, must be >= 0")
+            i += 1
+        elif o == b"freq" and i + 1 < len(argv):
+            try:
+                freq = parse_int(argv[i + 1])
+            except CommandError:
+                raise CommandError(errors.NOT_INTEGER) from None
+            if freq < 0 or freq > 255:
+                raise CommandError("ERR Invalid FREQ value, must be >= 0 and <= 255")
+            i += 1
+        else:
+            raise CommandError(errors.SYNTAX)
+        i += 1
+    try:
+        ttl = parse_int(argv[2])
+    except CommandError:
+        raise CommandError(errors.NOT_INTEGER) from None
+    if ttl < 0:
+        raise CommandError("ERR Invalid TTL value, must be >= 0")
+    db = c.db
+    if not replace and db.lookup(key) is not None:
+        raise CommandError("BUSYKEY Target key name already exists.")
+    mode = c.server.config.values["sanitize-dump-payload"]
+    try:
+        value = restore_payload(argv[3], sanitize=mode in ("yes", "clients"))
+    except DumpPayloadError as e:
+        if "version" in str(e) or "checksum" in str(e) or "short" in str(e):
+            raise CommandError("ERR DUMP payload version or checksum are wrong") from None
+        raise CommandError("ERR Bad data format") from None
+    except Exception:
+        raise CommandError("ERR Bad data format") from None
+    srv = c.server
+    when = None
+    if ttl:
+        when = ttl if absttl else srv.cached_now_ms() + ttl
+        if when <= srv.cached_now_ms():
+            # already expired: only deletes the old key, as Redis does
+            if replace and db.delete(key):
+                srv.dirty += 1
+                c.prop_argv = [b"DEL", key]
+            return OK
+    existed = db.lookup(key) is not None
+    if existed:
+        db.delete(key)
+    db.add(key, value)
+    if when is not None:
+        db.set_expire(key, when)
+        if not absttl:
+            c.prop_argv = [*argv[:2], b"%d" % when, *argv[3:], b"ABSTTL"]
+    srv.dirty += 1
+    srv.notify(NOTIFY_GENERIC, b"restore", key, db.id)
+    return OK
+
+
+# ------------------------------------------------------------------------------- DEBUG
+
+
+@debug_sub("reload")
+def debug_reload(c: Client, argv: list[bytes]) -> Any:
+    """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, flush, load the RDB back."""
+    p = _persistence(c)
+    opts = {a.lower() for a in argv[2:]}
+    for o in opts:
+        if o not in (b"merge", b"noflush", b"nosave"):
+            raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+    if b"nosave" not in opts:
+        if p.bg is not None and p.bg.kind == "rdb":
+            raise CommandError("ERR Background save already in progress")
+        if not p.save_sync():
+            raise CommandError("ERR Error trying to save the DB")
+    srv = c.server
+    if b"noflush" not in opts:
+        for db in srv.dbs:
+            db.clear()
+    coro = p.load_rdb_file(sync=True)
+    try:
+        coro.send(None)
+    except StopIteration:
+        pass
+    except Exception as e:
+        raise CommandError(f"ERR Error trying to load the RDB dump: {e}") from None
+    srv.log("notice", "DB reloaded by DEBUG RELOAD")
+    return OK
+
+
+@debug_sub("digest")
+def debug_digest(c: Client, argv: list[bytes]) -> Any:
+    from ember.persistence.digest import dataset_digest
+
+    return Status(dataset_digest(c.server.dbs))
+
+
+@debug_sub("digest-value")
+def debug_digest_value(c: Client, argv: list[bytes]) -> Any:
+    from ember.persistence.digest import value_digest
+
+    db = c.db
+    out = []
+    for key in argv[2:]:
+        v = db.lookup(key)
+        out.append(Status(value_digest(v, key in db.expires)))
+    return out
+
+
+@debug_sub("object")
+def debug_object(c: Client, argv: list[bytes]) -> Any:
+    from ember.persistence.rdb.writer import encode_value
+    from ember.persistence.rdbfile import write_options
+
+    if len(argv) != 3:
+        raise CommandError("ERR Unknown subcommand or wrong number of arguments for 'object'. Try DEBUG HELP.")
+    v = c.db.lookup(argv[2])
+    if v is None:
+        raise CommandError(errors.NO_SUCH_KEY)
+    enc = object_encoding(v, c.server.config.values).decode()
+    _, payload = encode_value(v, write_options(c.server))
+    extra = ""
+    if enc == "quicklist":
+        extra = f" ql_nodes:{max(1, (len(v) + 127) // 128)} ql_avg_node:{len(v) / max(1, (len(v) + 127) // 128):.2f} ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:{len(payload)}"
+    return Status(
+        f"Value at:0x{id(v):x} refcount:1 encoding:{enc} serializedlength:{len(payload)} "
+        f"lru:0 lru_seconds_idle:0{extra}"
+    )
+
+
+@debug_sub("populate")
+def debug_populate(c: Client, argv: list[bytes]) -> Any:
+    if len(argv) < 3 or len(argv) > 5:
+        raise CommandError("ERR Unknown subcommand or wrong number of arguments for 'populate'. Try DEBUG HELP.")
+    try:
+        count = parse_int(argv[2])
+    except CommandError:
+        raise CommandError(errors.NOT_INTEGER) from None
+    if count < 0:
+        raise CommandError("ERR count must be >= 0")
+    prefix = argv[3] if len(argv) > 3 else b"key"
+    size = parse_int(argv[4]) if len(argv) > 4 else -1
+    db = c.db
+    data = db.data
+    hook = c.server.before_write
+    for j in range(count):
+        key = b"%s:%d" % (prefix, j)
+        if key in data:
+            continue
+        val = b"value:%d" % j
+        if size >= 0:
+            val = val[:size] if len(val) >= size else val + bytes(size - len(val))
+        if hook is not None:
+            hook(db, key)
+        data[key] = val
+    return OK

@@ -1,0 +1,193 @@
+"""The RDB file layer (Redis's rdbSave/rdbLoad onion, above the sans-IO codec).
+
+``save_rdb(sink)`` is the codec (``persistence.rdb.writer``); here: the snapshot encoder
+that feeds it (:class:`RdbEncoder`), write options from the config, and loading a file
+into the server's databases in slices (so clients get ``-LOADING`` meanwhile).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from ember.persistence.rdb.errors import RdbFormatError
+from ember.persistence.rdb.reader import Aux, Entry, Eof, Function, RdbReader, SelectDb
+from ember.persistence.rdb.writer import RdbWriteOptions, RdbWriter
+
+if TYPE_CHECKING:
+    from ember.server.server import Server
+
+
+def write_options(server: Server, aof_base: bool = False) -> RdbWriteOptions:
+    v = server.config.values
+    version: int | str = v["rdb-version"]
+    if version != "valkey80":
+        version = int(version)
+    return RdbWriteOptions(
+        version=version,
+        compression=v["rdbcompression"],
+        checksum=v["rdbchecksum"],
+        list_max_listpack_size=v["list-max-listpack-size"],
+        hash_max_listpack_entries=v["hash-max-listpack-entries"],
+        hash_max_listpack_value=v["hash-max-listpack-value"],
+        set_max_intset_entries=v["set-max-intset-entries"],
+        set_max_listpack_entries=v["set-max-listpack-entries"],
+        set_max_listpack_value=v["set-max-listpack-value"],
+        zset_max_listpack_entries=v["zset-max-listpack-entries"],
+        zset_max_listpack_value=v["zset-max-listpack-value"],
+        stream_node_max_bytes=v["stream-node-max-bytes"],
+        stream_node_max_entries=v["stream-node-max-entries"],
+        aof_base=aof_base,
+        used_mem=_rss(),
+    )
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+class _Collect:
+    __slots__ = ("chunks",)
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+
+class RdbEncoder:
+    """SnapshotEncoder writing an RDB file through :class:`RdbWriter`."""
+
+    def __init__(self, sink: Any, opts: RdbWriteOptions, functions: list[bytes]) -> None:
+        self.writer = RdbWriter(sink, opts)
+        self.opts = opts
+        self.functions = functions
+        self._scratch = _Collect()
+        self._one = RdbWriter(self._scratch, RdbWriteOptions(**{**_opts_dict(opts), "checksum": False}))
+
+    def begin(self) -> None:
+        self.writer.start()
+        for code in self.functions:
+            self.writer.function(code)
+
+    def begin_db(self, dbid: int, size: int, expires: int) -> None:
+        self.writer.select_db(dbid, size, expires)
+
+    def encode_entry(self, dbid: int, key: bytes, value: Any, expire: int | None) -> bytes:
+        one = self._one
+        one.entries(((key, value, expire),))
+        data = bytes(one._buf)
+        one._buf.clear()
+        return data
+
+    def write_entries(self, dbid: int, items: list[tuple[bytes, Any, int | None]]) -> None:
+        self.writer.entries(items)
+
+    def write_raw(self, data: bytes) -> None:
+        self.writer.write_raw(data)
+
+    def end(self) -> None:
+        self.writer.finish()
+
+    @property
+    def keys_written(self) -> int:
+        return self.writer.keys_written
+
+
+def _opts_dict(opts: RdbWriteOptions) -> dict[str, Any]:
+    return {name: getattr(opts, name) for name in opts.__dataclass_fields__}
+
+
+def functions_of(server: Server) -> list[bytes]:
+    fn = getattr(server, "functions", None)
+    if fn is None:
+        return []
+    return [code for _, code in fn.libraries()]
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+class LoadResult:
+    def __init__(self) -> None:
+        self.keys_loaded = 0
+        self.keys_expired = 0
+        self.version = 0
+        self.aux: dict[bytes, bytes] = {}
+        self.end_offset = 0
+
+
+async def load_rdb_into(
+    server: Server,
+    data: bytes,
+    *,
+    aof_preamble: bool = False,
+    slice_entries: int = 5000,
+    sync: bool = False,
+    progress: Any = None,
+) -> LoadResult:
+    """Load an RDB image into the server, replacing nothing (the dbs must be empty).
+
+    Expired keys are dropped unless ``aof_preamble`` (an AOF base keeps them and lets
+    expiry delete them later, as Redis does). Raises :class:`RdbFormatError`; on error
+    the caller must discard the partially loaded dataset.
+    """
+    res = LoadResult()
+    verify = bool(server.config.values["rdbchecksum"])
+    reader = RdbReader(data, verify_checksum=verify, on_warning=lambda m: server.log("warning", m))
+    now = int(time.time() * 1000)
+    dbs = server.dbs
+    db = dbs[0]
+    n = 0
+    functions = getattr(server, "functions", None)
+    for ev in reader.events():
+        t = type(ev)
+        if t is Entry:
+            key = ev.key  # type: ignore[union-attr]
+            exp = ev.expire_ms  # type: ignore[union-attr]
+            if exp is not None and exp < now and not aof_preamble:
+                res.keys_expired += 1
+            else:
+                if key in db.data:
+                    raise RdbFormatError(
+                        f"RDB has duplicated key '{key.decode(errors='replace')}' in DB {db.id}",
+                        offset=reader.pos, doing="read key", key=key,
+                    )
+                db.data[key] = ev.value  # type: ignore[union-attr]
+                if exp is not None:
+                    db.expires[key] = exp
+                res.keys_loaded += 1
+            n += 1
+            if not sync and n % slice_entries == 0:
+                if progress is not None:
+                    progress(reader.pos)
+                await asyncio.sleep(0)
+        elif t is SelectDb:
+            idx = ev.db  # type: ignore[union-attr]
+            if idx >= len(dbs):
+                raise RdbFormatError(
+                    f"FATAL: Data file was created with a Redis server configured to handle "
+                    f"more than {len(dbs)} databases. Exiting", offset=reader.pos, doing="select db",
+                )
+            db = dbs[idx]
+        elif t is Aux:
+            res.aux[ev.name] = ev.value  # type: ignore[union-attr]
+        elif t is Function:
+            if functions is not None:
+                functions.load(ev.code, replace=True)  # type: ignore[union-attr]
+        elif t is Eof:
+            res.end_offset = ev.end_offset  # type: ignore[union-attr]
+    res.version = reader.version
+    return res
+
+
+def describe_error(e: RdbFormatError) -> str:
+    key = f", key '{e.key.decode(errors='replace')}'" if getattr(e, "key", None) else ""
+    return f"{e} (at offset {e.offset}, while {e.doing}{key})"
