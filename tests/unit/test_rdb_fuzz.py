@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import zlib
 from collections import deque
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def _all_types_dataset(version: int | str) -> bytes:
 
 
 def _inputs() -> list[tuple[str, bytes]]:
-    out = [("ember-v%s" % v, _all_types_dataset(v)) for v in (10, 11, 12, "valkey80")]
+    out = [(f"ember-v{v}", _all_types_dataset(v)) for v in (10, 11, 12, "valkey80")]
     for rel in SMALL_CORPUS_FILES:
         p = CORPUS / rel
         if p.is_file():
@@ -101,8 +102,11 @@ def _try_load(data: bytes, **kw: object) -> None:
         str(e)
 
 
+SMALL_INPUTS = [(n, d) for n, d in INPUTS if len(d) <= 8192]
+
+
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("name,data", INPUTS, ids=[n for n, _ in INPUTS])
+@pytest.mark.parametrize("name,data", SMALL_INPUTS, ids=[n for n, _ in SMALL_INPUTS])
 def test_truncation_at_every_offset(name: str, data: bytes) -> None:
     load_rdb(data, skip_modules=True)
     for cut in range(len(data)):
@@ -114,12 +118,14 @@ def test_truncation_at_every_offset(name: str, data: bytes) -> None:
 @pytest.mark.parametrize("deep", [False, True])
 @pytest.mark.parametrize("name,data", INPUTS, ids=[n for n, _ in INPUTS])
 def test_random_byte_flips(name: str, data: bytes, deep: bool) -> None:
-    rnd = random.Random(hash(name) & 0xFFFF)
+    rnd = random.Random(zlib.crc32(name.encode()))
     for _ in range(300):
         buf = bytearray(data)
         for _ in range(rnd.choice([1, 1, 2, 4])):
             pos = rnd.randrange(9, len(buf))
-            buf[pos] = rnd.choice([rnd.randrange(256), buf[pos] ^ (1 << rnd.randrange(8)), 0xFF, 0x00, 0x7F, 0x80])
+            buf[pos] = rnd.choice(
+                [rnd.randrange(256), buf[pos] ^ (1 << rnd.randrange(8)), 0xFF, 0x00, 0x7F, 0x80]
+            )
         _try_load(bytes(buf), verify_checksum=False, deep_sanitize=deep)
 
 

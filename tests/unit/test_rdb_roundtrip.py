@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sortedcontainers import SortedDict
 
 from ember.keyspace.types import Consumer, ConsumerGroup, FieldTTLHash, PendingEntry, Stream, ZSet
+from ember.persistence.rdb import constants as C
 from ember.persistence.rdb import load_rdb
 from ember.persistence.rdb.errors import RdbWriteError
-from ember.persistence.rdb import constants as C
 from ember.persistence.rdb.reader import RdbReader
 from ember.persistence.rdb.writer import (
     RdbWriteOptions,
@@ -26,9 +25,39 @@ from ember.persistence.rdb.writer import (
 VERSIONS: list[int | str] = [10, 11, 12, "valkey80"]
 
 INT_EDGES = [
-    0, 1, -1, 12, 13, 63, 64, 127, 128, -128, -129, 255, 256, 4095, 4096, -4096, -4097,
-    32767, 32768, -32768, -32769, 8388607, 8388608, -8388608, -8388609,
-    2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1,
+    0,
+    1,
+    -1,
+    12,
+    13,
+    63,
+    64,
+    127,
+    128,
+    -128,
+    -129,
+    255,
+    256,
+    4095,
+    4096,
+    -4096,
+    -4097,
+    32767,
+    32768,
+    -32768,
+    -32769,
+    8388607,
+    8388608,
+    -8388608,
+    -8388609,
+    2**31 - 1,
+    2**31,
+    -(2**31),
+    -(2**31) - 1,
+    2**63 - 1,
+    -(2**63),
+    2**63,
+    -(2**63) - 1,
 ]
 LEN_EDGES = [0, 1, 11, 12, 20, 21, 63, 64, 127, 128, 4095, 4096, 16383, 16384]
 
@@ -42,7 +71,9 @@ repetitive = st.builds(
 elements = st.one_of(small_bytes, int_strings, odd_numeric, repetitive)
 scores = st.one_of(
     st.floats(allow_nan=False),
-    st.sampled_from([math.inf, -math.inf, 0.0, -0.0, 2.0**62, 2.0**62 + 2048, -(2.0**62), 0.1, 1e20]),
+    st.sampled_from(
+        [math.inf, -math.inf, 0.0, -0.0, 2.0**62, 2.0**62 + 2048, -(2.0**62), 0.1, 1e20]
+    ),
     st.integers(-(2**53), 2**53).map(float),
 )
 
@@ -71,7 +102,9 @@ def streams(draw: st.DrawFn, v3: bool = True) -> Stream:
     n = draw(st.integers(0, 30))
     ms = draw(st.integers(0, 2**40))
     seq = draw(st.integers(0, 5))
-    field_sets = draw(st.lists(st.lists(small_bytes, min_size=1, max_size=4), min_size=1, max_size=3))
+    field_sets = draw(
+        st.lists(st.lists(small_bytes, min_size=1, max_size=4), min_size=1, max_size=3)
+    )
     for _ in range(n):
         if draw(st.booleans()):
             ms += draw(st.integers(1, 2**20))
@@ -103,7 +136,9 @@ def streams(draw: st.DrawFn, v3: bool = True) -> Stream:
         if ids and cnames:
             for rid in draw(st.sets(st.sampled_from(ids), max_size=5)):
                 owner = draw(st.sampled_from(cnames))
-                g.pel[rid] = PendingEntry(owner, draw(st.integers(0, 2**45)), draw(st.integers(0, 1000)))
+                g.pel[rid] = PendingEntry(
+                    owner, draw(st.integers(0, 2**45)), draw(st.integers(0, 1000))
+                )
                 g.consumers[owner].pel[rid] = None
         s.groups[gname] = g
     return s
@@ -156,7 +191,11 @@ def assert_same(a: Any, b: Any) -> None:
 
 
 def roundtrip(dbs: dict[int, dict[bytes, tuple[Any, int | None]]], opts: RdbWriteOptions) -> None:
-    data = save_rdb_bytes(dbs, opts, functions=[b"#!lua name=lib\nredis.register_function('f', function() return 1 end)"])
+    data = save_rdb_bytes(
+        dbs,
+        opts,
+        functions=[b"#!lua name=lib\nredis.register_function('f', function() return 1 end)"],
+    )
     f = load_rdb(data, deep_sanitize=True)
     assert f.end_offset == len(data)
     assert f.functions and f.functions[0].startswith(b"#!lua")
@@ -176,7 +215,9 @@ def roundtrip(dbs: dict[int, dict[bytes, tuple[Any, int | None]]], opts: RdbWrit
 
 
 @st.composite
-def datasets(draw: st.DrawFn) -> tuple[dict[int, dict[bytes, tuple[Any, int | None]]], RdbWriteOptions]:
+def datasets(
+    draw: st.DrawFn,
+) -> tuple[dict[int, dict[bytes, tuple[Any, int | None]]], RdbWriteOptions]:
     version = draw(st.sampled_from(VERSIONS))
     opts = RdbWriteOptions(
         version=version,
@@ -206,7 +247,9 @@ def datasets(draw: st.DrawFn) -> tuple[dict[int, dict[bytes, tuple[Any, int | No
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(datasets())
-def test_roundtrip_random_datasets(case: tuple[dict[int, dict[bytes, tuple[Any, int | None]]], RdbWriteOptions]) -> None:
+def test_roundtrip_random_datasets(
+    case: tuple[dict[int, dict[bytes, tuple[Any, int | None]]], RdbWriteOptions],
+) -> None:
     dbs, opts = case
     roundtrip(dbs, opts)
 
@@ -215,7 +258,10 @@ def test_roundtrip_random_datasets(case: tuple[dict[int, dict[bytes, tuple[Any, 
 @pytest.mark.parametrize("n", LEN_EDGES + [65535, 65536, 70000])
 def test_string_length_boundaries(n: int, compression: bool) -> None:
     for payload in (b"a" * n, bytes(range(256)) * (n // 256) + bytes(range(n % 256))):
-        roundtrip({0: {b"k": (payload, None), payload or b"e": (b"v", 1)}}, RdbWriteOptions(compression=compression))
+        roundtrip(
+            {0: {b"k": (payload, None), payload or b"e": (b"v", 1)}},
+            RdbWriteOptions(compression=compression),
+        )
 
 
 @pytest.mark.parametrize("i", INT_EDGES)
@@ -344,7 +390,9 @@ def test_nan_score_is_an_error() -> None:
 
     from ember.persistence.rdb import RdbFormatError
 
-    body = b"REDIS0010\xfe\x00\x05\x01z\x01\x01m" + struct.pack("<d", math.nan) + b"\xff" + b"\x00" * 8
+    body = (
+        b"REDIS0010\xfe\x00\x05\x01z\x01\x01m" + struct.pack("<d", math.nan) + b"\xff" + b"\x00" * 8
+    )
     with pytest.raises(RdbFormatError, match="NAN"):
         load_rdb(body)
 
@@ -352,10 +400,15 @@ def test_nan_score_is_an_error() -> None:
 def test_unsupported_versions() -> None:
     from ember.persistence.rdb import RdbUnsupportedVersionError
 
-    for magic, ver in ((b"REDIS0013", 13), (b"REDIS0000", 0), (b"VALKEY079", 79), (b"VALKEY082", 82)):
+    for magic, ver in (
+        (b"REDIS0013", 13),
+        (b"REDIS0000", 0),
+        (b"VALKEY079", 79),
+        (b"VALKEY082", 82),
+    ):
         with pytest.raises(RdbUnsupportedVersionError) as ei:
             load_rdb(magic + b"\xff" + b"\x00" * 8)
-        assert str(ei.value.message) == "Can't handle RDB format version %d" % ver
+        assert str(ei.value.message) == f"Can't handle RDB format version {ver}"
 
 
 def test_old_versions_and_expiretime_seconds() -> None:

@@ -251,3 +251,38 @@ def debug_populate(c: Client, argv: list[bytes]) -> Any:
             hook(db, key)
         data[key] = val
     return OK
+
+
+# --------------------------------------------------------------------------------- AOF
+
+
+def _aof(c: Client) -> Any:
+    aof = _persistence(c).aof
+    if aof is None:
+        raise CommandError("ERR AOF is not available")
+    return aof
+
+
+@command("bgrewriteaof", 1, Flag.ADMIN | Flag.NOSCRIPT | Flag.NO_ASYNC_LOADING, group=G, since="1.0.0", summary="Asynchronously rewrites the append-only file to disk.")
+def bgrewriteaof(c: Client, argv: list[bytes]) -> Any:
+    return Status(_aof(c).bgrewriteaof())
+
+
+@command("waitaof", 4, Flag.NOSCRIPT, group="generic", since="7.2.0", summary="Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.")
+def waitaof(c: Client, argv: list[bytes]) -> Any:
+    try:
+        numlocal = parse_int(argv[1])
+        numreplicas = parse_int(argv[2])
+    except CommandError:
+        raise CommandError(errors.NOT_INTEGER) from None
+    try:
+        timeout = parse_int(argv[3])
+    except CommandError:
+        raise CommandError("ERR timeout is not an integer or out of range") from None
+    if timeout < 0:
+        raise CommandError("ERR timeout is negative")
+    if numlocal < 0 or numreplicas < 0:
+        raise CommandError(errors.NOT_INTEGER)
+    if c.in_multi or c.in_exec:
+        return [0, 0]
+    return _aof(c).waitaof(c, numlocal, timeout)

@@ -98,7 +98,7 @@ class ConsumerGroup:
 class Stream:
     """Stream: ``entries`` maps StreamID -> flat list ``[f1, v1, f2, v2, ...]``."""
 
-    __slots__ = ("entries", "last_id", "entries_added", "max_deleted_id", "first_id", "groups")
+    __slots__ = ("entries", "last_id", "entries_added", "max_deleted_id", "first_id", "groups", "nodes")
 
     def __init__(self) -> None:
         self.entries: SortedDict = SortedDict()
@@ -107,6 +107,8 @@ class Stream:
         self.max_deleted_id: StreamID = (0, 0)
         self.first_id: StreamID = (0, 0)
         self.groups: dict[bytes, ConsumerGroup] = {}
+        # listpack-node model (keyspace/stream_ops.py); None = rebuild from entries
+        self.nodes: list[Any] | None = None
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -440,6 +440,18 @@ class Persistence:
             ]
         return out
 
+    # CONFIG SET hooks (looked up on server.persistence by CONFIG SET)
+    def on_appendonly(self, old: bool, new: bool) -> None:
+        if self.aof is not None:
+            self.aof.on_appendonly(old, new)
+
+    def on_appendfsync(self, old: str, new: str) -> None:
+        if self.aof is not None:
+            self.aof.on_appendfsync(old, new)
+
+    def on_dir(self, old: str, new: str) -> None:
+        os.chdir(new)
+
     def reset_stats(self) -> None:
         self.last_cow_size = 0
 

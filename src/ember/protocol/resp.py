@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import hiredis
+
 from ember.errors import CommandError
 
 
@@ -312,6 +314,7 @@ class RequestParser:
     """
 
     __slots__ = (
+        "_reader",
         "_buf",
         "_chunks",
         "_have",
@@ -326,6 +329,7 @@ class RequestParser:
     )
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
+        self._reader = hiredis.Reader()
         self._buf = b""
         self._chunks: list[bytes] | None = None  # a big bulk being collected
         self._have = 0
@@ -341,6 +345,57 @@ class RequestParser:
     def feed(self, data: bytes) -> list[list[bytes]]:
         if self.error is not None:
             return []
+        if (
+            data[:1] == b"*"
+            and not self._buf
+            and not self._left
+            and self._chunks is None
+            and not self.auth_required
+        ):
+            cmds = self._feed_fast(data)
+            if cmds is not None:
+                self.pending = 0
+                return cmds
+        return self._feed_exact(data)
+
+    def _feed_fast(self, data: bytes) -> list[list[bytes]] | None:
+        """hiredis parse of a chunk holding only whole, well-formed multibulk requests.
+
+        Accepted only if every request is a ``*`` array of bulk strings and the sizes add
+        up to exactly ``len(data)`` (so no other RESP type or stray byte was involved);
+        anything else returns None and the chunk goes through :meth:`_feed_exact`.
+        """
+        reader = self._reader
+        reader.feed(data)
+        out: list[list[bytes]] = []
+        pos = 0
+        digits = _DIGITS
+        try:
+            while True:
+                cmd = reader.gets()
+                if cmd is False:
+                    break
+                if type(cmd) is not list or data[pos] != 42:
+                    if cmd is None and data.startswith(b"*-1\r\n", pos):
+                        pos += 5
+                        continue
+                    raise _Bail
+                n = len(cmd)
+                # *<n>\r\n then per argument $<len>\r\n<payload>\r\n; join() checks types
+                pos += 3 + digits[n] + 5 * n + len(b"".join(cmd)) + sum(map(digits.__getitem__, map(len, cmd)))
+                if n:
+                    out.append(cmd)
+        except (hiredis.ProtocolError, _Bail, IndexError, TypeError):
+            self._reader = hiredis.Reader()
+            return None
+        if pos != len(data) or reader.has_data():
+            self._reader = hiredis.Reader()
+            return None
+        if len(data) > self.max_bulk and any(len(a) > self.max_bulk for c in out for a in c):
+            return None
+        return out
+
+    def _feed_exact(self, data: bytes) -> list[list[bytes]]:
         if self._chunks is not None:
             self._chunks.append(data)
             self._have += len(data)
@@ -465,6 +520,13 @@ class RequestParser:
             self._buf = buf[pos:] if pos else buf
             self.pending = n - pos
         return out
+
+
+_DIGITS = [len(b"%d" % i) for i in range(1 << 16)]
+
+
+class _Bail(Exception):
+    pass
 
 
 class _Err(Exception):

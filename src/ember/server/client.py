@@ -47,7 +47,7 @@ _SUB_ALLOWED = {
 
 
 class BlockState:
-    __slots__ = ("keys", "db", "retry", "timeout_reply", "timer", "deadline", "argv")
+    __slots__ = ("keys", "db", "retry", "timeout_reply", "timer", "deadline", "argv", "ready_key")
 
     def __init__(
         self,
@@ -65,6 +65,7 @@ class BlockState:
         self.deadline = deadline
         self.timer: asyncio.TimerHandle | None = None
         self.argv = argv
+        self.ready_key: bytes | None = None  # the key being served (set before retry())
 
 
 class Client(asyncio.Protocol):
@@ -111,6 +112,7 @@ class Client(asyncio.Protocol):
         self.flags = ""
         self.monitor = False
         self.reading_paused = False
+        self.is_loader = False  # the fake client replaying the AOF
 
     # ------------------------------------------------------------------ asyncio hooks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -213,6 +215,9 @@ class Client(asyncio.Protocol):
         out.clear()
         if self.closing and not self.close_after_reply:
             return
+        gate = self.server.reply_gate
+        if gate is not None and gate(self, data):
+            return  # held until the AOF bytes it depends on are fsynced
         self.server.stats.total_net_output_bytes += len(data)
         self.server.stats.total_writes_processed += 1
         self.transport.write(data)
@@ -346,7 +351,7 @@ class Client(asyncio.Protocol):
             self.multi_queue.append((spec, argv))
             self.reply(QUEUED)
             return
-        if srv.loading and not flags & Flag.LOADING:
+        if srv.loading and not flags & Flag.LOADING and not self.is_loader:
             self._reject(spec, CommandError(errors.LOADING))
             return
         if flags & Flag.WRITE or name == b"ping":
@@ -529,6 +534,7 @@ def handle_ready_keys(srv: Server) -> None:
                 dirty = srv.dirty
                 srv.call_depth += 1
                 c.prop_argv = None
+                st.ready_key = key
                 try:
                     reply = st.retry()
                 except CommandError as e:

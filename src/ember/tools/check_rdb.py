@@ -12,6 +12,8 @@ Text mode prints ``[offset N] ...`` lines like redis ``src/redis-check-rdb.c``
 score, ``inf``/``-inf`` as strings, streams summarised).
 """
 
+# ruff: noqa: UP031  (output lines mirror redis-check-rdb.c printf formats)
+
 from __future__ import annotations
 
 import argparse
@@ -112,7 +114,7 @@ def value_to_json(
             },
             None,
         )
-    raise TypeError("unknown value type %r" % t)
+    raise TypeError(f"unknown value type {t!r}")
 
 
 def rdb_to_json(reader: RdbReader) -> dict[str, Any]:
@@ -155,7 +157,7 @@ def check(path: str, data: bytes, out: Any) -> int:
     keys = expires = already_expired = functions = subexpires = 0
     per_type: Counter[str] = Counter()
     now = int(time.time() * 1000)
-    info(0, "Checking RDB file %s" % path)
+    info(0, f"Checking RDB file {path}")
     try:
         for ev in reader.events():
             pos = reader.pos
@@ -173,8 +175,7 @@ def check(path: str, data: bytes, out: Any) -> int:
             elif type(ev) is Aux:
                 info(
                     pos,
-                    "AUX FIELD %s = '%s'"
-                    % (
+                    "AUX FIELD {} = '{}'".format(
                         ev.name.decode("utf-8", "replace"),
                         ev.value.decode("utf-8", "replace"),
                     ),
@@ -182,9 +183,12 @@ def check(path: str, data: bytes, out: Any) -> int:
             elif type(ev) is SelectDb:
                 info(pos, "Selecting DB ID %d" % ev.db)
             elif type(ev) is SlotInfo:
-                info(pos, "Slot info: slot %d, %d keys, %d expires" % (ev.slot, ev.size, ev.expires_size))
+                info(
+                    pos,
+                    "Slot info: slot %d, %d keys, %d expires" % (ev.slot, ev.size, ev.expires_size),
+                )
             elif type(ev) is ModuleAux:
-                info(pos, "MODULE AUX for: %s" % ev.module_name)
+                info(pos, f"MODULE AUX for: {ev.module_name}")
             elif type(ev) is Function:
                 functions += 1
             elif type(ev) is Eof:
@@ -197,11 +201,15 @@ def check(path: str, data: bytes, out: Any) -> int:
                 if ev.end_offset != len(data):
                     info(pos, "%d trailing bytes after the RDB" % (len(data) - ev.end_offset))
     except RdbFormatError as e:
+        if e.key is not None and e.doing == "read-object-value":
+            keys += 1  # redis-check-rdb counts the key whose value failed
         out.write("--- RDB ERROR DETECTED ---\n")
         out.write("[offset %d] %s\n" % (e.offset or 0, e.message))
-        out.write("[additional info] While doing: %s\n" % e.doing)
+        out.write(f"[additional info] While doing: {e.doing}\n")
         if e.key is not None:
-            out.write("[additional info] Reading key '%s'\n" % e.key.decode("utf-8", "replace"))
+            out.write(
+                "[additional info] Reading key '{}'\n".format(e.key.decode("utf-8", "replace"))
+            )
         if e.rdb_type is not None:
             out.write(
                 "[additional info] Reading type %d (%s)\n"
@@ -241,13 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.file, "rb") as f:
             data = f.read()
     except OSError as e:
-        sys.stderr.write("Cannot open %s: %s\n" % (args.file, e.strerror))
+        sys.stderr.write(f"Cannot open {args.file}: {e.strerror}\n")
         return 1
     if args.json:
         try:
             doc = rdb_to_json(RdbReader(data, skip_modules=True))
         except RdbFormatError as e:
-            sys.stderr.write("--- RDB ERROR DETECTED ---\n%s\n" % e)
+            sys.stderr.write(f"--- RDB ERROR DETECTED ---\n{e}\n")
             return 1
         json.dump(doc, sys.stdout, indent=1, sort_keys=False)
         sys.stdout.write("\n")

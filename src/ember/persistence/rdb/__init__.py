@@ -5,6 +5,7 @@ See ``docs/rdb.md`` for the layers and ``shared/docs/rdb-format.md`` for the for
 
 from __future__ import annotations
 
+from .dump import dump_payload, restore_payload
 from .errors import (
     DumpBadDataError,
     DumpPayloadError,
@@ -29,8 +30,22 @@ from .reader import (
     load_object,
     load_rdb,
 )
+from .writer import (
+    RdbWriteOptions,
+    RdbWriter,
+    encode_value,
+    save_rdb,
+    save_rdb_bytes,
+)
 
 __all__ = [
+    "RdbWriteOptions",
+    "RdbWriter",
+    "dump_payload",
+    "encode_value",
+    "restore_payload",
+    "save_rdb",
+    "save_rdb_bytes",
     "Aux",
     "DumpBadDataError",
     "DumpPayloadError",

@@ -112,9 +112,7 @@ RDB_MODULE_OPCODE_DOUBLE: Final = 4
 RDB_MODULE_OPCODE_STRING: Final = 5
 REDISMODULE_AUX_BEFORE_RDB: Final = 1
 REDISMODULE_AUX_AFTER_RDB: Final = 2
-MODULE_TYPE_NAME_CHARSET: Final = (
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-)
+MODULE_TYPE_NAME_CHARSET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 # --- quicklist containers (§8.5) ----------------------------------------------------
 QUICKLIST_NODE_CONTAINER_PLAIN: Final = 1

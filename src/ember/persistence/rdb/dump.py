@@ -39,8 +39,11 @@ def verify_payload(payload: bytes, *, verify_checksum: bool = True) -> int:
     Raises :class:`DumpPayloadError` ("DUMP payload version or checksum are wrong").
     """
     ver = payload_version(payload)
-    if not (1 <= ver <= C.RDB_MAX_READ_VERSION or C.RDB_VALKEY_MIN_VERSION <= ver <= C.RDB_VALKEY_MAX_VERSION):
-        raise DumpPayloadError("DUMP payload version %d not supported" % ver)
+    if not (
+        1 <= ver <= C.RDB_MAX_READ_VERSION
+        or C.RDB_VALKEY_MIN_VERSION <= ver <= C.RDB_VALKEY_MAX_VERSION
+    ):
+        raise DumpPayloadError(f"DUMP payload version {ver} not supported")
     if verify_checksum:
         stored = int(struct.unpack_from("<Q", payload, len(payload) - 8)[0])
         if crc64(memoryview(payload)[:-8]) != stored:

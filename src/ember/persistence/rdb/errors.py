@@ -43,9 +43,7 @@ class RdbUnsupportedVersionError(RdbFormatError):
     """Magic is fine but the version is newer than (or outside) what ember reads."""
 
     def __init__(self, version: int, *, offset: int = 9) -> None:
-        super().__init__(
-            f"Can't handle RDB format version {version}", offset=offset, doing="start"
-        )
+        super().__init__(f"Can't handle RDB format version {version}", offset=offset, doing="start")
         self.version = version
 
 

@@ -25,6 +25,8 @@ Every loop consumes at least one byte per iteration, so a corrupt count can neve
 make the reader spin: it runs into the end of the buffer first.
 """
 
+# ruff: noqa: UP031  (error texts mirror redis rdb.c printf formats)
+
 from __future__ import annotations
 
 import gc
@@ -151,7 +153,9 @@ class Eof:
     checksum_verified: bool = False
 
 
-Event = Header | Aux | SelectDb | ResizeDb | SlotInfo | SlotImport | Function | ModuleAux | Entry | Eof
+Event = (
+    Header | Aux | SelectDb | ResizeDb | SlotInfo | SlotImport | Function | ModuleAux | Entry | Eof
+)
 
 
 # ------------------------------------------------------------------------ helpers
@@ -348,13 +352,13 @@ class RdbReader:
                 return b""
             # LZF expands at most ~88x (a 3-byte back-reference makes 264 bytes)
             if clen == 0 or ulen > clen * 90 + 64:
-                raise self._error("Invalid LZF compressed string", start)
+                raise self._error("Invalid LZF compressed string")
             try:
                 out = lzf.decompress(data[start:end], ulen)
             except ValueError:
                 out = None
             if out is None or len(out) != ulen:
-                raise self._error("Invalid LZF compressed string", start)
+                raise self._error("Invalid LZF compressed string")
             return bytes(out)
         raise self._error("Unknown RDB string encoding type %d" % enc, pos)
 
@@ -405,7 +409,7 @@ class RdbReader:
         return self.load_string(), start
 
     def _blob_error(self, what: str, start: int) -> RdbFormatError:
-        return self._error("%s integrity check failed." % what, start)
+        return self._error(f"{what} integrity check failed.", start)
 
     # lists ------------------------------------------------------------------
     def _load_list(self, rdb_type: int) -> deque[bytes] | None:
@@ -437,7 +441,7 @@ class RdbReader:
                     raise self._error("Quicklist integrity check failed.")
             blob, start = self._load_blob()
             if not blob:
-                raise self._error("Quicklist node is empty", start)
+                raise self._error("Quicklist node is empty")
             if container == C.QUICKLIST_NODE_CONTAINER_PLAIN:
                 out.append(blob)
                 continue
@@ -448,7 +452,7 @@ class RdbReader:
                     items = zl_decode(blob)
             except EncodingError as e:
                 what = "Listpack" if v2 else "Ziplist"
-                raise self._error("%s integrity check failed. (%s)" % (what, e), start) from None
+                raise self._error(f"{what} integrity check failed. ({e})") from None
             out.extend(items)  # type: ignore[arg-type]
         if not out:
             return None
@@ -459,7 +463,7 @@ class RdbReader:
         try:
             items = zl_decode(blob)
         except EncodingError as e:
-            raise self._error("List ziplist integrity check failed. (%s)" % e, start) from None
+            raise self._error(f"List ziplist integrity check failed. ({e})") from None
         if not items:
             return None
         return deque(items)  # type: ignore[arg-type]
@@ -483,10 +487,10 @@ class RdbReader:
         try:
             values = intset_decode(blob, deep=self.deep)
         except EncodingError as e:
-            raise self._error("Intset integrity check failed. (%s)" % e, start) from None
+            raise self._error(f"Intset integrity check failed. ({e})") from None
         out = {b"%d" % v for v in values}
         if len(out) != len(values):
-            raise self._error("Intset integrity check failed. (duplicates)", start)
+            raise self._error("Intset integrity check failed. (duplicates)")
         return out
 
     def _load_set_listpack(self, rdb_type: int) -> set[bytes] | None:
@@ -494,10 +498,10 @@ class RdbReader:
         try:
             items = lp_decode(blob, deep=self.deep, ints_as_bytes=True)
         except EncodingError as e:
-            raise self._error("Set listpack integrity check failed. (%s)" % e, start) from None
+            raise self._error(f"Set listpack integrity check failed. ({e})") from None
         out: set[bytes] = set(items)  # type: ignore[arg-type]
         if len(out) != len(items):
-            raise self._error("Set listpack integrity check failed. (duplicates)", start)
+            raise self._error("Set listpack integrity check failed. (duplicates)")
         if not out:
             return None
         return out
@@ -526,7 +530,7 @@ class RdbReader:
 
     def _zset_from_flat(self, items: list[bytes | int], start: int, what: str) -> ZSet | None:
         if len(items) & 1:
-            raise self._error("%s integrity check failed. (odd length)" % what, start)
+            raise self._error(f"{what} integrity check failed. (odd length)")
         if not items:
             return None
         z = ZSet()
@@ -543,9 +547,9 @@ class RdbReader:
                 scores[member] = score  # type: ignore[index]
                 pairs.append((score, member))
         except EncodingError as e:
-            raise self._error("%s integrity check failed. (%s)" % (what, e), start) from None
+            raise self._error(f"{what} integrity check failed. ({e})") from None
         if len(scores) != len(pairs):
-            raise self._error("%s integrity check failed. (duplicates)" % what, start)
+            raise self._error(f"{what} integrity check failed. (duplicates)")
         z.index.update(pairs)
         return z
 
@@ -554,7 +558,7 @@ class RdbReader:
         try:
             items = zl_decode(blob, ints_as_bytes=False)
         except EncodingError as e:
-            raise self._error("Zset ziplist integrity check failed. (%s)" % e, start) from None
+            raise self._error(f"Zset ziplist integrity check failed. ({e})") from None
         return self._zset_from_flat(items, start, "Zset ziplist")
 
     def _load_zset_listpack(self, rdb_type: int) -> ZSet | None:
@@ -562,7 +566,7 @@ class RdbReader:
         try:
             items = lp_decode(blob, deep=self.deep)
         except EncodingError as e:
-            raise self._error("Zset listpack integrity check failed. (%s)" % e, start) from None
+            raise self._error(f"Zset listpack integrity check failed. ({e})") from None
         return self._zset_from_flat(items, start, "Zset listpack")
 
     # hashes -----------------------------------------------------------------
@@ -581,13 +585,13 @@ class RdbReader:
 
     def _hash_from_flat(self, items: list[Any], start: int, what: str) -> dict[bytes, bytes] | None:
         if len(items) & 1:
-            raise self._error("%s integrity check failed. (odd length)" % what, start)
+            raise self._error(f"{what} integrity check failed. (odd length)")
         if not items:
             return None
         it = iter(items)
         out = dict(zip(it, it, strict=True))
         if len(out) * 2 != len(items):
-            raise self._error("%s integrity check failed. (dup elements)" % what, start)
+            raise self._error(f"{what} integrity check failed. (dup elements)")
         return out
 
     def _load_hash_zipmap(self, rdb_type: int) -> dict[bytes, bytes] | None:
@@ -595,10 +599,10 @@ class RdbReader:
         try:
             pairs = zipmap_decode(blob)
         except EncodingError as e:
-            raise self._error("Zipmap integrity check failed. (%s)" % e, start) from None
+            raise self._error(f"Zipmap integrity check failed. ({e})") from None
         out = dict(pairs)
         if len(out) != len(pairs):
-            raise self._error("Hash zipmap with dup elements", start)
+            raise self._error("Hash zipmap with dup elements")
         return out
 
     def _load_hash_ziplist(self, rdb_type: int) -> dict[bytes, bytes] | None:
@@ -606,7 +610,7 @@ class RdbReader:
         try:
             items = zl_decode(blob)
         except EncodingError as e:
-            raise self._error("Hash ziplist integrity check failed. (%s)" % e, start) from None
+            raise self._error(f"Hash ziplist integrity check failed. ({e})") from None
         return self._hash_from_flat(items, start, "Hash ziplist")
 
     def _load_hash_listpack(self, rdb_type: int) -> dict[bytes, bytes] | None:
@@ -614,7 +618,7 @@ class RdbReader:
         try:
             items = lp_decode(blob, deep=self.deep, ints_as_bytes=True)
         except EncodingError as e:
-            raise self._error("Hash listpack integrity check failed. (%s)" % e, start) from None
+            raise self._error(f"Hash listpack integrity check failed. ({e})") from None
         return self._hash_from_flat(items, start, "Hash listpack")
 
     # hash field expiration (§10) ---------------------------------------------
@@ -662,14 +666,14 @@ class RdbReader:
         try:
             items = lp_decode(blob, deep=self.deep)
         except EncodingError as e:
-            raise self._error("Hash listpack integrity check failed. (%s)" % e, start) from None
+            raise self._error(f"Hash listpack integrity check failed. ({e})") from None
         if len(items) % 3:
-            raise self._error("Hash listpack integrity check failed. (tuples)", start)
+            raise self._error("Hash listpack integrity check failed. (tuples)")
         triples = []
         for i in range(0, len(items), 3):
             f, v, ttl = items[i], items[i + 1], items[i + 2]
             if type(ttl) is not int or ttl < 0 or ttl > C.EB_EXPIRE_TIME_MAX:
-                raise self._error("Hash listpack integrity check failed. (ttl)", start)
+                raise self._error("Hash listpack integrity check failed. (ttl)")
             if type(f) is int:
                 f = b"%d" % f
             if type(v) is int:
@@ -714,10 +718,10 @@ class RdbReader:
             try:
                 items = lp_decode(blob, deep=deep)
                 if not items:
-                    raise self._error("Empty listpack inside stream", start)
+                    raise self._error("Empty listpack inside stream")
                 self._stream_node(master, items, tmp)
             except EncodingError as e:
-                raise self._error("Stream listpack integrity check failed. (%s)" % e, start) from None
+                raise self._error(f"Stream listpack integrity check failed. ({e})") from None
         if tmp:
             entries.update(tmp)
         load_len = self.load_len
@@ -748,7 +752,7 @@ class RdbReader:
             else:
                 entries_read = _estimate_distance(s, length, gid)
             if name in groups:
-                raise self._error("Duplicated consumer group name %r" % name)
+                raise self._error(f"Duplicated consumer group name {name!r}")
             pel: SortedDict = SortedDict()
             g = ConsumerGroup(name=name, last_id=gid, entries_read=entries_read, pel=pel)
             groups[name] = g
@@ -769,7 +773,11 @@ class RdbReader:
                 if cname in g.consumers:
                     raise self._error("Duplicate stream consumer detected.")
                 seen = self.load_millisecond_time()
-                active = self.load_millisecond_time() if rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_3 else seen
+                active = (
+                    self.load_millisecond_time()
+                    if rdb_type >= C.RDB_TYPE_STREAM_LISTPACKS_3
+                    else seen
+                )
                 cpel: SortedDict = SortedDict()
                 for _ in range(load_len()):
                     pos = self.pos
@@ -781,10 +789,14 @@ class RdbReader:
                     if nack is None:
                         raise self._error("Consumer entry not found in group global PEL")
                     if rid in cpel:
-                        raise self._error("Duplicated consumer PEL entry loading a stream consumer group")
+                        raise self._error(
+                            "Duplicated consumer PEL entry loading a stream consumer group"
+                        )
                     nack.consumer = cname
                     cpel[rid] = None
-                g.consumers[cname] = Consumer(name=cname, seen_time=seen, active_time=active, pel=cpel)
+                g.consumers[cname] = Consumer(
+                    name=cname, seen_time=seen, active_time=active, pel=cpel
+                )
             if deep:
                 owned = sum(len(c.pel) for c in g.consumers.values())
                 if owned != len(pel):
@@ -804,7 +816,10 @@ class RdbReader:
             raise EncodingError("bad master entry")
         if 3 + nmf >= n:
             raise EncodingError("master entry out of range")
-        mfields = [b"%d" % f if type(f) is int else f for f in items[3 : 3 + nmf]]
+        mfields: list[bytes] = [
+            b"%d" % f if type(f) is int else f  # type: ignore[misc]
+            for f in items[3 : 3 + nmf]
+        ]
         if items[3 + nmf] != 0:
             raise EncodingError("master entry not terminated")
         i = 4 + nmf
@@ -830,8 +845,11 @@ class RdbReader:
                     flat.append(b"%d" % v if type(v) is int else v)  # type: ignore[arg-type]
                 extra = 3
             else:
-                nf = items[i]
-                if type(nf) is not int or nf < 0:
+                nfe = items[i]
+                if type(nfe) is not int or nfe < 0:
+                    raise EncodingError("bad field count")
+                nf = nfe
+                if nf < 0:
                     raise EncodingError("bad field count")
                 i += 1
                 raw = items[i : i + 2 * nf]
@@ -891,8 +909,7 @@ class RdbReader:
         name = module_type_name(module_id)
         if not self.skip_modules:
             raise RdbModuleError(
-                "The RDB file contains module data I can't load: no matching module type '%s'"
-                % name,
+                f"The RDB file contains module data I can't load: no matching module type '{name}'",
                 offset=self.pos,
                 doing=self.doing,
                 key=self.key,
@@ -900,7 +917,7 @@ class RdbReader:
             )
         self.skip_module_opcodes()
         self.modules_skipped += 1
-        self._warn("skipped value of module type '%s' for key %r" % (name, self.key))
+        self._warn(f"skipped value of module type '{name}' for key {self.key!r}")
         return None
 
     # ------------------------------------------------------------ main loop
@@ -914,7 +931,7 @@ class RdbReader:
             if isinstance(e, (IndexError, struct.error)):
                 msg = "Unexpected EOF reading RDB file"
             else:
-                msg = "Corrupt RDB data: %s" % e
+                msg = f"Corrupt RDB data: {e}"
             raise self._error(msg, min(self.pos, len(self.data))) from None
 
     def _events(self) -> Iterator[Event]:
@@ -1024,8 +1041,7 @@ class RdbReader:
                         expected = crc64(memoryview(data)[:eof_end])
                         if expected != stored:
                             raise self._error(
-                                "Wrong RDB checksum expected: (%x) got (%x). Aborting now."
-                                % (stored, expected),
+                                f"Wrong RDB checksum expected: ({stored:x}) got ({expected:x}). Aborting now.",
                                 eof_end,
                             )
                         verified = True
@@ -1066,7 +1082,7 @@ class RdbReader:
                 if not self.skip_modules:
                     raise RdbModuleError(
                         "The RDB file contains AUX module data I can't load: "
-                        "no matching module '%s'" % module_type_name(module_id),
+                        f"no matching module '{module_type_name(module_id)}'",
                         offset=self.pos,
                         doing=self.doing,
                     )
@@ -1200,8 +1216,9 @@ def load_rdb(
                 if db.setdefault(key, rec) is not rec:
                     if not allow_duplicates:
                         raise RdbFormatError(
-                            "Duplicate key '%s' found in RDB file"
-                            % key.decode("utf-8", "replace"),
+                            "Duplicate key '{}' found in RDB file".format(
+                                key.decode("utf-8", "replace")
+                            ),
                             offset=r.pos,
                             doing="read-object-value",
                             key=key,
@@ -1263,7 +1280,7 @@ def load_object(
         if isinstance(e, (IndexError, struct.error)):
             msg = "Unexpected EOF reading RDB value"
         else:
-            msg = "Corrupt RDB value: %s" % e
+            msg = f"Corrupt RDB value: {e}"
         raise r._error(msg, min(r.pos, len(r.data))) from None
     if value is None:
         raise r._error("Empty keys are not allowed", offset)

@@ -98,7 +98,7 @@ class RdbWriteOptions:
             return 80
         if v in (10, 11, 12):
             return int(v)
-        raise RdbWriteError("unsupported RDB write version %r" % (v,))
+        raise RdbWriteError(f"unsupported RDB write version {v!r}")
 
     @property
     def valkey(self) -> bool:
@@ -390,11 +390,11 @@ def _save_ttl_hash(
     if ver < 12:
         raise RdbWriteError(
             "hash with field TTLs needs RDB version 12 (Redis 7.4+) or valkey80; "
-            "version %r cannot store them" % (opts.version,)
+            f"version {opts.version!r} cannot store them"
         )
     for ms in expires.values():
         if ms <= 0 or ms > C.EB_EXPIRE_TIME_MAX:
-            raise RdbWriteError("hash field expire time out of range: %d" % ms)
+            raise RdbWriteError(f"hash field expire time out of range: {ms}")
     min_expire = min(expires.values())
     if _hash_fits_listpack(value, opts):
         # HASH_LISTPACK_EX: volatile fields by ascending TTL, then the others
@@ -414,8 +414,8 @@ def _save_ttl_hash(
         return C.RDB_TYPE_HASH_LISTPACK_EX, _pack_q(min_expire) + blob
     out = [_pack_q(min_expire), save_len(len(value))]
     for f, v in value.items():
-        ms = expires.get(f)
-        out.append(save_len(0 if ms is None else ms - min_expire + 1))
+        fms = expires.get(f)
+        out.append(save_len(0 if fms is None else fms - min_expire + 1))
         out.append(save_string(f, comp))
         out.append(save_string(v, comp))
     return C.RDB_TYPE_HASH_METADATA, b"".join(out)
@@ -540,7 +540,7 @@ def encode_value(value: Any, opts: RdbWriteOptions = DEFAULT_OPTIONS) -> tuple[i
         return _save_zset(value, opts)
     if t is Stream:
         return _save_stream(value, opts)
-    raise RdbWriteError("cannot serialize value of type %s" % t.__name__)
+    raise RdbWriteError(f"cannot serialize value of type {t.__name__}")
 
 
 save_object = encode_value
@@ -611,7 +611,9 @@ class RdbWriter:
 
     def aux(self, name: bytes, value: bytes) -> None:
         comp = self.opts.compression
-        self.write_raw(bytes((C.RDB_OPCODE_AUX,)) + save_string(name, comp) + save_string(value, comp))
+        self.write_raw(
+            bytes((C.RDB_OPCODE_AUX,)) + save_string(name, comp) + save_string(value, comp)
+        )
 
     def function(self, code: bytes) -> None:
         """One FUNCTION2 record (library source incl. its ``#!lua name=`` line)."""
@@ -658,11 +660,7 @@ class RdbWriter:
                 buf += save_string(key, comp)
             if tv is bytes:
                 n = len(value)
-                if (
-                    n < 64
-                    and (n > 11 or not n or not numstart[value[0]])
-                    and (n <= 20 or not comp)
-                ):
+                if n < 64 and (n > 11 or not n or not numstart[value[0]]) and (n <= 20 or not comp):
                     append(n)
                     buf += value
                 else:

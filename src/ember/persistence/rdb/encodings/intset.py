@@ -30,7 +30,7 @@ def intset_decode(blob: bytes, *, deep: bool = False) -> list[int]:
         raise EncodingError("intset size mismatch")
     if count == 0:
         raise EncodingError("intset is empty")
-    values = list(Struct("<%d%s" % (count, fmt)).unpack_from(blob, 8))
+    values = list(Struct(f"<{count}{fmt}").unpack_from(blob, 8))
     if deep:
         prev = values[0]
         for v in values[1:]:
@@ -52,4 +52,4 @@ def intset_encode(values: Iterable[int]) -> bytes:
         enc = INTSET_ENC_INT32
     else:
         enc = INTSET_ENC_INT64
-    return _HDR.pack(enc, len(vals)) + Struct("<%d%s" % (len(vals), _FMT[enc])).pack(*vals)
+    return _HDR.pack(enc, len(vals)) + Struct(f"<{len(vals)}{_FMT[enc]}").pack(*vals)

@@ -48,9 +48,7 @@ def encode_backlen(n: int) -> bytes:
     if n < 2097151:
         return bytes((n >> 14, ((n >> 7) & 127) | 128, (n & 127) | 128))
     if n < 268435455:
-        return bytes(
-            (n >> 21, ((n >> 14) & 127) | 128, ((n >> 7) & 127) | 128, (n & 127) | 128)
-        )
+        return bytes((n >> 21, ((n >> 14) & 127) | 128, ((n >> 7) & 127) | 128, (n & 127) | 128))
     return bytes(
         (
             n >> 28,
@@ -65,9 +63,7 @@ def encode_backlen(n: int) -> bytes:
 _BACKLEN_SMALL = [bytes((i,)) for i in range(128)]
 
 
-def lp_decode(
-    blob: bytes, *, deep: bool = False, ints_as_bytes: bool = False
-) -> list[bytes | int]:
+def lp_decode(blob: bytes, *, deep: bool = False, ints_as_bytes: bool = False) -> list[bytes | int]:
     """Return the elements of a listpack: ``bytes`` for strings, ``int`` for ints.
 
     With ``ints_as_bytes`` integer elements come back as their decimal ``bytes`` (what
@@ -140,7 +136,7 @@ def lp_decode(
                 v = _I64.unpack_from(blob, p + 1)[0]
             append(b"%d" % v if ints_as_bytes else v)
         else:
-            raise EncodingError("listpack invalid entry encoding 0x%02x" % b)
+            raise EncodingError(f"listpack invalid entry encoding 0x{b:02x}")
         if ln <= 127:
             if deep and blob[p + ln] != ln:
                 raise EncodingError("listpack bad backlen")
@@ -205,4 +201,6 @@ def lp_from_entries(parts: list[bytes]) -> bytes:
     body = b"".join(parts)
     total = LP_HDR_SIZE + len(body) + 1
     n = len(parts)
-    return _HDR.pack(total, n if n < LP_HDR_NUMELE_UNKNOWN else LP_HDR_NUMELE_UNKNOWN) + body + b"\xff"
+    return (
+        _HDR.pack(total, n if n < LP_HDR_NUMELE_UNKNOWN else LP_HDR_NUMELE_UNKNOWN) + body + b"\xff"
+    )

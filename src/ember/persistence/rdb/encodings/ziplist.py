@@ -98,7 +98,7 @@ def zl_decode(blob: bytes, *, ints_as_bytes: bool = True) -> list[bytes | int]:
             elif 0xF1 <= e <= 0xFD:
                 w = 0
             else:
-                raise EncodingError("ziplist invalid entry encoding 0x%02x" % e)
+                raise EncodingError(f"ziplist invalid entry encoding 0x{e:02x}")
             p += 1
             if p + w > last:
                 raise EncodingError("ziplist int out of range")
