@@ -277,25 +277,15 @@ def parse_flags(s: str) -> str:
 
 
 def canonical_keyspace_events(s: str) -> str:
-    """Render like Redis ``keyspaceEventsFlagsToString``."""
+    """Render like Redis ``keyspaceEventsFlagsToString`` ('A' hides 'n'; then K, E, m)."""
     flags = set(s)
-    out = ""
-    if "A" in flags or set("g$lshzxe").issubset(flags | {"A"}) and "A" in flags:
-        out += "A"
+    if "A" in flags:
         flags |= set("g$lshzxetd")
+    if flags.issuperset("g$lshzxetd"):
+        out = "A"
     else:
-        for c in "g$lshzxetdmn":
-            if c in flags:
-                out += c
-    if "A" in out:
-        for c in "mn":
-            if c in flags:
-                out += c
-    if "K" in flags:
-        out += "K"
-    if "E" in flags:
-        out += "E"
-    return out
+        out = "".join(c for c in "g$lshzxetdn" if c in flags)
+    return out + "".join(c for c in "KEm" if c in flags)
 
 
 class Config:

@@ -286,3 +286,44 @@ def waitaof(c: Client, argv: list[bytes]) -> Any:
     if c.in_multi or c.in_exec:
         return [0, 0]
     return _aof(c).waitaof(c, numlocal, timeout)
+
+
+@debug_sub("fs-fault")
+def debug_fs_fault(c: Client, argv: list[bytes]) -> Any:
+    """DEBUG FS-FAULT <op> <errno-name>|OFF [after N] [path-substring]: inject disk faults.
+
+    Test hook (needs enable-debug-command): makes the persistence file layer fail
+    ``op`` (write, fsync, rename) with e.g. ENOSPC or EIO, like a full or broken disk.
+    ``DEBUG FS-FAULT OFF`` restores the real file system.
+    """
+    import errno as errno_mod
+
+    from ember.persistence import fs as fsmod
+
+    if len(argv) >= 3 and argv[2].lower() == b"off":
+        fsmod.set_fs(fsmod.FileSystem())
+        return OK
+    if len(argv) < 4:
+        raise CommandError("ERR Usage: DEBUG FS-FAULT <write|fsync|rename> <ENOSPC|EIO|...>|OFF [after N] [path-substring]")
+    op = argv[2].decode().lower()
+    if op not in ("write", "fsync", "rename"):
+        raise CommandError("ERR op must be write, fsync or rename")
+    code = getattr(errno_mod, argv[3].decode().upper(), None)
+    if not isinstance(code, int):
+        raise CommandError("ERR unknown errno name")
+    after = 0
+    path_filter = ""
+    rest = argv[4:]
+    if len(rest) >= 2 and rest[0].lower() == b"after":
+        after = parse_int(rest[1])
+        rest = rest[2:]
+    if rest:
+        path_filter = rest[0].decode()
+    cur = fsmod.get_fs()
+    if isinstance(cur, fsmod.FaultFS):
+        cur.fail_ops[op] = code
+        cur.after = after
+        cur.path_filter = path_filter
+    else:
+        fsmod.set_fs(fsmod.FaultFS(fail_ops={op: code}, after=after, path_filter=path_filter))
+    return OK

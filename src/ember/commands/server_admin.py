@@ -46,7 +46,6 @@ def flushdb(c: Client, argv: list[bytes]) -> Any:
     _flush_mode(argv)
     n = c.db.clear()
     c.server.dirty += max(n, 1)
-    _touch_all_watchers(c, [c.db])
     return OK
 
 
@@ -58,18 +57,10 @@ def flushall(c: Client, argv: list[bytes]) -> Any:
     for db in srv.dbs:
         n += db.clear()
     srv.dirty += max(n, 1)
-    _touch_all_watchers(c, srv.dbs)
     hook = getattr(srv, "after_flushall", None)
     if hook is not None:
         hook()
     return OK
-
-
-def _touch_all_watchers(c: Client, dbs: list[Any]) -> None:
-    for db in dbs:
-        for clients in db.watched.values():
-            for w in clients:
-                w.dirty_cas = True
 
 
 @command("swapdb", 3, Flag.WRITE | Flag.FAST, group=G, since="4.0.0", summary="Swaps two Redis databases.")
@@ -90,11 +81,14 @@ def swapdb(c: Client, argv: list[bytes]) -> Any:
         da, db_ = srv.dbs[a], srv.dbs[b]
         if srv.before_swap is not None:
             srv.before_swap(da, db_)
+        from ember.commands.transactions import touch_all_watched_keys  # WATCH: before the swap
+
+        touch_all_watched_keys(da, db_)
+        touch_all_watched_keys(db_, da)
         da.data, db_.data = db_.data, da.data
         da.expires, db_.expires = db_.expires, da.expires
         da.expire_scan, db_.expire_scan = [], []
         da.expire_pos = db_.expire_pos = 0
-        _touch_all_watchers(c, [da, db_])
         for d in (da, db_):
             for key in d.blocking:
                 if key in d.data:
@@ -503,9 +497,12 @@ def debug_qpt(c: Client, argv: list[bytes]) -> Any:
 
 @command("monitor", 1, Flag.ADMIN | Flag.NOSCRIPT | Flag.LOADING | Flag.STALE, group=G, summary="Listens for all requests received by the server in real-time.")
 def monitor(c: Client, argv: list[bytes]) -> Any:
-    if not c.monitor:
-        c.monitor = True
-        c.server.monitors.append(c)
+    if c.in_exec:
+        raise CommandError("ERR MONITOR isn't allowed for DENY BLOCKING client")
+    if c.monitor:
+        return NO_REPLY  # already monitoring: Redis ignores the command without a reply
+    c.monitor = True
+    c.server.monitors.append(c)
     return OK
 
 

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ember.keyspace.types import Stream
+
 if TYPE_CHECKING:
     from ember.server.client import Client
     from ember.server.server import Server
@@ -82,7 +84,7 @@ class Db:
         self.delete(key)
         srv = self.server
         srv.stats.expired_keys += 1
-        srv.notify(0x20, b"expired", key, self.id)  # NOTIFY_EXPIRED
+        srv.notify(0x100, b"expired", key, self.id)  # NOTIFY_EXPIRED
         srv.propagate_deletion(self.id, key)
 
     def get_expire(self, key: bytes) -> int | None:
@@ -104,8 +106,9 @@ class Db:
         if hook is not None:
             hook(self, key)
         if self.watched and key in self.watched:
-            for c in self.watched[key]:
-                c.dirty_cas = True
+            from ember.commands.transactions import touch_watched_key
+
+            touch_watched_key(self, key)
 
     def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
         """Store ``value`` at ``key`` (a new object or a replacement)."""
@@ -115,7 +118,11 @@ class Db:
             data[key] = value
             if self.blocking and key in self.blocking:
                 self.server.ready_keys.append((self, key))
+            if self.server.config.values["notify-keyspace-events"]:
+                self.server.notify(0x4000, b"new", key, self.id)  # NOTIFY_NEW
         else:
+            if self.blocking and key in self.blocking and type(data[key]) is Stream:
+                self.server.ready_keys.append((self, key))  # blocked XREADGROUP: -UNBLOCKED
             data[key] = value
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
@@ -126,6 +133,8 @@ class Db:
         self.data[key] = value
         if self.blocking and key in self.blocking:
             self.server.ready_keys.append((self, key))
+        if self.server.config.values["notify-keyspace-events"]:
+            self.server.notify(0x4000, b"new", key, self.id)  # NOTIFY_NEW
 
     def signal_ready(self, key: bytes) -> None:
         """A list/zset/stream at ``key`` got new elements: wake blocked clients later."""
@@ -136,6 +145,8 @@ class Db:
         if key not in self.data:
             return False
         self.will_write(key)
+        if self.blocking and key in self.blocking and type(self.data[key]) is Stream:
+            self.server.ready_keys.append((self, key))  # blocked XREADGROUP: -UNBLOCKED
         del self.data[key]
         if self.expires:
             self.expires.pop(key, None)
@@ -158,10 +169,14 @@ class Db:
         hook = self.server.before_flush
         if hook is not None:
             hook(self)
-        for key in list(self.watched):
-            if key in self.data:
-                for c in self.watched[key]:
-                    c.dirty_cas = True
+        if self.watched:
+            from ember.commands.transactions import touch_all_watched_keys
+
+            touch_all_watched_keys(self, None)
+        if self.blocking:  # blocked XREADGROUP clients of flushed streams: -UNBLOCKED
+            for key in self.blocking:
+                if type(self.data.get(key)) is Stream:
+                    self.server.ready_keys.append((self, key))
         self.data = {}
         self.expires = {}
         self.expire_scan = []

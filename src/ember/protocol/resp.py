@@ -477,7 +477,7 @@ class RequestParser:
                                 if find(b"\0", pos, r) >= 0:
                                     break
                                 raise _Err("invalid bulk length")
-                        elif ll < 0:
+                        elif ll < 0 or ll > self.max_bulk:
                             raise _Err("invalid bulk length")
                         if ll > 16384 and self.auth_required:
                             raise _Err("unauthenticated bulk length")

@@ -32,7 +32,7 @@ class _Blocked:
 BLOCKED = _Blocked()  # handler return value: the client is now blocked, no reply yet
 NO_REPLY = _Blocked()  # handler return value: nothing to write (e.g. QUIT after close)
 
-_TX_ALLOWED = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+_TX_NAMES = {"exec", "discard", "multi", "watch", "quit", "reset"}  # run at once inside MULTI
 _SUB_ALLOWED = {
     b"subscribe",
     b"psubscribe",
@@ -95,6 +95,7 @@ class Client(asyncio.Protocol):
         self.multi_error = False
         self.dirty_cas = False
         self.watched: list[tuple[Db, bytes]] = []
+        self.watched_stale: dict[tuple[Db, bytes], int] = {}  # WATCHed while expired
         # blocking
         self.blocked: BlockState | None = None
         self.paused = False
@@ -251,7 +252,10 @@ class Client(asyncio.Protocol):
 
     def push(self, items: list[Any]) -> None:
         """Out-of-band message (pub/sub, monitor): RESP3 push, RESP2 array."""
-        data = encode(Push(items), self.resp3)
+        self.push_raw(encode(Push(items), self.resp3))
+
+    def push_raw(self, data: bytes) -> None:
+        """Queue pre-encoded out-of-band bytes (not silenced by CLIENT REPLY OFF)."""
         if self.transport is None or self.closing:
             return
         if self.out:
@@ -344,22 +348,23 @@ class Client(asyncio.Protocol):
         if not self.authenticated and not flags & Flag.NO_AUTH:
             self._reject(spec, CommandError(errors.NOAUTH))
             return
-        if self.in_multi and name not in _TX_ALLOWED:
+        in_multi = self.in_multi
+        if in_multi:
             if flags & Flag.NO_MULTI:
                 self._reject(spec, CommandError("ERR Command not allowed inside a transaction"))
                 return
-            self.multi_queue.append((spec, argv))
-            self.reply(QUEUED)
-            return
-        if srv.loading and not flags & Flag.LOADING and not self.is_loader:
-            self._reject(spec, CommandError(errors.LOADING))
-            return
-        if flags & Flag.WRITE or name == b"ping":
+            if spec.name == "exec" and spec.parent is None:
+                # EXEC is checked with the flags of the commands it will run
+                for qspec, _ in self.multi_queue:
+                    qf = qspec.flags
+                    flags |= qf & (Flag.WRITE | Flag.DENYOOM | Flag.READONLY | Flag.MAY_REPLICATE)
+                    if not qf & Flag.LOADING:
+                        flags &= ~Flag.LOADING
+        if flags & (Flag.WRITE | Flag.DENYOOM) or name == b"ping" or in_multi:
             reason = srv.write_block_reason()
-            if reason is not None and (flags & Flag.WRITE or reason.startswith("MISCONF")):
-                if not (name == b"ping" and not reason.startswith("MISCONF")):
-                    self._reject(spec, CommandError(reason))
-                    return
+            if reason is not None and _write_denied(reason, flags, spec, in_multi):
+                self._reject(spec, CommandError(reason))
+                return
         if (self.channels or self.patterns or self.shard_channels) and not self.resp3 and name not in _SUB_ALLOWED:
             self._reject(
                 spec,
@@ -369,17 +374,23 @@ class Client(asyncio.Protocol):
                 ),
             )
             return
+        if srv.loading and not flags & Flag.LOADING and not self.is_loader:
+            self._reject(spec, CommandError(errors.LOADING))
+            return
+        if self.monitor and flags & (Flag.READONLY | Flag.WRITE | Flag.MAY_REPLICATE):
+            self._reject(spec, CommandError("ERR Replica can't interact with the keyspace"))
+            return
         if srv.paused_until and srv.clients_paused(bool(flags & Flag.WRITE)) and not flags & Flag.LOADING:
             # CLIENT PAUSE: hold this command and everything after it
             self.queue.appendleft(argv)
             self.paused = True
             srv.paused_clients.append(self)
             return
+        if in_multi and not (spec.parent is None and spec.name in _TX_NAMES):
+            self.multi_queue.append((spec, argv))
+            self.reply(QUEUED)
+            return
         self.last_cmd = spec.fullname.encode()
-        if srv.monitors and not flags & (Flag.ADMIN | Flag.SKIP_MONITOR):
-            from ember.server.pubsub import feed_monitors
-
-            feed_monitors(self, argv)
         reply = self.call(spec, argv)
         if reply is BLOCKED or reply is NO_REPLY:
             return
@@ -388,6 +399,10 @@ class Client(asyncio.Protocol):
     def _reject(self, spec: CommandSpec | None, err: CommandError) -> None:
         if self.in_multi:
             self.multi_error = True
+            if spec is not None and spec.name == "exec" and spec.parent is None:
+                from ember.commands.transactions import exec_abort
+
+                err = exec_abort(self, err)
         if spec is not None:
             spec.rejected_calls += 1
         self.count_error(err)
@@ -421,6 +436,10 @@ class Client(asyncio.Protocol):
         if type(reply) is CommandError:
             spec.failed_calls += 1
             self.count_error(reply)
+        if srv.monitors and not spec.flags & (Flag.ADMIN | Flag.SKIP_MONITOR):
+            from ember.server.pubsub import feed_monitors
+
+            feed_monitors(self, argv)
         if srv.dirty != dirty and spec.flags & Flag.WRITE and not srv.prevent_prop:
             srv.prop_ops.append((self.db.id, self.prop_argv or argv))
         srv.prevent_prop = False
@@ -445,6 +464,7 @@ class Client(asyncio.Protocol):
                 if not lst:
                     del db.watched[key]
         self.watched = []
+        self.watched_stale.clear()
         self.dirty_cas = False
 
     # ------------------------------------------------------------------ blocking
@@ -529,14 +549,15 @@ def handle_ready_keys(srv: Server) -> None:
                 st = c.blocked
                 if st is None or st.db is not db:
                     continue
-                if db.lookup(key) is None:
-                    break
+                keyed = getattr(st.retry, "keyed", False)  # stream waiters: retry(key), even if gone
+                if not keyed and db.lookup(key) is None:
+                    continue
                 dirty = srv.dirty
                 srv.call_depth += 1
                 c.prop_argv = None
                 st.ready_key = key
                 try:
-                    reply = st.retry()
+                    reply = st.retry(key) if keyed else st.retry()
                 except CommandError as e:
                     reply = e
                 finally:
@@ -548,6 +569,18 @@ def handle_ready_keys(srv: Server) -> None:
                 srv.prevent_prop = False
                 srv.flush_propagation()
                 c.unblock(reply)
+
+
+def _write_denied(reason: str, flags: int, spec: CommandSpec, in_multi: bool) -> bool:
+    """Does ``write_block_reason()`` refuse this command? (processCommand's OOM/MISCONF rules)"""
+    if reason.startswith("MISCONF"):
+        return bool(flags & Flag.WRITE) or (spec.name == "ping" and spec.parent is None)
+    if reason.startswith("OOM"):
+        if flags & (Flag.WRITE | Flag.DENYOOM):
+            return True
+        # inside MULTI queueing itself uses memory: only EXEC/DISCARD/QUIT/RESET pass
+        return in_multi and not (spec.parent is None and spec.name in ("exec", "discard", "quit", "reset"))
+    return bool(flags & Flag.WRITE)
 
 
 def _is_loopback(host: str) -> bool:

@@ -2,13 +2,23 @@
 
 The commands live in :mod:`ember.commands.pubsub`; this module holds the state changes
 and message fan-out they and the keyspace use.
+
+Subscriptions are kept twice, as Redis does: per client (``c.channels``,
+``c.patterns``, ``c.shard_channels``: insertion-ordered dicts used as ordered sets) and
+per server (``srv.pubsub_channels`` etc.: name -> ordered dict of subscribed clients,
+so messages reach subscribers in subscription order). A message is encoded once per
+protocol and the same bytes are queued to every receiver.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from ember.protocol.resp import Push, encode
 
 if TYPE_CHECKING:
     from ember.server.client import Client
@@ -53,42 +63,85 @@ _CHAR_BITS = {
     "A": NOTIFY_ALL,
 }
 
+_flags_cache: dict[str, int] = {}
+
 
 def flags_from_string(s: str) -> int:
-    bits = 0
-    for ch in s:
-        bits |= _CHAR_BITS.get(ch, 0)
+    """``keyspaceEventsStringToFlags`` (unknown characters are rejected by the config)."""
+    bits = _flags_cache.get(s)
+    if bits is None:
+        bits = 0
+        for ch in s:
+            bits |= _CHAR_BITS.get(ch, 0)
+        if len(_flags_cache) > 256:
+            _flags_cache.clear()
+        _flags_cache[s] = bits
     return bits
+
+
+def notify_enabled(srv: Server, kind: int) -> bool:
+    """Would an event of class ``kind`` be published with the current configuration?"""
+    flags = flags_from_string(srv.config.values["notify-keyspace-events"])
+    return bool(flags & kind) and bool(flags & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT))
 
 
 def notify_keyspace_event(srv: Server, kind: int, event: bytes, key: bytes, dbid: int) -> None:
     """notifyKeyspaceEvent: ``kind`` is a NOTIFY_* class bit."""
-    # Db.expire_key passes 0x20 historically: map it to NOTIFY_EXPIRED
+    # Db.expire_key used to pass 0x20: map it to NOTIFY_EXPIRED
     if kind == 0x20 and event == b"expired":
         kind = NOTIFY_EXPIRED
     flags = flags_from_string(srv.config.values["notify-keyspace-events"])
     if not flags & kind:
         return
     if flags & NOTIFY_KEYSPACE:
-        publish(srv, b"__keyspace@%d__:" % dbid + key, event)
+        publish(srv, b"__keyspace@%d__:%s" % (dbid, key), event)
     if flags & NOTIFY_KEYEVENT:
-        publish(srv, b"__keyevent@%d__:" % dbid + event, key)
+        publish(srv, b"__keyevent@%d__:%s" % (dbid, event), key)
+
+
+# ---------------------------------------------------------------------------- delivery
+
+
+def _deliver(clients: dict[Client, None], items: list[bytes]) -> int:
+    """Queue one message to every client in ``clients``; encode once per protocol."""
+    r2: bytes | None = None
+    r3: bytes | None = None
+    n = 0
+    for c in list(clients):
+        n += 1
+        if c.resp3:
+            if r3 is None:
+                r3 = encode(Push(items), True)
+            c.push_raw(r3)
+        else:
+            if r2 is None:
+                r2 = encode(Push(items), False)
+            c.push_raw(r2)
+    return n
 
 
 def publish(srv: Server, channel: bytes, message: bytes) -> int:
+    """pubsubPublishMessage: deliver to channel subscribers, then to matching patterns."""
     receivers = 0
     subs = srv.pubsub_channels.get(channel)
     if subs:
-        for c in list(subs):
-            c.push([b"message", channel, message])
-            receivers += 1
+        receivers = _deliver(subs, [b"message", channel, message])
     if srv.pubsub_patterns:
         for pattern, clients in list(srv.pubsub_patterns.items()):
-            if glob_match(pattern, channel):
-                for c in list(clients):
-                    c.push([b"pmessage", pattern, channel, message])
-                    receivers += 1
+            if pattern_matcher(pattern)(channel):
+                receivers += _deliver(clients, [b"pmessage", pattern, channel, message])
     return receivers
+
+
+def spublish(srv: Server, channel: bytes, message: bytes) -> int:
+    """Sharded publish: shard channel subscribers only (patterns are ignored)."""
+    subs = srv.pubsub_shard_channels.get(channel)
+    if not subs:
+        return 0
+    return _deliver(subs, [b"smessage", channel, message])
+
+
+# ---------------------------------------------------------------------------- glob matching
 
 
 def glob_match(pattern: bytes, subject: bytes, nocase: bool = False) -> bool:
@@ -163,24 +216,66 @@ def _lower(c: int) -> int:
     return c + 32 if 65 <= c <= 90 else c
 
 
-def fast_glob(pattern: bytes) -> object:
-    """Compile a glob into a predicate; uses fnmatch when the pattern is simple."""
+def fast_glob(pattern: bytes) -> Callable[[bytes], bool]:
+    """Compile a glob into a predicate on bytes (a regex when the pattern allows it)."""
     if b"[" in pattern or b"\\" in pattern:
         return lambda s: glob_match(pattern, s)
-    regex = fnmatch.translate(pattern.decode("latin-1"))
-    import re
+    if b"*" not in pattern and b"?" not in pattern:
+        return pattern.__eq__
+    rx = re.compile(fnmatch.translate(pattern.decode("latin-1")).encode("latin-1"), re.DOTALL)
+    match = rx.match
+    return lambda s: match(s) is not None
 
-    rx = re.compile(regex, re.DOTALL)
-    return lambda s: rx.match(s.decode("latin-1")) is not None
+
+_matchers: dict[bytes, Callable[[bytes], bool]] = {}
+
+
+def pattern_matcher(pattern: bytes) -> Callable[[bytes], bool]:
+    """Cached :func:`fast_glob` for subscribed patterns."""
+    m = _matchers.get(pattern)
+    if m is None:
+        if len(_matchers) > 4096:
+            _matchers.clear()
+        m = _matchers[pattern] = fast_glob(pattern)
+    return m
+
+
+# ---------------------------------------------------------------------------- subscriptions
+
+
+def subscription_count(c: Client) -> int:
+    """clientSubscriptionsCount: channels + patterns (shard channels are counted apart)."""
+    return len(c.channels) + len(c.patterns)
+
+
+def subscribe(c: Client, table: dict[bytes, dict[Client, None]], mine: dict[bytes, None], name: bytes) -> bool:
+    """Add ``name`` to the client's and the server's tables; False if already there."""
+    if name in mine:
+        return False
+    mine[name] = None
+    subs = table.get(name)
+    if subs is None:
+        subs = table[name] = {}
+    subs[c] = None
+    return True
+
+
+def unsubscribe(c: Client, table: dict[bytes, dict[Client, None]], mine: dict[bytes, None], name: bytes) -> bool:
+    if name not in mine:
+        return False
+    del mine[name]
+    _drop(table, name, c)
+    return True
 
 
 def unsubscribe_all(client: Client) -> None:
+    """Drop every subscription silently (disconnect, RESET)."""
     srv = client.server
-    for ch in list(client.channels):
+    for ch in client.channels:
         _drop(srv.pubsub_channels, ch, client)
-    for pat in list(client.patterns):
+    for pat in client.patterns:
         _drop(srv.pubsub_patterns, pat, client)
-    for ch in list(client.shard_channels):
+    for ch in client.shard_channels:
         _drop(srv.pubsub_shard_channels, ch, client)
     client.channels.clear()
     client.patterns.clear()
@@ -195,35 +290,76 @@ def _drop(table: dict[bytes, dict[Client, None]], name: bytes, client: Client) -
             del table[name]
 
 
-def feed_monitors(client: Client, argv: list[bytes]) -> None:
+# ---------------------------------------------------------------------------- MONITOR
+
+def _redacted(argv: list[bytes]) -> set[int]:
+    name = argv[0].lower()
+    if name == b"auth":
+        return set(range(1, len(argv)))
+    out: set[int] = set()
+    if name == b"hello":
+        i = 2
+        while i < len(argv):
+            opt = argv[i].lower()
+            if opt == b"auth" and i + 2 < len(argv):
+                out.update((i + 1, i + 2))
+                i += 3
+            elif opt == b"setname":
+                i += 2
+            else:
+                i += 1
+    elif name == b"migrate":
+        for i in range(6, len(argv)):
+            opt = argv[i].lower()
+            if opt == b"auth" and i + 1 < len(argv):
+                out.add(i + 1)
+                break
+            if opt == b"auth2" and i + 2 < len(argv):
+                out.update((i + 1, i + 2))
+                break
+            if opt == b"keys":
+                break
+    return out
+
+
+def feed_monitors(client: Client, argv: list[bytes], dbid: int | None = None) -> None:
+    """replicationFeedMonitors: one ``+<time> [<db> <addr>] "arg" ...`` line to each monitor."""
     srv = client.server
-    now = time.time()
-    args = " ".join('"' + _repr(a) + '"' for a in argv)
-    where = "unix:" + client.addr if client.unix else client.addr
-    line = f"+{now:.6f} [{client.db.id} {where}] {args}\r\n".encode()
-    from ember.protocol.resp import Raw
-
+    if srv.loading or not srv.monitors:
+        return
+    ns = time.time_ns()
+    if client.unix:
+        where = "unix:" + str(srv.config.values.get("unixsocket", ""))
+    else:
+        where = client.addr
+    hidden = _redacted(argv) if argv and argv[0].lower() in _REDACTING else ()
+    parts = []
+    for i, a in enumerate(argv):
+        parts.append(b'"(redacted)"' if i in hidden else b'"' + repr_arg(a) + b'"')
+    head = "+%d.%06d [%d %s] " % (
+        ns // 1_000_000_000,
+        (ns // 1000) % 1_000_000,
+        client.db.id if dbid is None else dbid,
+        where,
+    )
+    line = head.encode() + b" ".join(parts) + b"\r\n"
     for m in list(srv.monitors):
-        if m is client or m.transport is None:
-            continue
-        m.push_raw(line) if hasattr(m, "push_raw") else m.transport.write(Raw(line).data)
+        if m.transport is not None and not m.closing:
+            m.push_raw(line)
 
 
-def _repr(b: bytes) -> str:
-    out = []
-    for ch in b:
-        if ch == 0x22:
-            out.append('\\"')
-        elif ch == 0x5C:
-            out.append("\\\\")
-        elif ch == 10:
-            out.append("\\n")
-        elif ch == 13:
-            out.append("\\r")
-        elif ch == 9:
-            out.append("\\t")
-        elif 32 <= ch < 127:
-            out.append(chr(ch))
-        else:
-            out.append(f"\\x{ch:02x}")
-    return "".join(out)
+_REDACTING = {b"auth", b"hello", b"migrate"}
+
+_REPR = {0x22: b'\\"', 0x5C: b"\\\\", 10: b"\\n", 13: b"\\r", 9: b"\\t", 7: b"\\a", 8: b"\\b"}
+_REPR_TABLE = [
+    _REPR.get(i, bytes([i]) if 32 <= i < 127 else b"\\x%02x" % i) for i in range(256)
+]
+_PLAIN = re.compile(rb'[^\x20-\x7e]|["\\]')
+
+
+def repr_arg(b: bytes) -> bytes:
+    """``sdscatrepr`` without the surrounding quotes."""
+    if _PLAIN.search(b) is None:
+        return bytes(b)
+    t = _REPR_TABLE
+    return b"".join([t[ch] for ch in b])
