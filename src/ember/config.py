@@ -205,7 +205,7 @@ OPTIONS: list[Option] = [
     _o("oom-score-adj", "enum", "no", choices=("no", "yes", "relative", "absolute")),
     _o("crash-log-enabled", "bool", True),
     # -- encodings (thresholds used by OBJECT ENCODING and the RDB writer)
-    _o("hash-max-listpack-entries", "int", 128, aliases=("hash-max-ziplist-entries",), min=0),
+    _o("hash-max-listpack-entries", "int", 512, aliases=("hash-max-ziplist-entries",), min=0),
     _o("hash-max-listpack-value", "int", 64, aliases=("hash-max-ziplist-value",), min=0),
     _o("list-max-listpack-size", "int", -2, aliases=("list-max-ziplist-size",), min=-5),
     _o("list-compress-depth", "int", 0, min=0),
@@ -223,7 +223,7 @@ OPTIONS: list[Option] = [
     _o("dbfilename", "string", "dump.rdb", protected=True, hook="on_dbfilename"),
     _o("dir", "string", "./", protected=True, hook="on_dir"),
     _o("rdbcompression", "bool", True),
-    _o("rdbchecksum", "bool", True),
+    _o("rdbchecksum", "bool", True, mutable=False),
     _o("stop-writes-on-bgsave-error", "bool", True),
     _o("rdb-del-sync-files", "bool", False),
     _o("rdb-key-save-delay", "int", 0, hidden=False),

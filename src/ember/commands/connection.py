@@ -21,7 +21,7 @@ F_CONN = Flag.LOADING | Flag.STALE | Flag.FAST
 def ping(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 2:
         raise errors.wrong_args("ping")
-    if (c.channels or c.patterns) and not c.resp3:
+    if (c.channels or c.patterns or c.shard_channels) and not c.resp3:
         return [b"pong", argv[1] if len(argv) == 2 else b""]
     if len(argv) == 2:
         return argv[1]

@@ -20,7 +20,7 @@ from typing import Any
 from ember import errors
 from ember.commands.args import LLONG_MAX, LLONG_MIN, parse_int
 from ember.commands.keys import parse_scan_options, scan_page
-from ember.commands.list import range_long
+from ember.commands.list import bulk_array, range_long
 from ember.commands.registry import Flag, command
 from ember.errors import CommandError
 from ember.keyspace.db import Db
@@ -136,19 +136,26 @@ def hgetall(c: Client, argv: list[bytes]) -> Any:
     h = _get_hash(c.db, argv[1])
     if h is None:
         return {}
+    if len(h) >= 4:
+        flat: list[bytes] = [b""] * (2 * len(h))
+        flat[0::2] = h.keys()
+        flat[1::2] = h.values()
+        r = bulk_array(flat, b"%" if c.resp3 else b"*")
+        if r is not None:
+            return r
     return _plain(h)
 
 
 @command("hkeys", 2, RO, keys=K1, group=G, since="2.0.0", summary="Returns all fields in a hash.")
 def hkeys(c: Client, argv: list[bytes]) -> Any:
     h = _get_hash(c.db, argv[1])
-    return [] if h is None else list(h)
+    return [] if h is None else bulk_array(list(h))
 
 
 @command("hvals", 2, RO, keys=K1, group=G, since="2.0.0", summary="Returns all values in a hash.")
 def hvals(c: Client, argv: list[bytes]) -> Any:
     h = _get_hash(c.db, argv[1])
-    return [] if h is None else list(h.values())
+    return [] if h is None else bulk_array(list(h.values()))
 
 
 @command("hlen", 2, RO | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Returns the number of fields in a hash.")

@@ -309,7 +309,7 @@ def object_help(c: Client, argv: list[bytes]) -> Any:
         "    seconds elapsed since the last access to the key.",
         "REFCOUNT <key>", "    Return the number of references of the value associated with the specified",
         "    <key>.",
-        "HELP", "    Print this help.",
+        "HELP", "    Prints this help.",
     ]]
 
 
@@ -319,10 +319,6 @@ def object_help(c: Client, argv: list[bytes]) -> Any:
 def _expire_generic(c: Client, argv: list[bytes], base_ms: int, unit_ms: int) -> Any:
     name = argv[0].decode(errors="replace").lower()
     key = argv[1]
-    try:
-        when = parse_int(argv[2])
-    except CommandError:
-        raise CommandError(errors.NOT_INTEGER) from None
     nx = xx = gt = lt = False
     for a in argv[3:]:
         o = a.lower()
@@ -340,6 +336,7 @@ def _expire_generic(c: Client, argv: list[bytes], base_ms: int, unit_ms: int) ->
         raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
     if gt and lt:
         raise CommandError("ERR GT and LT options at the same time are not compatible")
+    when = parse_int(argv[2])
     if unit_ms == 1000:
         if when > LLONG_MAX // 1000 or when < -(LLONG_MAX // 1000):
             raise CommandError(errors.INVALID_EXPIRE.format(name))
@@ -370,7 +367,7 @@ def _expire_generic(c: Client, argv: list[bytes], base_ms: int, unit_ms: int) ->
     db.set_expire(key, when)
     srv.dirty += 1
     srv.notify(NOTIFY_GENERIC, b"expire", key, db.id)
-    c.prop_argv = [b"PEXPIREAT", key, b"%d" % when]
+    c.prop_argv = [b"PEXPIREAT", key, b"%d" % when, *argv[3:]]
     return 1
 
 

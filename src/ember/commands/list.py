@@ -12,7 +12,7 @@ BLMOVE -> LMOVE, BRPOPLPUSH -> RPOPLPUSH), exactly like Redis 7.0.
 from __future__ import annotations
 
 from collections import deque
-from itertools import islice
+from itertools import islice, repeat
 from typing import Any
 
 from ember import errors
@@ -20,7 +20,7 @@ from ember.commands.args import LLONG_MAX, parse_int, parse_timeout
 from ember.commands.registry import Flag, command
 from ember.errors import CommandError
 from ember.keyspace.db import Db
-from ember.protocol.resp import NULL_ARRAY, OK
+from ember.protocol.resp import NULL_ARRAY, OK, Raw
 from ember.server.client import BLOCKED, Client
 from ember.server.pubsub import NOTIFY_GENERIC, NOTIFY_LIST
 
@@ -62,6 +62,26 @@ def numkeys_positions(numkeys_idx: int) -> Any:
         return list(range(first, first + n))
 
     return keys_fn
+
+
+_BULK_HDR = [b"$%d\r\n" % i for i in range(1024)]
+
+
+def bulk_array(items: list[bytes], head: bytes = b"*") -> Any:
+    """Pre-encode an array of bulk strings (valid in RESP2 and RESP3; ``head`` may be
+    ``~`` for a RESP3 set or ``%`` with an even-length ``items`` for a map)."""
+    n = len(items)
+    if n < 8:
+        return items if head == b"*" else None
+    try:
+        hdrs = list(map(_BULK_HDR.__getitem__, map(len, items)))
+    except IndexError:  # an element of 1 KiB or more: let the encoder do it
+        return items if head == b"*" else None
+    parts: list[bytes] = [b""] * (3 * n)
+    parts[0::3] = hdrs
+    parts[1::3] = items
+    parts[2::3] = repeat(b"\r\n", n)
+    return Raw(head + b"%d\r\n" % (n // 2 if head == b"%" else n) + b"".join(parts))
 
 
 def _get_list(db: Db, key: bytes) -> deque[bytes] | None:
@@ -235,7 +255,7 @@ def lrange(c: Client, argv: list[bytes]) -> Any:
     d = _get_list(c.db, argv[1])
     if d is None:
         return []
-    return list_range(d, start, end)
+    return bulk_array(list_range(d, start, end))
 
 
 _RANK_ZERO = (
@@ -619,7 +639,9 @@ def _blmove(c: Client, argv: list[bytes], wfrom: int, wto: int, timeout: float, 
             c.prop_argv = [b"LMOVE", src, dst, _SIDE_NAME[wfrom], _SIDE_NAME[wto]]
         return v
 
-    return c.block_on([src], timeout, retry, None, argv)
+    # a None timeout reply would mean "no reply" to the core: send the null bulk raw
+    null = Raw(b"_\r\n" if c.resp3 else b"$-1\r\n")
+    return c.block_on([src], timeout, retry, null, argv)
 
 
 @command("blmove", 6, WD | Flag.NOSCRIPT | Flag.BLOCKING, keys=(1, 2, 1), group=G, since="6.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.")

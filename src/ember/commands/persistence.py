@@ -30,6 +30,7 @@ def save(c: Client, argv: list[bytes]) -> Any:
     p = _persistence(c)
     if p.bg is not None and p.bg.kind == "rdb":
         raise CommandError("ERR Background save already in progress")
+    p.rdb_saves += 1  # counted before saving, even when it fails (Redis saveCommand)
     if p.save_sync():
         return OK
     raise CommandError("ERR")
@@ -46,8 +47,9 @@ def bgsave(c: Client, argv: list[bytes]) -> Any:
             raise CommandError(errors.SYNTAX)
     if p.bg is not None and p.bg.kind == "rdb":
         raise CommandError("ERR Background save already in progress")
-    if p.bg is not None:
-        if schedule:
+    if p.bg is not None or c.in_exec:
+        # like Redis: inside MULTI/EXEC the save is always scheduled (started by the cron)
+        if schedule or c.in_exec:
             p.rdb_bgsave_scheduled = True
             return Status("Background saving scheduled")
         raise CommandError(
@@ -87,6 +89,7 @@ def restore(c: Client, argv: list[bytes]) -> Any:
 
     key = argv[1]
     replace = absttl = False
+    idle = freq = -1
     i = 4
     while i < len(argv):
         o = argv[i].lower()
@@ -94,7 +97,7 @@ def restore(c: Client, argv: list[bytes]) -> Any:
             replace = True
         elif o == b"absttl":
             absttl = True
-        elif o == b"idletime" and i + 1 < len(argv):
+        elif o == b"idletime" and i + 1 < len(argv) and freq == -1:
             try:
                 idle = parse_int(argv[i + 1])
             except CommandError:
@@ -102,7 +105,7 @@ def restore(c: Client, argv: list[bytes]) -> Any:
             if idle < 0:
                 raise CommandError("ERR Invalid IDLETIME value, must be >= 0")
             i += 1
-        elif o == b"freq" and i + 1 < len(argv):
+        elif o == b"freq" and i + 1 < len(argv) and idle == -1:
             try:
                 freq = parse_int(argv[i + 1])
             except CommandError:
@@ -113,15 +116,16 @@ def restore(c: Client, argv: list[bytes]) -> Any:
         else:
             raise CommandError(errors.SYNTAX)
         i += 1
+    # same order of checks as Redis: options, BUSYKEY, TTL, payload
+    db = c.db
+    if not replace and db.lookup(key) is not None:
+        raise CommandError("BUSYKEY Target key name already exists.")
     try:
         ttl = parse_int(argv[2])
     except CommandError:
         raise CommandError(errors.NOT_INTEGER) from None
     if ttl < 0:
         raise CommandError("ERR Invalid TTL value, must be >= 0")
-    db = c.db
-    if not replace and db.lookup(key) is not None:
-        raise CommandError("BUSYKEY Target key name already exists.")
     mode = c.server.config.values["sanitize-dump-payload"]
     try:
         value = restore_payload(argv[3], sanitize=mode in ("yes", "clients"))
@@ -165,22 +169,24 @@ def debug_reload(c: Client, argv: list[bytes]) -> Any:
     for o in opts:
         if o not in (b"merge", b"noflush", b"nosave"):
             raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
-    if b"nosave" not in opts:
-        if p.bg is not None and p.bg.kind == "rdb":
-            raise CommandError("ERR Background save already in progress")
-        if not p.save_sync():
-            raise CommandError("ERR Error trying to save the DB")
+    # like Redis's rdbSave, this save may run while a BGSAVE is in progress
+    if b"nosave" not in opts and not p.save_sync():
+        raise CommandError("ERR")
     srv = c.server
     if b"noflush" not in opts:
         for db in srv.dbs:
             db.clear()
-    coro = p.load_rdb_file(sync=True)
+    coro = p.load_rdb_file(sync=True, merge=b"merge" in opts)
     try:
         coro.send(None)
     except StopIteration:
         pass
     except Exception as e:
-        raise CommandError(f"ERR Error trying to load the RDB dump: {e}") from None
+        from ember.persistence.rdb.errors import RdbFormatError
+        from ember.persistence.rdbfile import describe_error
+
+        srv.log("warning", f"DEBUG RELOAD: {describe_error(e) if isinstance(e, RdbFormatError) else e}")
+        raise CommandError("ERR Error trying to load the RDB dump, check server logs.") from None
     srv.log("notice", "DB reloaded by DEBUG RELOAD")
     return OK
 
@@ -210,7 +216,7 @@ def debug_object(c: Client, argv: list[bytes]) -> Any:
     from ember.persistence.rdbfile import write_options
 
     if len(argv) != 3:
-        raise CommandError("ERR Unknown subcommand or wrong number of arguments for 'object'. Try DEBUG HELP.")
+        raise _debug_syntax(argv)
     v = c.db.lookup(argv[2])
     if v is None:
         raise CommandError(errors.NO_SUCH_KEY)
@@ -225,31 +231,49 @@ def debug_object(c: Client, argv: list[bytes]) -> Any:
     )
 
 
+def _debug_syntax(argv: list[bytes]) -> CommandError:
+    """Redis's addReplySubcommandSyntaxError text for a DEBUG subcommand."""
+    return CommandError(
+        f"ERR unknown subcommand or wrong number of arguments for '{argv[1].decode(errors='replace')}'. "
+        f"Try {argv[0].decode(errors='replace').upper()} HELP."
+    )
+
+
+def _positive(arg: bytes) -> int:
+    try:
+        n = parse_int(arg)
+    except CommandError:
+        n = -1
+    if n < 0:
+        raise CommandError("ERR value is out of range, must be positive")
+    return n
+
+
 @debug_sub("populate")
 def debug_populate(c: Client, argv: list[bytes]) -> Any:
+    """DEBUG POPULATE count [prefix] [size]: keys ``prefix:N`` = ``value:N`` (zero-padded
+    or cut to ``size`` bytes when size > 0); existing keys are left alone."""
     if len(argv) < 3 or len(argv) > 5:
-        raise CommandError("ERR Unknown subcommand or wrong number of arguments for 'populate'. Try DEBUG HELP.")
-    try:
-        count = parse_int(argv[2])
-    except CommandError:
-        raise CommandError(errors.NOT_INTEGER) from None
-    if count < 0:
-        raise CommandError("ERR count must be >= 0")
+        raise _debug_syntax(argv)
+    count = _positive(argv[2])
     prefix = argv[3] if len(argv) > 3 else b"key"
-    size = parse_int(argv[4]) if len(argv) > 4 else -1
+    size = _positive(argv[4]) if len(argv) > 4 else 0
     db = c.db
     data = db.data
-    hook = c.server.before_write
+    expires = db.expires
+    # plain dict stores unless a snapshot hook, WATCH or a blocked client must see them
+    fast = c.server.before_write is None and not db.watched and not db.blocking
     for j in range(count):
         key = b"%s:%d" % (prefix, j)
-        if key in data:
+        if key in data and (key not in expires or db.lookup(key) is not None):
             continue
         val = b"value:%d" % j
-        if size >= 0:
+        if size:
             val = val[:size] if len(val) >= size else val + bytes(size - len(val))
-        if hook is not None:
-            hook(db, key)
-        data[key] = val
+        if fast:
+            data[key] = val
+        else:
+            db.add(key, val)
     return OK
 
 

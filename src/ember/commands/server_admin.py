@@ -56,10 +56,14 @@ def flushall(c: Client, argv: list[bytes]) -> Any:
     n = 0
     for db in srv.dbs:
         n += db.clear()
-    srv.dirty += max(n, 1)
+    srv.dirty += n
     hook = getattr(srv, "after_flushall", None)
     if hook is not None:
-        hook()
+        hook()  # kills a running RDB save; with save points saves the empty dataset (dirty = 0)
+    # always propagated, even when nothing was removed or the save reset dirty
+    # (Redis forceCommandPropagation)
+    srv.also_propagate(c.db.id, argv)
+    srv.prevent_prop = True
     return OK
 
 
@@ -385,17 +389,18 @@ COMMANDS["command"].flags = CMDF
 def shutdown(c: Client, argv: list[bytes]) -> Any:
     srv = c.server
     save_mode: bool | None = None
-    for a in argv[1:]:
-        o = a.lower()
-        if o == b"nosave":
-            save_mode = False
-        elif o == b"save":
-            save_mode = True
-        elif o in (b"now", b"force", b"abort"):
-            if o == b"abort":
-                raise CommandError("ERR No shutdown in progress.")
-        else:
+    opts = [a.lower() for a in argv[1:]]
+    for o in opts:
+        if o not in (b"nosave", b"save", b"now", b"force", b"abort"):
             raise CommandError(errors.SYNTAX)
+    if (b"abort" in opts and len(set(opts) - {b"abort"}) > 0) or (b"save" in opts and b"nosave" in opts):
+        raise CommandError(errors.SYNTAX)  # illegal combination, as in Redis
+    if b"abort" in opts:
+        raise CommandError("ERR No shutdown in progress.")
+    if b"nosave" in opts:
+        save_mode = False
+    elif b"save" in opts:
+        save_mode = True
     srv.shutdown_save_mode = save_mode  # type: ignore[attr-defined]
     # run the persistence hooks now so a failed save is reported to this client
     ok = True

@@ -84,13 +84,17 @@ def _nogroup(key: bytes, group: bytes) -> CommandError:
     return CommandError(f"NOGROUP No such key '{_s(key)}' or consumer group '{_s(group)}'")
 
 
+def _before_change(db: Db, key: bytes) -> None:
+    """An in-place change Redis does not signal (consumer-group state, XSETID): the
+    snapshot hook must see it, but WATCH is not invalidated (no signalModifiedKey)."""
+    hook = db.server.before_write
+    if hook is not None:
+        hook(db, key)
+
+
 def _notify(c: Client, event: bytes, key: bytes) -> None:
     if c.server.config.values["notify-keyspace-events"]:
         c.server.notify(NOTIFY_STREAM, event, key, c.db.id)
-
-
-def _now(c: Client) -> int:
-    return now_ms()
 
 
 # ----------------------------------------------------------------------------- XADD / XTRIM
@@ -123,6 +127,11 @@ class _TrimArgs:
         self.id_given = False
         self.seq_given = True
         self.nomkstream = False
+
+
+_AUTO_ID = _TrimArgs()  # XADD key * ... (read-only)
+_AUTO_ID.idpos = 2
+_AUTO_ID.seq_given = False
 
 
 def _parse_trim_args(c: Client, argv: list[bytes], xadd: bool) -> _TrimArgs:
@@ -198,7 +207,9 @@ def _parse_trim_args(c: Client, argv: list[bytes], xadd: bool) -> _TrimArgs:
         a.limit = 0  # mustObeyClient: the argument was rewritten to be exact
     elif limit_given:
         if not a.approx:
-            raise CommandError("ERR syntax error, LIMIT cannot be used without the special ~ option")
+            raise CommandError(
+                "ERR syntax error, LIMIT cannot be used without the special ~ option"
+            )
     elif a.approx:
         lim = 100 * c.server.config.values["stream-node-max-entries"]
         if lim <= 0:
@@ -231,10 +242,17 @@ def _rewrite_trim(c: Client, s: Stream, a: _TrimArgs, argv: list[bytes]) -> None
         argv[a.arg_idx] = fmt_id(first_edge(s, c.server.config.values))
 
 
-@command("xadd", -5, Flag.WRITE | Flag.DENYOOM | Flag.FAST, keys=K1, group=G, since="5.0.0",
-         summary="Appends a new message to a stream. Creates the key if it doesn't exist.")
+@command(
+    "xadd",
+    -5,
+    Flag.WRITE | Flag.DENYOOM | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="5.0.0",
+    summary="Appends a new message to a stream. Creates the key if it doesn't exist.",
+)
 def xadd(c: Client, argv: list[bytes]) -> Any:
-    a = _parse_trim_args(c, argv, True)
+    a = _AUTO_ID if argv[2] == b"*" else _parse_trim_args(c, argv, True)
     field_pos = a.idpos + 1
     nvals = len(argv) - field_pos
     if nvals < 2 or nvals % 2:
@@ -243,7 +261,7 @@ def xadd(c: Client, argv: list[bytes]) -> Any:
         raise CommandError("ERR The ID specified in XADD must be greater than 0-0")
     key = argv[1]
     db = c.db
-    s = db.lookup_write(key)
+    s = db.lookup(key)
     created = False
     if s is None:
         if a.nomkstream:
@@ -273,12 +291,11 @@ def xadd(c: Client, argv: list[bytes]) -> Any:
     if nid <= last:
         raise CommandError(XADD_TOP)
     flat = argv[field_pos:]
-    tot = 0
-    for x in flat:
-        tot += len(x)
-    if tot > 1 << 30:
+    if sum(map(len, flat)) > 1 << 30:
         raise CommandError("ERR Elements are too large to be stored")
     cfg = c.server.config.values
+    if not created:
+        db.will_write(key)
     append_entry(s, nid, flat, cfg)
     if created:
         db.add(key, s)
@@ -299,15 +316,22 @@ def xadd(c: Client, argv: list[bytes]) -> Any:
             _rewrite_trim(c, s, a, prop)
     if not a.id_given or not a.seq_given:
         if prop is None:
-            prop = list(argv)
+            prop = argv[:]
         prop[a.idpos] = reply
     if prop is not None:
         c.prop_argv = prop
     return reply
 
 
-@command("xtrim", -4, Flag.WRITE, keys=K1, group=G, since="5.0.0",
-         summary="Deletes messages from the beginning of a stream.")
+@command(
+    "xtrim",
+    -4,
+    Flag.WRITE,
+    keys=K1,
+    group=G,
+    since="5.0.0",
+    summary="Deletes messages from the beginning of a stream.",
+)
 def xtrim(c: Client, argv: list[bytes]) -> Any:
     a = _parse_trim_args(c, argv, False)
     key = argv[1]
@@ -369,27 +393,55 @@ def _xrange(c: Client, argv: list[bytes], rev: bool) -> Any:
     return _range(s, start, end, 0 if count == -1 else count, rev)
 
 
-@command("xrange", -4, RO, keys=K1, group=G, since="5.0.0",
-         summary="Returns the messages from a stream within a range of IDs.")
+@command(
+    "xrange",
+    -4,
+    RO,
+    keys=K1,
+    group=G,
+    since="5.0.0",
+    summary="Returns the messages from a stream within a range of IDs.",
+)
 def xrange(c: Client, argv: list[bytes]) -> Any:
     return _xrange(c, argv, False)
 
 
-@command("xrevrange", -4, RO, keys=K1, group=G, since="5.0.0",
-         summary="Returns the messages from a stream within a range of IDs in reverse order.")
+@command(
+    "xrevrange",
+    -4,
+    RO,
+    keys=K1,
+    group=G,
+    since="5.0.0",
+    summary="Returns the messages from a stream within a range of IDs in reverse order.",
+)
 def xrevrange(c: Client, argv: list[bytes]) -> Any:
     return _xrange(c, argv, True)
 
 
-@command("xlen", 2, RO | Flag.FAST, keys=K1, group=G, since="5.0.0",
-         summary="Return the number of messages in a stream.")
+@command(
+    "xlen",
+    2,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="5.0.0",
+    summary="Return the number of messages in a stream.",
+)
 def xlen(c: Client, argv: list[bytes]) -> Any:
     s = _stream(c.db, argv[1])
     return 0 if s is None else len(s.entries)
 
 
-@command("xdel", -3, Flag.WRITE | Flag.FAST, keys=K1, group=G, since="5.0.0",
-         summary="Returns the number of messages after removing them from a stream.")
+@command(
+    "xdel",
+    -3,
+    Flag.WRITE | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="5.0.0",
+    summary="Returns the number of messages after removing them from a stream.",
+)
 def xdel(c: Client, argv: list[bytes]) -> Any:
     key = argv[1]
     db = c.db
@@ -426,16 +478,32 @@ def xdel(c: Client, argv: list[bytes]) -> Any:
 
 
 def _propagate_xclaim(
-    c: Client, dbid: int, key: bytes, g: ConsumerGroup, gname: bytes, idarg: bytes, nack: PendingEntry
+    c: Client,
+    dbid: int,
+    key: bytes,
+    g: ConsumerGroup,
+    gname: bytes,
+    idarg: bytes,
+    nack: PendingEntry,
 ) -> None:
     """``streamPropagateXCLAIM``."""
     c.server.also_propagate(
         dbid,
         [
-            b"XCLAIM", key, gname, nack.consumer, b"0", idarg,
-            b"TIME", b"%d" % nack.delivery_time,
-            b"RETRYCOUNT", b"%d" % nack.delivery_count,
-            b"FORCE", b"JUSTID", b"LASTID", fmt_id(g.last_id),
+            b"XCLAIM",
+            key,
+            gname,
+            nack.consumer,
+            b"0",
+            idarg,
+            b"TIME",
+            b"%d" % nack.delivery_time,
+            b"RETRYCOUNT",
+            b"%d" % nack.delivery_count,
+            b"FORCE",
+            b"JUSTID",
+            b"LASTID",
+            fmt_id(g.last_id),
         ],
     )
 
@@ -444,7 +512,15 @@ def _propagate_setid(c: Client, dbid: int, key: bytes, g: ConsumerGroup, gname: 
     """``streamPropagateGroupID``."""
     c.server.also_propagate(
         dbid,
-        [b"XGROUP", b"SETID", key, gname, fmt_id(g.last_id), b"ENTRIESREAD", b"%d" % g.entries_read],
+        [
+            b"XGROUP",
+            b"SETID",
+            key,
+            gname,
+            fmt_id(g.last_id),
+            b"ENTRIESREAD",
+            b"%d" % g.entries_read,
+        ],
     )
 
 
@@ -518,7 +594,9 @@ def _serve_group(
     return out
 
 
-def _serve_history(s: Stream, g: ConsumerGroup, cons: Consumer, start: StreamID, count: int) -> list[Any]:
+def _serve_history(
+    s: Stream, g: ConsumerGroup, cons: Consumer, start: StreamID, count: int
+) -> list[Any]:
     """``streamReplyWithRangeFromConsumerPEL``."""
     keys: Any = cons.pel.irange(minimum=start)
     if count:
@@ -565,7 +643,9 @@ def _xread(c: Client, argv: list[bytes], xreadgroup: bool) -> Any:
         o = argv[i].lower()
         if o == b"block" and more:
             if c.server.busy_script is not None:
-                raise CommandError(f"ERR {_s(argv[0])} command is not allowed with BLOCK option from scripts")
+                raise CommandError(
+                    f"ERR {_s(argv[0])} command is not allowed with BLOCK option from scripts"
+                )
             i += 1
             try:
                 timeout = parse_int(argv[i])
@@ -616,9 +696,9 @@ def _xread(c: Client, argv: list[bytes], xreadgroup: bool) -> Any:
     for k in range(nstreams):
         key = keys[k]
         idarg = argv[streams_arg + nstreams + k]
-        o = _stream(db, key)
+        sv = _stream(db, key)
         if gname is not None:
-            g = o.groups.get(gname) if o is not None else None
+            g = sv.groups.get(gname) if sv is not None else None
             if g is None:
                 raise CommandError(
                     f"NOGROUP No such key '{_s(key)}' or consumer group '{_s(gname)}' in "
@@ -632,7 +712,7 @@ def _xread(c: Client, argv: list[bytes], xreadgroup: bool) -> Any:
                     "read the history of this consumer by specifying a proper ID, or use the "
                     "> ID to get new messages. The $ ID would just return an empty result set."
                 )
-            ids.append(o.last_id if o is not None else MIN_ID)
+            ids.append(sv.last_id if sv is not None else MIN_ID)
         elif idarg == b">":
             if not xreadgroup:
                 raise CommandError(
@@ -670,11 +750,14 @@ def _xread(c: Client, argv: list[bytes], xreadgroup: bool) -> Any:
         if groups:
             g = groups[k]
             assert gname is not None
+            _before_change(db, key)
             cons = _lookup_consumer(g, cname)
             if cons is None:
                 cons = _create_consumer(c, db, key, g, cname)
                 if noack:
-                    c.server.also_propagate(db.id, [b"XGROUP", b"CREATECONSUMER", key, gname, cname])
+                    c.server.also_propagate(
+                        db.id, [b"XGROUP", b"CREATECONSUMER", key, gname, cname]
+                    )
             if history:
                 items = _serve_history(s, g, cons, start, count)
             else:
@@ -706,18 +789,23 @@ def _xread(c: Client, argv: list[bytes], xreadgroup: bool) -> Any:
         if gname is not None:
             g = s.groups.get(gname)
             if g is None:
-                return CommandError("NOGROUP the consumer group this client was blocked on no longer exists")
+                return CommandError(
+                    "NOGROUP the consumer group this client was blocked on no longer exists"
+                )
             gt = waits[key] = g.last_id
         if not s.last_id > gt:
             return BLOCKED
         start = incr_id(gt)[0]
         if g is not None:
             assert gname is not None
+            _before_change(db, key)
             cons = _lookup_consumer(g, cname)
             if cons is None:
                 cons = _create_consumer(c, db, key, g, cname)
                 if noack:
-                    c.server.also_propagate(db.id, [b"XGROUP", b"CREATECONSUMER", key, gname, cname])
+                    c.server.also_propagate(
+                        db.id, [b"XGROUP", b"CREATECONSUMER", key, gname, cname]
+                    )
             items = _serve_group(c, db, key, s, g, gname, cons, start, bcount, noack)
             c.server.prevent_prop = True
         else:
@@ -737,16 +825,30 @@ def _xread_keys(argv: list[bytes]) -> list[int]:
     return []
 
 
-@command("xread", -4, RO | Flag.BLOCKING, group=G, since="5.0.0", keys_fn=_xread_keys,
-         summary="Returns messages from multiple streams with IDs greater than the ones "
-         "requested. Blocks until a message is available otherwise.")
+@command(
+    "xread",
+    -4,
+    RO | Flag.BLOCKING,
+    group=G,
+    since="5.0.0",
+    keys_fn=_xread_keys,
+    summary="Returns messages from multiple streams with IDs greater than the ones "
+    "requested. Blocks until a message is available otherwise.",
+)
 def xread(c: Client, argv: list[bytes]) -> Any:
     return _xread(c, argv, False)
 
 
-@command("xreadgroup", -7, Flag.WRITE | Flag.BLOCKING, group=G, since="5.0.0", keys_fn=_xread_keys,
-         summary="Returns new or historical messages from a stream for a consumer in a group. "
-         "Blocks until a message is available otherwise.")
+@command(
+    "xreadgroup",
+    -7,
+    Flag.WRITE | Flag.BLOCKING,
+    group=G,
+    since="5.0.0",
+    keys_fn=_xread_keys,
+    summary="Returns new or historical messages from a stream for a consumer in a group. "
+    "Blocks until a message is available otherwise.",
+)
 def xreadgroup(c: Client, argv: list[bytes]) -> Any:
     return _xread(c, argv, True)
 
@@ -791,8 +893,16 @@ def _xgroup_prepare(
     return s, g, mkstream, entries_read
 
 
-@command("create", -5, Flag.WRITE | Flag.DENYOOM, keys=K2, parent="xgroup", group=G, since="5.0.0",
-         summary="Creates a consumer group.")
+@command(
+    "create",
+    -5,
+    Flag.WRITE | Flag.DENYOOM,
+    keys=K2,
+    parent="xgroup",
+    group=G,
+    since="5.0.0",
+    summary="Creates a consumer group.",
+)
 def xgroup_create(c: Client, argv: list[bytes]) -> Any:
     s, g, mkstream, entries_read = _xgroup_prepare(c, argv, True, False)
     if not 5 <= len(argv) <= 8:
@@ -808,15 +918,23 @@ def xgroup_create(c: Client, argv: list[bytes]) -> Any:
         db.add(key, s)
     if gname in s.groups:
         raise CommandError("BUSYGROUP Consumer Group name already exists")
-    db.will_write(key)
+    _before_change(db, key)
     s.groups[gname] = ConsumerGroup(name=gname, last_id=gid, entries_read=entries_read)
     c.server.dirty += 1
     _notify(c, b"xgroup-create", key)
     return OK
 
 
-@command("setid", -5, Flag.WRITE, keys=K2, parent="xgroup", group=G, since="5.0.0",
-         summary="Sets the last-delivered ID of a consumer group.")
+@command(
+    "setid",
+    -5,
+    Flag.WRITE,
+    keys=K2,
+    parent="xgroup",
+    group=G,
+    since="5.0.0",
+    summary="Sets the last-delivered ID of a consumer group.",
+)
 def xgroup_setid(c: Client, argv: list[bytes]) -> Any:
     s, g, _, entries_read = _xgroup_prepare(c, argv, False, True)
     if len(argv) not in (5, 7):
@@ -827,7 +945,7 @@ def xgroup_setid(c: Client, argv: list[bytes]) -> Any:
     else:
         ms, seq, _ = parse_id(argv[4])
         gid = (ms, seq)
-    c.db.will_write(argv[2])
+    _before_change(c.db, argv[2])
     g.last_id = gid
     g.entries_read = entries_read
     c.server.dirty += 1
@@ -835,8 +953,16 @@ def xgroup_setid(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("destroy", 4, Flag.WRITE, keys=K2, parent="xgroup", group=G, since="5.0.0",
-         summary="Destroys a consumer group.")
+@command(
+    "destroy",
+    4,
+    Flag.WRITE,
+    keys=K2,
+    parent="xgroup",
+    group=G,
+    since="5.0.0",
+    summary="Destroys a consumer group.",
+)
 def xgroup_destroy(c: Client, argv: list[bytes]) -> Any:
     s, g, _, _ = _xgroup_prepare(c, argv, False, False)
     if g is None:
@@ -844,7 +970,7 @@ def xgroup_destroy(c: Client, argv: list[bytes]) -> Any:
     assert s is not None
     key = argv[2]
     db = c.db
-    db.will_write(key)
+    _before_change(db, key)
     del s.groups[argv[3]]
     c.server.dirty += 1
     _notify(c, b"xgroup-destroy", key)
@@ -852,28 +978,44 @@ def xgroup_destroy(c: Client, argv: list[bytes]) -> Any:
     return 1
 
 
-@command("createconsumer", 5, Flag.WRITE | Flag.DENYOOM, keys=K2, parent="xgroup", group=G,
-         since="6.2.0", summary="Creates a consumer in a consumer group.")
+@command(
+    "createconsumer",
+    5,
+    Flag.WRITE | Flag.DENYOOM,
+    keys=K2,
+    parent="xgroup",
+    group=G,
+    since="6.2.0",
+    summary="Creates a consumer in a consumer group.",
+)
 def xgroup_createconsumer(c: Client, argv: list[bytes]) -> Any:
     _, g, _, _ = _xgroup_prepare(c, argv, False, False)
     assert g is not None
     name = argv[4]
     if name in g.consumers:
         return 0
-    c.db.will_write(argv[2])
+    _before_change(c.db, argv[2])
     _create_consumer(c, c.db, argv[2], g, name)
     return 1
 
 
-@command("delconsumer", 5, Flag.WRITE, keys=K2, parent="xgroup", group=G, since="5.0.0",
-         summary="Deletes a consumer from a consumer group.")
+@command(
+    "delconsumer",
+    5,
+    Flag.WRITE,
+    keys=K2,
+    parent="xgroup",
+    group=G,
+    since="5.0.0",
+    summary="Deletes a consumer from a consumer group.",
+)
 def xgroup_delconsumer(c: Client, argv: list[bytes]) -> Any:
     _, g, _, _ = _xgroup_prepare(c, argv, False, False)
     assert g is not None
     cons = g.consumers.get(argv[4])
     if cons is None:
         return 0
-    c.db.will_write(argv[2])
+    _before_change(c.db, argv[2])
     pending = len(cons.pel)
     for eid in cons.pel:
         g.pel.pop(eid, None)
@@ -890,8 +1032,15 @@ def _help(name: str, lines: list[str]) -> list[Status]:
     return out
 
 
-@command("help", 2, Flag.LOADING | Flag.STALE, parent="xgroup", group=G, since="5.0.0",
-         summary="Returns helpful text about the different subcommands.")
+@command(
+    "help",
+    2,
+    Flag.LOADING | Flag.STALE,
+    parent="xgroup",
+    group=G,
+    since="5.0.0",
+    summary="Returns helpful text about the different subcommands.",
+)
 def xgroup_help(c: Client, argv: list[bytes]) -> Any:
     return _help(
         "XGROUP",
@@ -917,8 +1066,15 @@ def xgroup_help(c: Client, argv: list[bytes]) -> Any:
 # ----------------------------------------------------------------------------- XSETID
 
 
-@command("xsetid", -3, Flag.WRITE | Flag.DENYOOM | Flag.FAST, keys=K1, group=G, since="5.0.0",
-         summary="An internal command for replicating stream values.")
+@command(
+    "xsetid",
+    -3,
+    Flag.WRITE | Flag.DENYOOM | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="5.0.0",
+    summary="An internal command for replicating stream values.",
+)
 def xsetid(c: Client, argv: list[bytes]) -> Any:
     sid = parse_strict(argv[2])
     entries_added = -1
@@ -948,12 +1104,14 @@ def xsetid(c: Client, argv: list[bytes]) -> Any:
         raise CommandError(errors.NO_SUCH_KEY)
     if s.entries:
         if sid < s.entries.keys()[-1]:
-            raise CommandError("ERR The ID specified in XSETID is smaller than the target stream top item")
+            raise CommandError(
+                "ERR The ID specified in XSETID is smaller than the target stream top item"
+            )
         if entries_added != -1 and len(s.entries) > entries_added:
             raise CommandError(
                 "ERR The entries_added specified in XSETID is smaller than the target stream length"
             )
-    c.db.will_write(key)
+    _before_change(c.db, key)
     s.last_id = sid
     if entries_added != -1:
         s.entries_added = entries_added
@@ -967,9 +1125,16 @@ def xsetid(c: Client, argv: list[bytes]) -> Any:
 # ----------------------------------------------------------------------------- XACK / XPENDING
 
 
-@command("xack", -4, Flag.WRITE | Flag.FAST, keys=K1, group=G, since="5.0.0",
-         summary="Returns the number of messages that were successfully acknowledged by the "
-         "consumer group member of a stream.")
+@command(
+    "xack",
+    -4,
+    Flag.WRITE | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="5.0.0",
+    summary="Returns the number of messages that were successfully acknowledged by the "
+    "consumer group member of a stream.",
+)
 def xack(c: Client, argv: list[bytes]) -> Any:
     key = argv[1]
     s = _stream(c.db, key)
@@ -984,7 +1149,7 @@ def xack(c: Client, argv: list[bytes]) -> Any:
         if nack is None:
             continue
         if not acked:
-            c.db.will_write(key)
+            _before_change(c.db, key)
         del pel[eid]
         cons = g.consumers.get(nack.consumer)
         if cons is not None:
@@ -994,9 +1159,16 @@ def xack(c: Client, argv: list[bytes]) -> Any:
     return acked
 
 
-@command("xpending", -3, RO, keys=K1, group=G, since="5.0.0",
-         summary="Returns the information and entries from a stream consumer group's pending "
-         "entries list.")
+@command(
+    "xpending",
+    -3,
+    RO,
+    keys=K1,
+    group=G,
+    since="5.0.0",
+    summary="Returns the information and entries from a stream consumer group's pending "
+    "entries list.",
+)
 def xpending(c: Client, argv: list[bytes]) -> Any:
     n = len(argv)
     if n != 3 and (n < 6 or n > 9):
@@ -1058,7 +1230,9 @@ def xpending(c: Client, argv: list[bytes]) -> Any:
         nack = gpel[eid]
         if minidle and now - nack.delivery_time < minidle:
             continue
-        out.append([fmt_id(eid), nack.consumer, max(0, now - nack.delivery_time), nack.delivery_count])
+        out.append(
+            [fmt_id(eid), nack.consumer, max(0, now - nack.delivery_time), nack.delivery_count]
+        )
         count -= 1
         if not count:
             break
@@ -1077,9 +1251,16 @@ def _claim_to(g: ConsumerGroup, eid: StreamID, nack: PendingEntry, cons: Consume
     cons.pel[eid] = None
 
 
-@command("xclaim", -6, Flag.WRITE | Flag.FAST, keys=K1, group=G, since="5.0.0",
-         summary="Changes, or acquires, ownership of a message in a consumer group, as if the "
-         "message was delivered a consumer group member.")
+@command(
+    "xclaim",
+    -6,
+    Flag.WRITE | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="5.0.0",
+    summary="Changes, or acquires, ownership of a message in a consumer group, as if the "
+    "message was delivered a consumer group member.",
+)
 def xclaim(c: Client, argv: list[bytes]) -> Any:
     key, gname, cname = argv[1], argv[2], argv[3]
     db = c.db
@@ -1133,7 +1314,7 @@ def xclaim(c: Client, argv: list[bytes]) -> Any:
     touched = False
     propagate_last = False
     if last_id > g.last_id:
-        db.will_write(key)
+        _before_change(db, key)
         touched = True
         g.last_id = last_id
         propagate_last = True
@@ -1153,7 +1334,7 @@ def xclaim(c: Client, argv: list[bytes]) -> Any:
         if eid not in ent:
             if nack is not None:
                 if not touched:
-                    db.will_write(key)
+                    _before_change(db, key)
                     touched = True
                 _propagate_xclaim(c, dbid, key, g, gname, argv[5 + k], nack)
                 propagate_last = False
@@ -1172,7 +1353,7 @@ def xclaim(c: Client, argv: list[bytes]) -> Any:
         if not fresh and minidle and now - nack.delivery_time < minidle:
             continue
         if not touched:
-            db.will_write(key)
+            _before_change(db, key)
             touched = True
         if cons is None:
             cons = _lookup_consumer(g, cname)
@@ -1199,9 +1380,16 @@ def xclaim(c: Client, argv: list[bytes]) -> Any:
     return out
 
 
-@command("xautoclaim", -6, Flag.WRITE | Flag.FAST, keys=K1, group=G, since="6.2.0",
-         summary="Changes, or acquires, ownership of messages in a consumer group, as if the "
-         "messages were delivered to as consumer group member.")
+@command(
+    "xautoclaim",
+    -6,
+    Flag.WRITE | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="6.2.0",
+    summary="Changes, or acquires, ownership of messages in a consumer group, as if the "
+    "messages were delivered to as consumer group member.",
+)
 def xautoclaim(c: Client, argv: list[bytes]) -> Any:
     key, gname, cname = argv[1], argv[2], argv[3]
     minidle = parse_int(argv[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM")
@@ -1256,7 +1444,7 @@ def xautoclaim(c: Client, argv: list[bytes]) -> Any:
         nack = gpel[eid]
         if eid not in ent:
             if not touched:
-                db.will_write(key)
+                _before_change(db, key)
                 touched = True
             sid = fmt_id(eid)
             _propagate_xclaim(c, dbid, key, g, gname, sid, nack)
@@ -1271,7 +1459,7 @@ def xautoclaim(c: Client, argv: list[bytes]) -> Any:
         if minidle and now - nack.delivery_time < minidle:
             continue
         if not touched:
-            db.will_write(key)
+            _before_change(db, key)
             touched = True
         if cons is None:
             cons = _lookup_consumer(g, cname)
@@ -1302,8 +1490,16 @@ def _xinfo_stream_lookup(c: Client, key: bytes) -> Stream:
     return s
 
 
-@command("stream", -3, RO, keys=K2, parent="xinfo", group=G, since="5.0.0",
-         summary="Returns information about a stream.")
+@command(
+    "stream",
+    -3,
+    RO,
+    keys=K2,
+    parent="xinfo",
+    group=G,
+    since="5.0.0",
+    summary="Returns information about a stream.",
+)
 def xinfo_stream(c: Client, argv: list[bytes]) -> Any:
     s = _xinfo_stream_lookup(c, argv[2])
     opts = argv[3:]
@@ -1379,8 +1575,16 @@ def xinfo_stream(c: Client, argv: list[bytes]) -> Any:
     return info
 
 
-@command("groups", 3, RO, keys=K2, parent="xinfo", group=G, since="5.0.0",
-         summary="Returns a list of the consumer groups of a stream.")
+@command(
+    "groups",
+    3,
+    RO,
+    keys=K2,
+    parent="xinfo",
+    group=G,
+    since="5.0.0",
+    summary="Returns a list of the consumer groups of a stream.",
+)
 def xinfo_groups(c: Client, argv: list[bytes]) -> Any:
     s = _xinfo_stream_lookup(c, argv[2])
     out = []
@@ -1399,8 +1603,16 @@ def xinfo_groups(c: Client, argv: list[bytes]) -> Any:
     return out
 
 
-@command("consumers", 4, RO, keys=K2, parent="xinfo", group=G, since="5.0.0",
-         summary="Returns a list of the consumers in a consumer group.")
+@command(
+    "consumers",
+    4,
+    RO,
+    keys=K2,
+    parent="xinfo",
+    group=G,
+    since="5.0.0",
+    summary="Returns a list of the consumers in a consumer group.",
+)
 def xinfo_consumers(c: Client, argv: list[bytes]) -> Any:
     key, gname = argv[2], argv[3]
     s = _xinfo_stream_lookup(c, key)
@@ -1418,8 +1630,15 @@ def xinfo_consumers(c: Client, argv: list[bytes]) -> Any:
     ]
 
 
-@command("help", 2, Flag.LOADING | Flag.STALE, parent="xinfo", group=G, since="5.0.0",
-         summary="Returns helpful text about the different subcommands.")
+@command(
+    "help",
+    2,
+    Flag.LOADING | Flag.STALE,
+    parent="xinfo",
+    group=G,
+    since="5.0.0",
+    summary="Returns helpful text about the different subcommands.",
+)
 def xinfo_help(c: Client, argv: list[bytes]) -> Any:
     return _help(
         "XINFO",

@@ -7,11 +7,12 @@ INCRBYFLOAT as ``SET k <result> KEEPTTL`` so the AOF replays to the same state.
 
 from __future__ import annotations
 
-import decimal
+from fractions import Fraction
 from typing import Any
 
 from ember import errors
 from ember.commands.args import LLONG_MAX, LLONG_MIN, get_string, parse_int
+from ember.commands.hash import _Inf, _ld_round, ld_format, ld_parse
 from ember.commands.registry import Flag, command
 from ember.errors import CommandError
 from ember.protocol.resp import OK
@@ -47,6 +48,48 @@ def _parse_expire(c: Client, name: str, opt: bytes, arg: bytes) -> int:
     return v
 
 
+_NX, _XX, _GET, _KEEPTTL, _PERSIST = 1, 2, 4, 8, 16
+_EXPIRE_NAMES = (b"ex", b"px", b"exat", b"pxat")
+
+
+def _parse_set_options(argv: list[bytes], start: int, is_set: bool) -> tuple[int, bytes | None, bytes]:
+    """``parseExtendedStringArgumentsOrReply``: flags, expire option and its argument.
+
+    Conflicting options are a syntax error; the same expire option may be repeated
+    (the last value wins).
+    """
+    flags = 0
+    expire_opt: bytes | None = None
+    expire_arg = b""
+    n = len(argv)
+    i = start
+    while i < n:
+        o = argv[i].lower()
+        if o == b"nx" and is_set and not flags & _XX:
+            flags |= _NX
+        elif o == b"xx" and is_set and not flags & _NX:
+            flags |= _XX
+        elif o == b"get" and is_set:
+            flags |= _GET
+        elif o == b"keepttl" and is_set and not flags & _PERSIST and expire_opt is None:
+            flags |= _KEEPTTL
+        elif o == b"persist" and not is_set and expire_opt is None and not flags & _KEEPTTL:
+            flags |= _PERSIST
+        elif (
+            o in _EXPIRE_NAMES
+            and not flags & (_KEEPTTL | _PERSIST)
+            and expire_opt in (None, o)
+            and i + 1 < n
+        ):
+            expire_opt = o
+            expire_arg = argv[i + 1]
+            i += 1
+        else:
+            raise CommandError(errors.SYNTAX)
+        i += 1
+    return flags, expire_opt, expire_arg
+
+
 @command("set", -3, W, keys=K1, group=G, summary="Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.")
 def set_(c: Client, argv: list[bytes]) -> Any:
     key, value = argv[1], argv[2]
@@ -57,28 +100,8 @@ def set_(c: Client, argv: list[bytes]) -> Any:
         if c.server.config.values["notify-keyspace-events"]:
             c.server.notify(NOTIFY_STRING, b"set", key, db.id)
         return OK
-    nx = xx = get = keepttl = False
-    expire_opt: bytes | None = None
-    expire_arg = b""
-    i = 3
-    n = len(argv)
-    while i < n:
-        o = argv[i].lower()
-        if o == b"nx" and not xx:
-            nx = True
-        elif o == b"xx" and not nx:
-            xx = True
-        elif o == b"get":
-            get = True
-        elif o == b"keepttl" and expire_opt is None:
-            keepttl = True
-        elif o in _EXPIRE_OPTS and expire_opt is None and not keepttl and i + 1 < n:
-            expire_opt = o
-            expire_arg = argv[i + 1]
-            i += 1
-        else:
-            raise CommandError(errors.SYNTAX)
-        i += 1
+    flags, expire_opt, expire_arg = _parse_set_options(argv, 3, True)
+    nx, xx, get, keepttl = flags & _NX, flags & _XX, flags & _GET, flags & _KEEPTTL
     when = _parse_expire(c, "set", expire_opt, expire_arg) if expire_opt is not None else None
     old = db.lookup(key)
     if get and old is not None and type(old) is not bytes and type(old) is not bytearray:
@@ -92,8 +115,10 @@ def set_(c: Client, argv: list[bytes]) -> Any:
     if when is not None:
         db.set_expire(key, when)
         srv.notify(NOTIFY_GENERIC, b"expire", key, db.id)
-        if expire_opt != b"pxat":
-            c.prop_argv = [b"SET", key, value, b"PXAT", b"%d" % when]
+        c.prop_argv = [b"SET", key, value, b"PXAT", b"%d" % when]
+    elif get:
+        # propagate without GET (it may be repeated)
+        c.prop_argv = [a for i, a in enumerate(argv) if i < 3 or a.lower() != b"get"]
     if get:
         return bytes(old) if old is not None else None
     return OK
@@ -122,26 +147,13 @@ def get(c: Client, argv: list[bytes]) -> Any:
 @command("getex", -2, W | Flag.FAST, keys=K1, group=G, since="6.2.0", summary="Returns the string value of a key after setting its expiration time.")
 def getex(c: Client, argv: list[bytes]) -> Any:
     key = argv[1]
-    expire_opt = None
-    expire_arg = b""
-    persist = False
-    i = 2
-    while i < len(argv):
-        o = argv[i].lower()
-        if o in _EXPIRE_OPTS and expire_opt is None and not persist and i + 1 < len(argv):
-            expire_opt = o
-            expire_arg = argv[i + 1]
-            i += 2
-        elif o == b"persist" and expire_opt is None and not persist:
-            persist = True
-            i += 1
-        else:
-            raise CommandError(errors.SYNTAX)
-    when = _parse_expire(c, "getex", expire_opt, expire_arg) if expire_opt is not None else None
+    flags, expire_opt, expire_arg = _parse_set_options(argv, 2, False)
     db = c.db
     v = get_string(db, key)
     if v is None:
         return None
+    # the expire value is validated only for an existing string key, like Redis
+    when = _parse_expire(c, "getex", expire_opt, expire_arg) if expire_opt is not None else None
     srv = c.server
     if when is not None:
         if when <= srv.cached_now_ms():
@@ -154,7 +166,7 @@ def getex(c: Client, argv: list[bytes]) -> Any:
             srv.dirty += 1
             srv.notify(NOTIFY_GENERIC, b"expire", key, db.id)
             c.prop_argv = [b"PEXPIREAT", key, b"%d" % when]
-    elif persist and db.persist(key):
+    elif flags & _PERSIST and db.persist(key):
         srv.dirty += 1
         srv.notify(NOTIFY_GENERIC, b"persist", key, db.id)
         c.prop_argv = [b"PERSIST", key]
@@ -412,57 +424,26 @@ def decrby(c: Client, argv: list[bytes]) -> Any:
     return _incr(c, argv[1], -delta)
 
 
-_LD_CTX = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
-
-
-def parse_long_double(b: bytes) -> decimal.Decimal:
-    """``string2ld``: strtold with no spaces and no trailing junk; NaN refused."""
-    if not b or len(b) > 5 * 1024 or b[0] in b" \t\r\n\x0b\x0c" or b[-1] in b" \t\r\n\x0b\x0c":
-        raise CommandError(errors.NOT_FLOAT)
-    try:
-        s = b.decode("ascii")
-        if "_" in s:
-            raise ValueError
-        d = decimal.Decimal(s)
-    except (ValueError, UnicodeDecodeError, decimal.InvalidOperation):
-        try:
-            d = decimal.Decimal(float.fromhex(b.decode("ascii")))
-        except (ValueError, UnicodeDecodeError, OverflowError):
-            raise CommandError(errors.NOT_FLOAT) from None
-    if d.is_nan():
-        raise CommandError(errors.NOT_FLOAT)
-    return d
-
-
-def format_long_double(d: decimal.Decimal) -> bytes:
-    """``ld2string(LD_STR_HUMAN)``: ``%.17Lf`` with trailing zeros (and dot) removed."""
-    q = d.quantize(decimal.Decimal("1e-17"), context=_LD_CTX) if d.adjusted() < 22 else d
-    text = format(q, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    if text in ("-0", ""):
-        text = "0"
-    return text.encode()
-
-
 @command("incrbyfloat", 3, W | Flag.FAST, keys=K1, group=G, since="2.6.0", summary="Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
 def incrbyfloat(c: Client, argv: list[bytes]) -> Any:
+    """Computed like Redis in x87 ``long double`` (exact Fractions rounded to 64-bit
+    significands, see ``ld_parse`` in :mod:`ember.commands.hash`), printed ``%.17Lf``."""
     db = c.db
     key = argv[1]
     v = db.lookup(key)
-    if v is None:
-        cur = decimal.Decimal(0)
-    else:
+    cur: Fraction | float = Fraction(0)
+    if v is not None:
         if type(v) is not bytes and type(v) is not bytearray:
             raise CommandError(errors.WRONGTYPE)
-        cur = parse_long_double(bytes(v))
-    incr_by = parse_long_double(argv[2])
-    if cur.is_infinite() or incr_by.is_infinite():
+        cur = ld_parse(bytes(v))
+    incr_by = ld_parse(argv[2])
+    if type(cur) is float or type(incr_by) is float:  # an infinity
         raise CommandError(errors.INCR_NAN)
-    new = _LD_CTX.add(cur, incr_by)
-    if abs(new) > decimal.Decimal("1.18e4932"):
-        raise CommandError(errors.INCR_NAN)
-    text = format_long_double(new)
+    try:
+        new = _ld_round(cur + incr_by)
+    except _Inf:
+        raise CommandError(errors.INCR_NAN) from None
+    text = ld_format(new)
     db.set(key, text, keep_ttl=True)
     srv = c.server
     srv.dirty += 1
@@ -474,8 +455,32 @@ def incrbyfloat(c: Client, argv: list[bytes]) -> Any:
 # ---------------------------------------------------------------------------------- LCS
 
 
+def _lcs_rows(a: bytes, b: bytes) -> list[int]:
+    """Bit-parallel LCS (Hyyrö): row ``i`` is a bit vector over ``b`` whose zero bits
+    below ``j`` count LCS(a[:i], b[:j]). One big-int operation per byte of ``a``."""
+    m = len(b)
+    full = (1 << m) - 1
+    masks: dict[int, int] = {}
+    for j, ch in enumerate(b):
+        masks[ch] = masks.get(ch, 0) | (1 << j)
+    v = full
+    rows = [v]
+    for ch in a:
+        u = v & masks.get(ch, 0)
+        v = ((v + u) | (v - u)) & full
+        rows.append(v)
+    return rows
+
+
 @command("lcs", -3, RO, keys=(1, 2, 1), group=G, since="7.0.0", summary="Finds the longest common substring.")
 def lcs(c: Client, argv: list[bytes]) -> Any:
+    db = c.db
+    va, vb = db.lookup(argv[1]), db.lookup(argv[2])
+    for v in (va, vb):
+        if v is not None and type(v) is not bytes and type(v) is not bytearray:
+            raise CommandError("ERR The specified keys must contain string values")
+    a = bytes(va) if va is not None else b""
+    b = bytes(vb) if vb is not None else b""
     getlen = getidx = withmatchlen = False
     minmatchlen = 0
     i = 3
@@ -488,41 +493,30 @@ def lcs(c: Client, argv: list[bytes]) -> Any:
         elif o == b"withmatchlen":
             withmatchlen = True
         elif o == b"minmatchlen" and i + 1 < len(argv):
-            minmatchlen = parse_int(argv[i + 1])
-            if minmatchlen < 0:
-                minmatchlen = 0
+            minmatchlen = max(parse_int(argv[i + 1]), 0)
             i += 1
         else:
             raise CommandError(errors.SYNTAX)
         i += 1
-    db = c.db
-    va, vb = db.lookup(argv[1]), db.lookup(argv[2])
-    for v in (va, vb):
-        if v is not None and type(v) is not bytes and type(v) is not bytearray:
-            raise CommandError("ERR The specified keys must contain string values")
-    a = bytes(va) if va is not None else b""
-    b = bytes(vb) if vb is not None else b""
     if getidx and getlen:
         raise CommandError("ERR If you want both the length and indexes, please just use IDX.")
     alen, blen = len(a), len(b)
-    # DP table, one row per prefix of a (row i has blen+1 entries)
-    table = [[0] * (blen + 1) for _ in range(alen + 1)]
-    for ii in range(1, alen + 1):
-        row, prev = table[ii], table[ii - 1]
-        ca = a[ii - 1]
-        for jj in range(1, blen + 1):
-            if ca == b[jj - 1]:
-                row[jj] = prev[jj - 1] + 1
-            else:
-                x, y = prev[jj], row[jj - 1]
-                row[jj] = x if x > y else y
-    idx = table[alen][blen]
+    if (alen + 1) * (blen + 1) * 4 > c.server.config.values["proto-max-bulk-len"]:
+        raise CommandError("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+    rows = _lcs_rows(a, b)
+    total = blen - rows[alen].bit_count()
     if getlen:
-        return idx
+        return total
+
+    def cell(ii: int, jj: int) -> int:  # LCS(a[:ii], b[:jj])
+        return jj - (rows[ii] & ((1 << jj) - 1)).bit_count()
+
+    # walk back like Redis's lcsCommand (same tie-breaking, same range emission)
+    idx = total
     result = bytearray(idx)
     matches: list[Any] = []
     ii, jj = alen, blen
-    arange_start = alen
+    arange_start = alen  # alen: no range open
     arange_end = brange_start = brange_end = 0
     while ii > 0 and jj > 0:
         emit = False
@@ -542,7 +536,7 @@ def lcs(c: Client, argv: list[bytes]) -> Any:
             ii -= 1
             jj -= 1
         else:
-            if table[ii - 1][jj] > table[ii][jj - 1]:
+            if cell(ii - 1, jj) > cell(ii, jj - 1):
                 ii -= 1
             else:
                 jj -= 1
@@ -550,12 +544,12 @@ def lcs(c: Client, argv: list[bytes]) -> Any:
                 emit = True
         if emit:
             mlen = arange_end - arange_start + 1
-            if minmatchlen == 0 or mlen >= minmatchlen:
+            if getidx and (minmatchlen == 0 or mlen >= minmatchlen):
                 m: list[Any] = [[arange_start, arange_end], [brange_start, brange_end]]
                 if withmatchlen:
                     m.append(mlen)
                 matches.append(m)
             arange_start = alen
     if getidx:
-        return {b"matches": matches, b"len": table[alen][blen]}
+        return {b"matches": matches, b"len": total}
     return bytes(result)

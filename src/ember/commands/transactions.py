@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from ember import errors
 from ember.commands.registry import Flag, command
 from ember.errors import CommandError
-from ember.protocol.resp import _ARR_HDR, NULL_ARRAY, OK, encode
+from ember.protocol.resp import NULL_ARRAY, OK, encode
 from ember.server.client import BLOCKED, NO_REPLY, Client
+from ember.server.pubsub import feed_monitors
 
 if TYPE_CHECKING:
     from ember.keyspace.db import Db
@@ -84,10 +85,18 @@ def touch_all_watched_keys(emptied: Db, replaced_with: Db | None) -> None:
         in_other = other is not None and key in other
         if not (in_emptied or in_other):
             continue
+        wk = (emptied, key)
         for c in clients:
             stale = c.watched_stale
-            wk = (emptied, key)
-            if stale and wk in stale:
+            state = stale.get(wk) if stale else None
+            if state == _STALE_TOUCHED:
+                # deleted while expired (no change), or overwritten (a change)
+                del stale[wk]
+                if in_emptied:
+                    c.dirty_cas = True
+                    continue
+                state = None
+            if state is not None:
                 if not in_other:
                     del stale[wk]  # the expired key is deleted: no logical change
                     continue
@@ -124,11 +133,8 @@ def discard_transaction(c: Client) -> None:
 def exec_abort(c: Client, err: CommandError) -> CommandError:
     """execCommandAbort: EXEC refused by a pre-execution check (OOM, MISCONF...)."""
     discard_transaction(c)
-    srv = c.server
-    if srv.monitors:
-        from ember.server.pubsub import feed_monitors
-
-        feed_monitors(c, [b"EXEC"] if c.last_cmd != b"exec" else [b"EXEC"])
+    if c.server.monitors:
+        feed_monitors(c, [b"EXEC"])  # MONITOR saw MULTI: show that the transaction ended
     return CommandError("EXECABORT Transaction discarded because of: " + err.message)
 
 
@@ -174,30 +180,29 @@ def exec_(c: Client, argv: list[bytes]) -> Any:
         return NULL_ARRAY
     queue = c.multi_queue
     discard_transaction(c)  # leaves MULTI state and unwatches before running
-    c.in_exec = True
-    try:
-        if c.reply_mode:
-            # CLIENT REPLY OFF/SKIP: the whole EXEC reply is one reply to silence
-            replies = []
-            for spec, args in queue:
-                r = c.call(spec, args)
-                if r is not NO_REPLY and r is not BLOCKED:
-                    replies.append(r)
-            return replies
+    srv = c.server
+    silenced = c.reply_mode != 0  # CLIENT REPLY OFF/SKIP: the EXEC reply is one reply
+    replies: list[Any] = []
+    out = c.out
+    if not silenced:
         # Stream the array: header first, then each reply as its command completes, so
         # that out-of-band pushes produced meanwhile (self-notifications, SUBSCRIBE)
         # are interleaved exactly as Redis writes them.
-        out = c.out
-        n = len(queue)
-        out.append(_ARR_HDR[n] if n < 1024 else b"*%d\r\n" % n)
-        resp3 = c.resp3
+        out.append(b"*%d\r\n" % len(queue))
+    c.in_exec = True
+    try:
         for spec, args in queue:
             r = c.call(spec, args)
             if r is not NO_REPLY and r is not BLOCKED:
-                out.append(encode(r, resp3))
-        return NO_REPLY
+                if silenced:
+                    replies.append(r)
+                else:
+                    out.append(encode(r, c.resp3))
+            if srv.monitors and not spec.flags & (Flag.ADMIN | Flag.SKIP_MONITOR):
+                feed_monitors(c, args)
     finally:
         c.in_exec = False
+    return replies if silenced else NO_REPLY
 
 
 @command(

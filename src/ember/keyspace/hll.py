@@ -68,7 +68,7 @@ def murmurhash64a(data: bytes, seed: int = SEED) -> int:
     if nblocks:
         st = _STRUCTS.get(nblocks)
         if st is None:
-            st = _STRUCTS[nblocks] = struct.Struct("<%dQ" % nblocks)
+            st = _STRUCTS[nblocks] = struct.Struct(f"<{nblocks}Q")
         for k in st.unpack_from(data):
             k = (k * _M) & _U64
             k ^= k >> 47
@@ -295,8 +295,12 @@ class Sparse:
         self.truncated = False
 
     @classmethod
-    def parse(cls, payload: bytes | bytearray) -> Sparse:
-        """Decode opcodes like Redis's readers do (a cut XZERO reads a 0 second byte)."""
+    def parse(cls, payload: bytes | bytearray, hidden: int = 0) -> Sparse:
+        """Decode opcodes like Redis's readers do.
+
+        A final XZERO cut after its first byte reads ``hidden`` as its second byte: the
+        byte past the end of the string in memory (the terminator, 0, for a new string).
+        """
         sp = cls()
         ops = sp.ops
         starts = sp.starts
@@ -315,7 +319,7 @@ class Sparse:
                 if p + 1 < n:
                     c = (b << 8) | payload[p + 1]
                 else:
-                    c = b << 8
+                    c = (b << 8) | hidden
                     sp.truncated = True
                 span = (c & 0x3FFF) + 1
                 ops.append(c)
@@ -478,16 +482,26 @@ class Sparse:
 def sparse_set_bytes(
     payload: bytes | bytearray, index: int, count: int, max_bytes: int
 ) -> tuple[int, bytes]:
-    """Byte-level ``hllSparseSet`` on a raw payload (reference; used for odd payloads).
+    """Byte-level ``hllSparseSet`` on a payload string (the reference implementation).
 
     Returns ``(result, new_payload)``; on PROMOTE or -1 the payload is unchanged.
-    Memory past the end reads as the string terminator (0), like an sds string.
     """
-    payload = bytes(payload)
-    if count > VAL_MAX_VALUE:
-        return PROMOTE, payload
-    length = len(payload)
     mem = bytearray(payload) + bytes(16)
+    r, length = sparse_set_mem(mem, len(payload), index, count, max_bytes)
+    return r, bytes(mem[:length])
+
+
+def sparse_set_mem(mem: bytearray, length: int, index: int, count: int, max_bytes: int) -> tuple[int, int]:
+    """``hllSparseSet`` on the memory of an sds string: ``mem[:length]`` is the payload.
+
+    Bytes past ``length`` are what Redis would find in memory there (the terminator,
+    or what earlier updates left behind); reading a cut final XZERO uses them, so a
+    corrupt payload evolves exactly as in Redis. Returns ``(result, new_length)``.
+    """
+    if count > VAL_MAX_VALUE:
+        return PROMOTE, length
+    if len(mem) < length + 8:
+        mem.extend(bytes(length + 8 - len(mem)))
     p = 0
     first = 0
     prev = -1
@@ -508,7 +522,7 @@ def sparse_set_bytes(
         p += oplen
         first += span
     if span == 0 or p >= length:
-        return -1, payload
+        return -1, length
     b = mem[p]
     is_xzero = b & 0xC0 == 0x40
     nxt: int | None = p + (2 if is_xzero else 1)
@@ -519,7 +533,7 @@ def sparse_set_bytes(
         oldval = ((b >> 2) & 0x1F) + 1
         runlen = (b & 3) + 1
         if oldval >= count:
-            return 0, payload
+            return 0, length
         if runlen == 1:
             mem[p] = _val_code(count, 1)
             done = True
@@ -547,7 +561,7 @@ def sparse_set_bytes(
         sb = b"".join(s.to_bytes(2, "big") if s >= 0x100 else bytes((s,)) for s in seq)
         delta = len(sb) - (2 if is_xzero else 1)
         if delta > 0 and HDR_SIZE + length + delta > max_bytes:
-            return PROMOTE, payload
+            return PROMOTE, length
         if delta and nxt is not None:
             chunk = mem[nxt:length]
             mem[nxt + delta : nxt + delta + len(chunk)] = chunk
@@ -578,7 +592,7 @@ def sparse_set_bytes(
                     mem[length] = 0
                     continue
         p += 1
-    return 1, bytes(mem[:length])
+    return 1, length
 
 
 # ------------------------------------------------------------------ whole values
@@ -587,14 +601,17 @@ def sparse_set_bytes(
 class HLL:
     """A decoded HyperLogLog: header + sparse opcodes or dense registers."""
 
-    __slots__ = ("hdr", "sparse", "regs", "hist", "raw_payload")
+    __slots__ = ("hdr", "sparse", "regs", "hist", "mem", "mlen")
 
     def __init__(self, hdr: bytearray) -> None:
         self.hdr = hdr
         self.sparse: Sparse | None = None
         self.regs: bytearray | None = None  # dense registers (12288 bytes)
         self.hist: list[int] | None = None  # dense histogram cache
-        self.raw_payload: bytes | None = None  # a truncated sparse payload, verbatim
+        # a sparse payload whose last XZERO is cut: kept as sds-like memory (mem[:mlen]
+        # is the payload) and updated byte by byte, as Redis does
+        self.mem: bytearray | None = None
+        self.mlen = 0
 
     @classmethod
     def load(cls, value: bytes | bytearray) -> HLL:
@@ -606,7 +623,8 @@ class HLL:
             sp = Sparse.parse(value[HDR_SIZE:])
             h.sparse = sp
             if sp.truncated:
-                h.raw_payload = bytes(value[HDR_SIZE:])
+                h.mem = bytearray(value[HDR_SIZE:]) + bytes(16)
+                h.mlen = len(value) - HDR_SIZE
         return h
 
     def copy(self) -> HLL:
@@ -614,7 +632,8 @@ class HLL:
         h.sparse = self.sparse.copy() if self.sparse is not None else None
         h.regs = bytearray(self.regs) if self.regs is not None else None
         h.hist = self.hist.copy() if self.hist is not None else None
-        h.raw_payload = self.raw_payload
+        h.mem = bytearray(self.mem) if self.mem is not None else None
+        h.mlen = self.mlen
         return h
 
     @property
@@ -624,8 +643,8 @@ class HLL:
     def to_bytes(self) -> bytes:
         if self.regs is not None:
             return bytes(self.hdr) + self.regs
-        if self.raw_payload is not None:
-            return bytes(self.hdr) + self.raw_payload
+        if self.mem is not None:
+            return bytes(self.hdr) + self.mem[: self.mlen]
         assert self.sparse is not None
         return bytes(self.hdr) + self.sparse.serialize()
 
@@ -657,7 +676,7 @@ class HLL:
         self.hist = self.sparse.hist.copy()
         self.regs = raw_to_dense(raw)
         self.sparse = None
-        self.raw_payload = None
+        self.mem = None
         self.hdr[4] = DENSE
         return True
 
@@ -689,14 +708,14 @@ class HLL:
             return 1
         sp = self.sparse
         assert sp is not None
-        if self.raw_payload is not None:
-            r, payload = sparse_set_bytes(self.raw_payload, index, count, max_bytes)
+        mem = self.mem
+        if mem is not None:
+            r, self.mlen = sparse_set_mem(mem, self.mlen, index, count, max_bytes)
             if r == 1:
-                self.raw_payload = payload
-                nsp = Sparse.parse(payload)
+                nsp = Sparse.parse(mem[: self.mlen], mem[self.mlen])
                 self.sparse = nsp
                 if not nsp.truncated:
-                    self.raw_payload = None
+                    self.mem = None
         else:
             r = sp.set(index, count, max_bytes)
         if r == PROMOTE:

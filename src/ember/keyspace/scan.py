@@ -50,11 +50,20 @@ class ScanCursors:
         return (snap_id << 32) | end, chunk
 
 
+_ULONG = 1 << 64
+
+
 def parse_cursor(b: bytes) -> int:
-    try:
-        v = int(b)
-    except ValueError:
-        raise CommandError("ERR invalid cursor") from None
-    if v < 0 or v >= 1 << 64 or not b.isdigit():
+    """A SCAN cursor as Redis reads it (``strtoul``, base 10).
+
+    A leading space is refused; an optional sign is accepted (``-1`` wraps around to
+    2**64-1 like the C library does); an empty string is 0; values beyond 64 bits or
+    trailing junk are ``ERR invalid cursor``.
+    """
+    digits = b[1:] if b[:1] in (b"+", b"-") else b
+    if b and (not digits or not digits.isdigit()):
         raise CommandError("ERR invalid cursor")
-    return v
+    v = int(digits) if digits else 0
+    if v >= _ULONG:
+        raise CommandError("ERR invalid cursor")
+    return (-v) % _ULONG if b[:1] == b"-" else v

@@ -187,7 +187,7 @@ def _int_size(v: int) -> int:
 def _el_size(x: bytes) -> int:
     """Bytes of a string element appended with ``lpAppend`` (integers are encoded as such)."""
     n = len(x)
-    if n <= 20 and n and is_canonical_int(x):
+    if n <= 20 and n and (x[0] == 45 or 48 <= x[0] <= 57) and is_canonical_int(x):
         return _int_size(int(x))
     if n < 64:
         enc = 1 + n
@@ -216,17 +216,21 @@ def nodes_of(s: Stream, cfg: dict[str, Any]) -> list[Node]:
     return nodes
 
 
+# counter values after which the listpack integer encoding grows
+_GROW = frozenset((127, 4095, 32767, 8388607, 2147483647))
+
+
 def _append(nodes: list[Node], eid: StreamID, flat: list[bytes], cfg: dict[str, Any]) -> None:
-    tot = 0
-    for x in flat:
-        tot += len(x)
+    tot = sum(map(len, flat))
     node = nodes[-1] if nodes else None
     if node is not None:
         max_bytes = cfg["stream-node-max-bytes"]
         if max_bytes <= 0 or max_bytes > LP_MAX_SIZE:
             max_bytes = LP_MAX_SIZE
         max_entries = cfg["stream-node-max-entries"]
-        if node.nbytes + tot >= max_bytes or (max_entries and node.live + node.deleted >= max_entries):
+        if node.nbytes + tot >= max_bytes or (
+            max_entries and node.live + node.deleted >= max_entries
+        ):
             node = None
     fields = flat[0::2]
     nf = len(fields)
@@ -240,9 +244,13 @@ def _append(nodes: list[Node], eid: StreamID, flat: list[bytes], cfg: dict[str, 
         nodes.append(node)
         same = True
     else:
-        node.nbytes += _counter_delta(node.live, node.live + 1)
+        if node.live in _GROW:
+            node.nbytes += _counter_delta(node.live, node.live + 1)
         same = fields == node.fields
-    size = 2 + _int_size(_i64(eid[0] - node.master[0])) + _int_size(_i64(eid[1] - node.master[1]))
+    d = eid[0] - node.master[0]
+    size = 4 if 0 <= d <= 127 else 2 + _int_size(_i64(d))
+    d = eid[1] - node.master[1]
+    size += 2 if 0 <= d <= 127 else _int_size(_i64(d))
     if same:
         for v in flat[1::2]:
             size += _el_size(v)
@@ -326,10 +334,13 @@ def trim(
             if not announced:
                 before()
                 announced = True
-            for _ in range(n):
+            keys = entries.keys()
+            k = 0
+            while k < n and keys and keys[0] <= node.last:
                 entries.popitem(0)
+                k += 1
             del nodes[0]
-            deleted += n
+            deleted += k
             continue
         if approx:
             break

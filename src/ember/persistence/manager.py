@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ember import errors
+from ember.config import ConfigError
 from ember.persistence.bgsave.cow import ForklessSnapshot
 from ember.persistence.rdb.errors import RdbFormatError
 from ember.persistence.rdbfile import (
@@ -51,6 +52,8 @@ class BgJob:
     cow_sampled_at: float = 0.0
     on_done: Any = None  # callback(ok: bool, job)
     dirty_at_start: int = 0
+    sink: Any = None  # forkless: the ThreadedFileSink being written
+    killed: bool = False  # stopped on purpose (FLUSHALL, SHUTDOWN...): not a save error
 
 
 class Persistence:
@@ -104,20 +107,25 @@ class Persistence:
 
     # ------------------------------------------------------------------ SAVE
     def save_sync(self) -> bool:
-        """SAVE: write the dataset now, blocking (rdbSave). Returns success."""
-        if self.bg is not None and self.bg.kind == "rdb":
-            raise RuntimeError("bgsave in progress")
+        """Write the dataset now, blocking (rdbSave). Returns success.
+
+        Like Redis's rdbSave it may run while a background save is in progress (DEBUG
+        RELOAD does that); it then uses its own temp file name.
+        """
         srv = self.server
         target = os.path.abspath(self.rdb_path)
+        tmp = os.path.join(os.path.dirname(target), f"temp-{os.getpid()}.rdb")
+        if self.bg is not None and self.bg.tmp == tmp:
+            tmp = os.path.join(os.path.dirname(target), f"temp-{os.getpid()}-sync.rdb")
         try:
-            sink = TempFileSink(target, os.path.join(os.path.dirname(target), f"temp-{os.getpid()}.rdb"),
+            sink = TempFileSink(target, tmp,
                                 autosync=32 << 20 if srv.config.values["rdb-save-incremental-fsync"] else 0)
         except OSError as e:
             log.warning(
                 f"Failed opening the temp RDB file temp-{os.getpid()}.rdb (in server root dir "
                 f"{os.getcwd()}) for saving: {e.strerror}"
             )
-            self._save_failed(e)
+            self.last_error = str(e)  # a failed SAVE leaves rdb_last_bgsave_status alone (Redis)
             return False
         try:
             snap = ForklessSnapshot(srv, RdbEncoder(sink, write_options(srv), functions_of(srv)))
@@ -126,8 +134,14 @@ class Persistence:
             sink.commit()
         except OSError as e:
             sink.abort()
-            log.warning(f"Write error saving DB on disk: {e.strerror}")
-            self._save_failed(e)
+            if getattr(e, "op", "") == "rename":
+                log.warning(
+                    f"Error moving temp DB file {os.path.basename(sink.tmp)} on the final destination "
+                    f"{os.path.basename(target)} (in server root dir {os.getcwd()}): {e.strerror}"
+                )
+            else:
+                log.warning(f"Write error saving DB on disk: {e.strerror}")
+            self.last_error = str(e)
             return False
         log.notice("DB saved on disk")
         self._save_succeeded(dirty_at_start=srv.dirty)
@@ -140,7 +154,6 @@ class Persistence:
             srv.dirty = 0
         srv.lastsave = int(time.time())
         self.last_bgsave_status = "ok"
-        self.rdb_saves += 1
 
     def _save_failed(self, e: BaseException) -> None:
         self.last_bgsave_status = "err"
@@ -156,6 +169,7 @@ class Persistence:
         srv = self.server
         target = os.path.abspath(self.rdb_path)
         self.last_bgsave_try = time.time()
+        self.rdb_saves += 1  # counted when a BGSAVE starts (rdbSaveBackground), as in Redis
         engine = srv.config.values["bgsave-engine"]
         job = self.start_snapshot_job(
             "rdb", engine, target, lambda sink: RdbEncoder(sink, write_options(srv), functions_of(srv)),
@@ -199,6 +213,7 @@ class Persistence:
             log.warning(f"Failed opening the temp file {tmp} for saving: {e.strerror}")
             return str(e)
         snap = ForklessSnapshot(srv, make_encoder(sink), key_delay_us=delay)
+        job.sink = sink
         snap.start()
         self.latest_fork_usec = snap.stats.start_usec
         self.total_forks += 1
@@ -246,6 +261,10 @@ class Persistence:
     def _bgsave_done(self, ok: bool, job: BgJob) -> None:
         self.last_bgsave_time_sec = int(time.time() - job.start)
         self.last_cow_size = job.peak_cow
+        if job.killed:
+            # like a child killed with SIGUSR1 in Redis: not an error, no MISCONF
+            log.warning("Background saving terminated (killed)")
+            return
         if ok:
             log.notice("Background saving terminated with success")
             self._save_succeeded(job.dirty_at_start)
@@ -263,9 +282,17 @@ class Persistence:
             kill_child(job.pid, job.tmp)
             self.bg = None
         elif job.snapshot is not None:
+            # stop it synchronously: no more hook calls, the writer thread drained and its
+            # temp file removed before anything else (a SAVE, a new BGSAVE) reuses the name
+            job.killed = True
             job.snapshot.cancelled = True
+            job.snapshot.uninstall()
+            if job.sink is not None:
+                job.sink.abort()
+                job.sink.close()
             if job.task is not None:
                 job.task.cancel()
+            self.bg = None
 
     def after_flushall(self) -> None:
         """FLUSHALL: kill a running RDB save; with save points, save the empty dataset."""
@@ -273,8 +300,7 @@ class Persistence:
             self.kill_bg()
             self.bg = None
         if self.server.config.values["save"]:
-            self.save_sync()
-            self.server.dirty += 1  # FLUSHALL itself is still propagated
+            self.save_sync()  # dirty becomes 0 as in Redis; FLUSHALL forces its propagation
 
     # ------------------------------------------------------------------ cron
     def cron(self) -> None:
@@ -295,6 +321,13 @@ class Persistence:
             if self.bg is not None:
                 return
         now = time.time()
+        if self.rdb_bgsave_scheduled and (
+            self.last_bgsave_status == "ok" or now - self.last_bgsave_try > BGSAVE_RETRY_DELAY
+        ):
+            # BGSAVE SCHEDULE / BGSAVE inside MULTI: start it once no child is active
+            self.rdb_bgsave_scheduled = False
+            self.bgsave("scheduled")
+            return
         saveparams = srv.config.values["save"]
         if not saveparams or srv.loading:
             return
@@ -357,7 +390,7 @@ class Persistence:
         finally:
             srv.loading = False
 
-    async def load_rdb_file(self, path: str | None = None, sync: bool = False) -> None:
+    async def load_rdb_file(self, path: str | None = None, sync: bool = False, merge: bool = False) -> None:
         srv = self.server
         path = path or self.rdb_path
         with open(path, "rb") as f:
@@ -369,7 +402,7 @@ class Persistence:
 
         if len(data) >= 9:
             log.notice(f"Loading RDB produced by version {_aux_version(data)}")
-        res = await load_rdb_into(srv, data, sync=sync, progress=progress)
+        res = await load_rdb_into(srv, data, sync=sync, progress=progress, allow_duplicates=merge)
         self.loading_loaded = len(data)
         ctime = res.aux.get(b"ctime")
         if ctime is not None and ctime.isdigit():
@@ -450,7 +483,14 @@ class Persistence:
             self.aof.on_appendfsync(old, new)
 
     def on_dir(self, old: str, new: str) -> None:
-        os.chdir(new)
+        try:
+            os.chdir(new)
+        except OSError as e:
+            raise ConfigError(e.strerror or str(e)) from None
+
+    def on_dbfilename(self, old: str, new: str) -> None:
+        if "/" in new:
+            raise ConfigError("dbfilename can't be a path, just a filename")
 
     def reset_stats(self) -> None:
         self.last_cow_size = 0

@@ -132,11 +132,13 @@ async def load_rdb_into(
     slice_entries: int = 5000,
     sync: bool = False,
     progress: Any = None,
+    allow_duplicates: bool = False,
 ) -> LoadResult:
     """Load an RDB image into the server, replacing nothing (the dbs must be empty).
 
     Expired keys are dropped unless ``aof_preamble`` (an AOF base keeps them and lets
-    expiry delete them later, as Redis does). Raises :class:`RdbFormatError`; on error
+    expiry delete them later, as Redis does). ``allow_duplicates`` (DEBUG RELOAD MERGE,
+    Redis ``RDBFLAGS_ALLOW_DUP``): a key already present is replaced instead of an error. Raises :class:`RdbFormatError`; on error
     the caller must discard the partially loaded dataset.
     """
     res = LoadResult()
@@ -147,6 +149,7 @@ async def load_rdb_into(
     db = dbs[0]
     n = 0
     functions = getattr(server, "functions", None)
+    hook = server.before_write
     for ev in reader.events():
         t = type(ev)
         if t is Entry:
@@ -155,11 +158,16 @@ async def load_rdb_into(
             if exp is not None and exp < now and not aof_preamble:
                 res.keys_expired += 1
             else:
+                if hook is not None:
+                    hook(db, key)  # DEBUG RELOAD NOFLUSH during a background save
                 if key in db.data:
-                    raise RdbFormatError(
-                        f"RDB has duplicated key '{key.decode(errors='replace')}' in DB {db.id}",
-                        offset=reader.pos, doing="read key", key=key,
-                    )
+                    if not allow_duplicates:
+                        raise RdbFormatError(
+                            f"RDB has duplicated key '{key.decode(errors='replace')}' in DB {db.id}",
+                            offset=reader.pos, doing="read key", key=key,
+                        )
+                    del db.data[key]
+                    db.expires.pop(key, None)
                 db.data[key] = ev.value  # type: ignore[union-attr]
                 if exp is not None:
                     db.expires[key] = exp
@@ -189,5 +197,7 @@ async def load_rdb_into(
 
 
 def describe_error(e: RdbFormatError) -> str:
+    """One line for the log: the reason, then where (offset, parser step, key)."""
     key = f", key '{e.key.decode(errors='replace')}'" if getattr(e, "key", None) else ""
-    return f"{e} (at offset {e.offset}, while {e.doing}{key})"
+    where = f"at offset {e.offset}, " if e.offset is not None else ""
+    return f"{getattr(e, 'message', str(e))} ({where}while {e.doing}{key})"

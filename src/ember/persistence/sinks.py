@@ -40,6 +40,7 @@ class TempFileSink:
         self.size = 0
         self.autosync = autosync
         self._since_sync = 0
+        self._settled = False
 
     def write(self, data: bytes) -> None:
         self.fs.write(self.fd, data, self.tmp)
@@ -56,9 +57,14 @@ class TempFileSink:
         fs.close(self.fd, self.tmp)
         self.fd = -1
         fs.rename(self.tmp, self.target)
+        self._settled = True  # the temp name is gone: a later abort() must not unlink it
         fs.fsync_dir(self.dir)
 
     def abort(self) -> None:
+        """Close and remove the temp file (once: the name may be reused afterwards)."""
+        if self._settled:
+            return
+        self._settled = True
         if self.fd >= 0:
             try:
                 self.fs.close(self.fd, self.tmp)
@@ -82,6 +88,7 @@ class ThreadedFileSink:
         self._pending = 0
         self.max_pending = max_pending
         self.error: BaseException | None = None
+        self._settled = False
 
     @property
     def size(self) -> int:
@@ -127,6 +134,10 @@ class ThreadedFileSink:
         self._inner.commit()
 
     def abort(self) -> None:
+        """Wait for queued writes, then close and remove the temp file (idempotent)."""
+        if self._settled:
+            return
+        self._settled = True
         try:
             self._pool.submit(self._inner.abort).result()
         except BaseException:

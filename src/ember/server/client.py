@@ -392,9 +392,12 @@ class Client(asyncio.Protocol):
             return
         self.last_cmd = spec.fullname.encode()
         reply = self.call(spec, argv)
-        if reply is BLOCKED or reply is NO_REPLY:
-            return
-        self.reply(reply)
+        if reply is not BLOCKED and reply is not NO_REPLY:
+            self.reply(reply)
+        if srv.monitors and not spec.flags & (Flag.ADMIN | Flag.SKIP_MONITOR):
+            from ember.server.pubsub import feed_monitors
+
+            feed_monitors(self, argv)
 
     def _reject(self, spec: CommandSpec | None, err: CommandError) -> None:
         if self.in_multi:
@@ -436,10 +439,6 @@ class Client(asyncio.Protocol):
         if type(reply) is CommandError:
             spec.failed_calls += 1
             self.count_error(reply)
-        if srv.monitors and not spec.flags & (Flag.ADMIN | Flag.SKIP_MONITOR):
-            from ember.server.pubsub import feed_monitors
-
-            feed_monitors(self, argv)
         if srv.dirty != dirty and spec.flags & Flag.WRITE and not srv.prevent_prop:
             srv.prop_ops.append((self.db.id, self.prop_argv or argv))
         srv.prevent_prop = False

@@ -336,12 +336,8 @@ def feed_monitors(client: Client, argv: list[bytes], dbid: int | None = None) ->
     parts = []
     for i, a in enumerate(argv):
         parts.append(b'"(redacted)"' if i in hidden else b'"' + repr_arg(a) + b'"')
-    head = "+%d.%06d [%d %s] " % (
-        ns // 1_000_000_000,
-        (ns // 1000) % 1_000_000,
-        client.db.id if dbid is None else dbid,
-        where,
-    )
+    secs, usec = ns // 1_000_000_000, (ns // 1000) % 1_000_000
+    head = f"+{secs}.{usec:06d} [{client.db.id if dbid is None else dbid} {where}] "
     line = head.encode() + b" ".join(parts) + b"\r\n"
     for m in list(srv.monitors):
         if m.transport is not None and not m.closing:

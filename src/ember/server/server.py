@@ -110,6 +110,7 @@ class Server:
         self.pause_writes_only = False
         self.paused_clients: list[Client] = []
         self.cron_loops = 0
+        self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
         self.busy_script: Any = None
         self.persistence: Any = None  # set by ember.persistence.manager
         self.scripting: Any = None
@@ -185,7 +186,7 @@ class Server:
         self.cron_loops += 1
         now = self.update_time()
         # active expiry: bounded work per tick (Redis ACTIVE_EXPIRE_CYCLE_SLOW budget)
-        if not self.loading:
+        if not self.loading and self.active_expire_enabled:
             effort = self.config.values["active-expire-effort"]
             budget = 2000 * effort
             for db in self.dbs:

@@ -195,7 +195,7 @@ def _redis_lzf_fits(c: bytes, in_len: int, out_len: int) -> bool:
 def _lzf_for_rdb(s: bytes | bytearray, n: int) -> bytes | None:
     """``rdbSaveLzfStringObject``: LZF data when it saves at least 4 bytes, else None."""
     out_len = n - 4
-    c = _lzf_compress(s, n + 64)
+    c = _lzf_compress(s if type(s) is bytes else bytes(s), n + 64)  # lzf wants read-only bytes
     if c is None or len(c) > out_len:
         return None
     if len(c) + 5 >= out_len and not _redis_lzf_fits(c, n, out_len):
