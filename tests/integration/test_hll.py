@@ -513,3 +513,35 @@ def test_aof_replay_reproduces_values(ember_factory: Any) -> None:
     after = {k: c2.dump(k) for k in c2.keys()}
     c2.close()
     assert before == after
+
+
+def test_multikey_error_order(r: redis.Redis, rr: redis.Redis, diff: Diff) -> None:
+    diff("PFADD", "ok", "a")
+    good = rr.get("ok")
+    assert good is not None
+    _set_both(r, rr, "corrupt", good[:HDR] + b"\x7f\xff\x00")
+    diff("SET", "str", "plain string value")
+    diff("PFCOUNT", "corrupt", "str")
+    diff("PFCOUNT", "str", "corrupt")
+    diff("PFMERGE", "corrupt", "str")
+    diff("PFMERGE", "ok", "corrupt", "str")
+    diff("PFCOUNT", "ok", "ok")
+    diff("PFCOUNT", "ok", "missing")
+    diff("PFADD", "ok", "b")
+    diff("PFCOUNT", "ok", "missing")  # the union cache sees the new value
+
+
+def test_object_encoding(diff: Diff) -> None:
+    diff("PFADD", "h", "a")
+    diff("OBJECT", "ENCODING", "h")
+    diff("PFCOUNT", "h")
+    diff("OBJECT", "ENCODING", "h")
+    diff("PFMERGE", "m", "h")
+    diff("OBJECT", "ENCODING", "m")
+    diff("SET", "a", "1")
+    diff("BITOP", "OR", "b", "a")
+    diff("OBJECT", "ENCODING", "b")
+    diff("SETBIT", "s", 3, 1)
+    diff("OBJECT", "ENCODING", "s")
+    diff("BITFIELD", "f", "SET", "u8", 0, 49)
+    diff("OBJECT", "ENCODING", "f")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -282,3 +283,127 @@ def children_of(pid: int) -> list[int]:
 
 def server_pid(r: Raw) -> int:
     return int(info(r, "server")["process_id"])
+
+
+# ------------------------------------------------------------------ the interop dataset
+
+FAR = 4102444800000  # 2100-01-01 in ms: TTLs that never expire during a test
+
+
+def _rand_text(n: int, seed: int) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(n))
+
+
+def dataset_commands() -> list[tuple[int, bytes, list[tuple[Any, ...]]]]:
+    """(db, key, commands) covering every type/encoding ember has, big and small."""
+    out: list[tuple[int, bytes, list[tuple[Any, ...]]]] = []
+
+    def add(key: str, *cmds: tuple[Any, ...], db: int = 0) -> None:
+        out.append((db, key.encode(), list(cmds)))
+
+    # strings: int / embstr / raw / LZF-able / binary / built by APPEND, SETRANGE, SETBIT
+    add("str:int", ("SET", "str:int", "12345"))
+    add("str:neg", ("SET", "str:neg", "-30000"))
+    add("str:i64", ("SET", "str:i64", "9223372036854775807"))
+    add("str:big-not-int", ("SET", "str:big-not-int", "92233720368547758070"))
+    add("str:lead0", ("SET", "str:lead0", "007"))
+    add("str:float", ("SET", "str:float", "3.14"))
+    add("str:embstr", ("SET", "str:embstr", "hello world"))
+    add("str:raw", ("SET", "str:raw", _rand_text(100, 1)))
+    add("str:lzf", ("SET", "str:lzf", "a" * 500 + "b" * 100))
+    add("str:empty", ("SET", "str:empty", ""))
+    add("str:binary", ("SET", "str:binary", bytes(range(256))))
+    add("str:append", ("SET", "str:append", "x" * 30), ("APPEND", "str:append", "y" * 30))
+    add("str:setrange", ("SETRANGE", "str:setrange", 50, "tail"))
+    add("str:bits", ("SETBIT", "str:bits", 1000, 1), ("SETBIT", "str:bits", 7, 1))
+    add("str:incr", ("INCRBY", "str:incr", 7), ("INCRBYFLOAT", "str:incr", "0.5"))
+    add("str:ttl", ("SET", "str:ttl", "expiring", "PXAT", FAR))
+    add("str:ttl-lzf", ("SET", "str:ttl-lzf", "z" * 300), ("PEXPIREAT", "str:ttl-lzf", FAR + 1))
+    # lists: small listpack node, many nodes, a huge element, integers of every width
+    add("list:small", ("RPUSH", "list:small", "a", "1", "-100", "12345678901", "x" * 70))
+    add("list:big", *[("RPUSH", "list:big", *[f"item-{i}" for i in range(j, j + 500)]) for j in range(0, 5000, 500)])
+    add("list:huge-element", ("RPUSH", "list:huge-element", "small", "h" * 20000, _rand_text(9000, 2), "end"))
+    add(
+        "list:ints",
+        ("RPUSH", "list:ints", 0, 63, 127, -1, 4095, -4096, 32767, -32768, 8388607, 2147483647, -2147483648, 2**62, -(2**63)),
+    )
+    add("list:ttl", ("LPUSH", "list:ttl", "c", "b", "a"), ("PEXPIREAT", "list:ttl", FAR + 2))
+    # hashes: listpack, hashtable by count, hashtable by value size, ints
+    add("hash:small", ("HSET", "hash:small", "f1", "v1", "f2", "2", "f3", ""))
+    add("hash:big", ("HSET", "hash:big", *[x for i in range(600) for x in (f"field{i}", f"value{i}")]))
+    add("hash:bigvalue", ("HSET", "hash:bigvalue", "f", "v" * 100, "g", "1"))
+    add("hash:ints", ("HSET", "hash:ints", "1", "100", "-5", "123456789012", "x", "-1"))
+    add("hash:ttl", ("HSET", "hash:ttl", "a", "b"), ("PEXPIREAT", "hash:ttl", FAR + 3))
+    # sets: intset 16/32/64, small strings, big strings, big ints (hashtable)
+    add("set:int16", ("SADD", "set:int16", "1", "2", "3", "-5", "100"))
+    add("set:int32", ("SADD", "set:int32", "1", "70000"))
+    add("set:int64", ("SADD", "set:int64", "1", "5000000000", "-9223372036854775808"))
+    add("set:strings", ("SADD", "set:strings", "a", "b", "c"))
+    add("set:big", ("SADD", "set:big", *[f"m{i}" for i in range(600)]))
+    add("set:bigints", ("SADD", "set:bigints", *range(600)))
+    add("set:ttl", ("SADD", "set:ttl", "x"), ("PEXPIREAT", "set:ttl", FAR + 4))
+    # zsets: listpack with +-inf and tricky doubles, skiplist by count and by member size
+    add(
+        "zset:small",
+        ("ZADD", "zset:small", "1", "a", "2.5", "b", "-3", "c", "inf", "d", "-inf", "e", "0.1", "f", "1e300", "g", "0", "h"),
+    )
+    add("zset:big", ("ZADD", "zset:big", *[x for i in range(200) for x in (str(i / 2), f"zm{i}")], "-0", "negzero"))
+    add("zset:longmember", ("ZADD", "zset:longmember", "1", "m" * 100, "2", "short"))
+    add("zset:ttl", ("ZADD", "zset:ttl", "1", "one"), ("PEXPIREAT", "zset:ttl", FAR + 5))
+    # streams: entries, deletions, consumer groups with PELs, many nodes, empty ones
+    add(
+        "stream",
+        ("XADD", "stream", "1-1", "a", "1"),
+        ("XADD", "stream", "1-2", "b", "2", "c", "3"),
+        ("XADD", "stream", "2-0", "c", "d"),
+        ("XDEL", "stream", "1-2"),
+        ("XGROUP", "CREATE", "stream", "g1", "0"),
+        ("XREADGROUP", "GROUP", "g1", "c1", "COUNT", "2", "STREAMS", "stream", ">"),
+        ("XGROUP", "CREATE", "stream", "g2", "$"),
+        ("XGROUP", "CREATECONSUMER", "stream", "g2", "c2"),
+        ("XGROUP", "CREATE", "stream", "g3", "1-1"),
+        ("XREADGROUP", "GROUP", "g3", "c3", "STREAMS", "stream", ">"),
+        ("XACK", "stream", "g3", "2-0"),
+    )
+    add(
+        "stream:big",
+        *[("XADD", "stream:big", "MAXLEN", "300", f"{i}-0", "field", f"value-{i}", "n", i) for i in range(1, 501)],
+        ("XGROUP", "CREATE", "stream:big", "g", "100-0"),
+        ("XREADGROUP", "GROUP", "g", "c", "COUNT", "50", "STREAMS", "stream:big", ">"),
+    )
+    add("stream:empty", ("XGROUP", "CREATE", "stream:empty", "g", "$", "MKSTREAM"))
+    add("stream:all-deleted", ("XADD", "stream:all-deleted", "5-5", "f", "v"), ("XDEL", "stream:all-deleted", "5-5"))
+    add("stream:ttl", ("XADD", "stream:ttl", "1-1", "f", "v"), ("PEXPIREAT", "stream:ttl", FAR + 6))
+    # other dbs
+    add("db1:str", ("SET", "db1:str", "in-db-1"), db=1)
+    add("db1:list", ("RPUSH", "db1:list", "a", "b"), db=1)
+    add("db15:hash", ("HSET", "db15:hash", "k", "v"), db=15)
+    add("db15:ttl", ("SET", "db15:ttl", "v", "PXAT", FAR + 7), db=15)
+    return out
+
+
+def build(redis_port: int, ember_port: int | None) -> list[bytes]:
+    """Run the dataset commands; returns keys copied to ember with DUMP/RESTORE."""
+    copied: list[bytes] = []
+    with Raw(redis_port) as rr:
+        e = Raw(ember_port) if ember_port else None
+        try:
+            for db, key, cmds in dataset_commands():
+                rr("SELECT", db)
+                for reply in rr.pipeline(cmds):
+                    assert not isinstance(reply, RespError), (key, reply)
+                if e is None:
+                    continue
+                e("SELECT", db)
+                replies = e.pipeline(cmds)
+                if any(isinstance(x, RespError) for x in replies):
+                    # a command ember lacks (or rejects): copy the value instead
+                    copied.append(key)
+                    payload, pexp = rr("DUMP", key), rr("PEXPIRETIME", key)
+                    ttl = [pexp, "ABSTTL"] if pexp > 0 else [0]
+                    e("RESTORE", key, ttl[0], payload, "REPLACE", *ttl[1:])
+        finally:
+            if e is not None:
+                e.close()
+    return copied

@@ -168,6 +168,32 @@ def bitcount(c: Client, argv: list[bytes]) -> Any:
     return count - (v[sb] & first_neg).bit_count() - (v[eb] & last_neg).bit_count()
 
 
+_CHUNK = 1 << 16
+_ZEROS = bytes(_CHUNK)
+_ONES = b"\xff" * _CHUNK
+
+
+def _find_byte_not(v: bytes | bytearray, skip: int, start: int, end: int) -> int:
+    """Index of the first byte in ``v[start:end]`` that is not ``skip`` (0 or 0xFF), -1.
+
+    Long ranges are skipped a chunk at a time with a memcmp against a constant block.
+    """
+    pat = _FIRST_NONZERO if skip == 0 else _FIRST_NOT_FF
+    if end - start <= _CHUNK:
+        m = pat.search(v, start, end)
+        return -1 if m is None else m.start()
+    block = _ZEROS if skip == 0 else _ONES
+    i = start
+    while i < end:
+        j = min(i + _CHUNK, end)
+        if j - i < _CHUNK or v[i:j] != block:
+            m = pat.search(v, i, j)
+            if m is not None:
+                return m.start()
+        i = j
+    return -1
+
+
 def _first_bit(byte: int, bit: int) -> int:
     """Index (0 = MSB) of the first ``bit`` in a byte known to contain one."""
     if not bit:
@@ -206,9 +232,8 @@ def bitpos(c: Client, argv: list[bytes]) -> Any:
         return -1
     skip = 0 if bit else 0xFF
     if not isbit:
-        m = (_FIRST_NONZERO if bit else _FIRST_NOT_FF).search(v, start, end + 1)
-        if m is not None:
-            i = m.start()
+        i = _find_byte_not(v, skip, start, end + 1)
+        if i >= 0:
             return i * 8 + _first_bit(v[i], bit)
         if bit or end_given:
             return -1
@@ -224,9 +249,8 @@ def bitpos(c: Client, argv: list[bytes]) -> Any:
     if sb == eb:
         return -1
     if eb - sb > 1:
-        m = (_FIRST_NONZERO if bit else _FIRST_NOT_FF).search(v, sb + 1, eb)
-        if m is not None:
-            i = m.start()
+        i = _find_byte_not(v, skip, sb + 1, eb)
+        if i >= 0:
             return i * 8 + _first_bit(v[i], bit)
     tail = (v[eb] ^ skip) & (0xFF << (7 - (end & 7))) & 0xFF
     if tail:
@@ -268,7 +292,8 @@ def bitop(c: Client, argv: list[bytes]) -> Any:
                 for v in values[1:]:
                     acc ^= int.from_bytes(v, "little")
             res = acc.to_bytes(maxlen, "little")
-        db.set(target, res)
+        # a new "raw" string, as in Redis (never the shared/embedded encodings)
+        db.set(target, bytearray(res) if maxlen <= 44 else res)
         srv.notify(NOTIFY_STRING, b"set", target, db.id)
         srv.dirty += 1
     elif db.delete(target):

@@ -165,9 +165,9 @@ def geoadd(c: Client, argv: list[bytes]) -> Any:
     zadd_argv = [b"ZADD", *argv[1:i]]
     for j in range(i, n, 3):
         lon, lat = _lonlat(argv[j], argv[j + 1])
-        score = gh.score_of(lon, lat)
-        items.append((float(score), argv[j + 2]))
-        zadd_argv.append(b"%d" % score)
+        bits = gh.score_of(lon, lat)
+        items.append((float(bits), argv[j + 2]))
+        zadd_argv.append(b"%d" % bits)
         zadd_argv.append(argv[j + 2])
     db = c.db
     key = argv[1]

@@ -25,6 +25,7 @@ from ember.server.pubsub import NOTIFY_STRING
 
 G = "hyperloglog"
 SINCE = "2.8.9"
+EMBSTR_MAX = 44
 
 
 def _lookup(db: Db, key: bytes) -> bytes | bytearray | None:
@@ -40,12 +41,16 @@ def _lookup(db: Db, key: bytes) -> bytes | bytearray | None:
 
 
 def _store(db: Db, key: bytes, h: H.HLL, created: bool) -> None:
-    new = h.to_bytes()
+    new: bytes | bytearray = h.to_bytes()
+    if len(new) <= EMBSTR_MAX and h.mem is None:
+        # Redis's HLL strings are "raw" (OBJECT ENCODING); tiny values are cheap to decode
+        new = bytearray(new)
+    else:
+        H.remember(new, h)  # type: ignore[arg-type]
     if created:
         db.add(key, new)
     else:
         db.set(key, new, keep_ttl=True)
-    H.remember(new, h)
 
 
 def _keep(v: bytes | bytearray, h: H.HLL) -> None:
@@ -88,37 +93,66 @@ def pfadd(c: Client, argv: list[bytes]) -> Any:
     return 1
 
 
-def _union_raw(db: Db, keys: list[bytes]) -> tuple[bytes | None, bool]:
-    """Register-wise max of the HLLs at ``keys`` (raw, one byte per register).
-
-    Returns (registers or None if no key exists, any input dense?).
-    """
-    acc: int | None = None
-    dense = False
+def _values(db: Db, keys: list[bytes]) -> list[bytes | bytearray]:
+    """The existing HLL values at ``keys``, each checked (type, then corruption) in
+    order like Redis's merge loop."""
+    out = []
     for key in keys:
         v = _lookup(db, key)
-        if v is None:
-            continue
-        if v[4] == H.DENSE:
-            dense = True
+        if v is not None:
+            sp = H.load_cached(v).sparse
+            if sp is not None and not sp.valid:
+                raise CommandError(H.INVALID_ERR)
+            out.append(v)
+    return out
+
+
+def _union_raw(values: list[bytes | bytearray]) -> bytes | None:
+    """Register-wise max of HLL values (raw, one byte per register), None if none."""
+    acc: int | None = None
+    for v in values:
         raw = H.load_cached(v).to_raw()
         if raw is None:
             raise CommandError(H.INVALID_ERR)
         x = int.from_bytes(raw, "little")
         acc = x if acc is None else H.raw_max_int(acc, x)
     if acc is None:
-        return None, dense
-    return acc.to_bytes(H.REGISTERS, "little"), dense
+        return None
+    return acc.to_bytes(H.REGISTERS, "little")
+
+
+# last multi-key PFCOUNT: the (immutable) input values and the result
+_last_union: tuple[tuple[bytes, ...], int] | None = None
+
+
+def _union_count(values: list[bytes | bytearray]) -> int:
+    global _last_union
+    if not values:
+        return 0
+    frozen = all(type(v) is bytes for v in values)
+    if frozen and _last_union is not None:
+        prev, card = _last_union
+        if len(prev) == len(values) and all(a is b for a, b in zip(prev, values, strict=True)):
+            return card
+    if len(values) == 1:
+        one = H.load_cached(values[0]).count()
+        if one is None:
+            raise CommandError(H.INVALID_ERR)
+        card = one
+    else:
+        raw = _union_raw(values)
+        assert raw is not None
+        card = H.estimate(H.raw_histogram(raw))
+    if frozen:
+        _last_union = (tuple(values), card)  # type: ignore[arg-type]
+    return card
 
 
 @command("pfcount", -2, Flag.READONLY | Flag.MAY_REPLICATE, keys=(1, -1, 1), group=G, since=SINCE, summary="Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).")
 def pfcount(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     if len(argv) > 2:
-        raw, _ = _union_raw(db, argv[1:])
-        if raw is None:
-            return 0
-        return H.estimate(H.raw_histogram(raw))
+        return _union_count(_values(db, argv[1:]))
     key = argv[1]
     v = _lookup(db, key)
     if v is None:
@@ -142,7 +176,9 @@ def pfcount(c: Client, argv: list[bytes]) -> Any:
 @command("pfmerge", -2, Flag.WRITE | Flag.DENYOOM, keys=(1, -1, 1), group=G, since=SINCE, summary="Merge N different HyperLogLogs into a single one.")
 def pfmerge(c: Client, argv: list[bytes]) -> Any:
     db = c.db
-    raw, use_dense = _union_raw(db, argv[1:])
+    values = _values(db, argv[1:])
+    use_dense = any(v[4] == H.DENSE for v in values)
+    raw = _union_raw(values)
     dest = argv[1]
     v = db.lookup(dest)  # already validated as the first source
     if v is None:

@@ -11,12 +11,13 @@ BLMOVE -> LMOVE, BRPOPLPUSH -> RPOPLPUSH), exactly like Redis 7.0.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from itertools import islice, repeat
 from typing import Any
 
 from ember import errors
-from ember.commands.args import LLONG_MAX, parse_int, parse_timeout
+from ember.commands.args import LLONG_MAX, LLONG_MIN, parse_int
 from ember.commands.registry import Flag, command
 from ember.errors import CommandError
 from ember.keyspace.db import Db
@@ -49,6 +50,24 @@ def range_long(b: bytes, lo: int, hi: int, msg: str | None = None) -> int:
 def positive_long(b: bytes, msg: str | None = None) -> int:
     """``getPositiveLongFromObjectOrReply``."""
     return range_long(b, 0, LLONG_MAX, msg or "ERR value is out of range, must be positive")
+
+
+def block_timeout(b: bytes) -> float:
+    """``getTimeoutFromObjectOrReply`` (seconds, Redis 7.0): a long double, rounded up to
+    whole milliseconds; 0 blocks forever. Infinite or out-of-range values become a
+    negative C long long in Redis, hence "timeout is negative"."""
+    from ember.commands.hash import _Inf, _ld_round, ld_parse  # (hash imports this module)
+
+    v = ld_parse(b, "ERR timeout is not a float or out of range")
+    if type(v) is float:
+        raise CommandError("ERR timeout is negative")
+    try:
+        ms = math.ceil(_ld_round(v * 1000))
+    except _Inf:
+        raise CommandError("ERR timeout is negative") from None
+    if ms < 0 or ms > LLONG_MAX:
+        raise CommandError("ERR timeout is negative")
+    return min(ms / 1000, 1e8)
 
 
 def numkeys_positions(numkeys_idx: int) -> Any:
@@ -292,7 +311,8 @@ def lpos(c: Client, argv: list[bytes]) -> Any:
     size = len(d)
     reverse = rank < 0
     if reverse:
-        rank = -rank
+        # Redis negates a C long: LLONG_MIN stays negative, i.e. "the first match"
+        rank = 1 if rank == LLONG_MIN else -rank
     stop = size if maxlen == 0 or maxlen > size else maxlen
     if count == -1:
         # single match: scan in C (deque.index), copying only when searching from the tail
@@ -600,20 +620,20 @@ def _bpop(c: Client, argv: list[bytes], keys: list[bytes], where: int, timeout: 
 
 @command("blpop", -3, W | Flag.NOSCRIPT | Flag.BLOCKING, keys=(1, -2, 1), group=G, since="2.0.0", summary="Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 def blpop(c: Client, argv: list[bytes]) -> Any:
-    timeout = parse_timeout(argv[-1])
+    timeout = block_timeout(argv[-1])
     return _bpop(c, argv, argv[1:-1], HEAD, timeout, -1)
 
 
 @command("brpop", -3, W | Flag.NOSCRIPT | Flag.BLOCKING, keys=(1, -2, 1), group=G, since="2.0.0", summary="Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 def brpop(c: Client, argv: list[bytes]) -> Any:
-    timeout = parse_timeout(argv[-1])
+    timeout = block_timeout(argv[-1])
     return _bpop(c, argv, argv[1:-1], TAIL, timeout, -1)
 
 
 @command("blmpop", -5, Flag.WRITE | Flag.BLOCKING, keys=(0, 0, 0), keys_fn=numkeys_positions(2), group=G, since="7.0.0", summary="Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
 def blmpop(c: Client, argv: list[bytes]) -> Any:
     keys, where, count = _parse_mpop(argv, 2)
-    timeout = parse_timeout(argv[1])
+    timeout = block_timeout(argv[1])
     return _bpop(c, argv, keys, where, timeout, count)
 
 
@@ -648,11 +668,11 @@ def _blmove(c: Client, argv: list[bytes], wfrom: int, wto: int, timeout: float, 
 def blmove(c: Client, argv: list[bytes]) -> Any:
     wfrom = _where(argv[3])
     wto = _where(argv[4])
-    timeout = parse_timeout(argv[5])
+    timeout = block_timeout(argv[5])
     return _blmove(c, argv, wfrom, wto, timeout, False)
 
 
 @command("brpoplpush", 4, WD | Flag.NOSCRIPT | Flag.BLOCKING, keys=(1, 2, 1), group=G, since="2.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
 def brpoplpush(c: Client, argv: list[bytes]) -> Any:
-    timeout = parse_timeout(argv[3])
+    timeout = block_timeout(argv[3])
     return _blmove(c, argv, TAIL, HEAD, timeout, True)

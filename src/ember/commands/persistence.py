@@ -83,9 +83,20 @@ def dump(c: Client, argv: list[bytes]) -> Any:
     return dump_payload(v, write_options(c.server))
 
 
+_BAD_PAYLOAD = "ERR DUMP payload version or checksum are wrong"
+
+
+def _restorable_version(ver: int, rdb_version: str) -> bool:
+    """Like verifyDumpPayload: payloads newer than the RDB version this server writes
+    (``rdb-version``; 10 = Redis 7.0) are refused."""
+    if rdb_version == "valkey80":
+        return 1 <= ver <= 11 or 80 <= ver <= 81
+    return 1 <= ver <= int(rdb_version)
+
+
 @command("restore", -4, Flag.WRITE | Flag.DENYOOM, keys=(1, 1, 1), group="generic", since="2.6.0", summary="Creates a key from the serialized representation of a value.")
 def restore(c: Client, argv: list[bytes]) -> Any:
-    from ember.persistence.rdb.dump import DumpPayloadError, restore_payload
+    from ember.persistence.rdb.dump import DumpPayloadError, payload_version, restore_payload
 
     key = argv[1]
     replace = absttl = False
@@ -126,13 +137,21 @@ def restore(c: Client, argv: list[bytes]) -> Any:
         raise CommandError(errors.NOT_INTEGER) from None
     if ttl < 0:
         raise CommandError("ERR Invalid TTL value, must be >= 0")
-    mode = c.server.config.values["sanitize-dump-payload"]
+    cfg = c.server.config.values
+    payload = argv[3]
     try:
-        value = restore_payload(argv[3], sanitize=mode in ("yes", "clients"))
-    except DumpPayloadError as e:
-        if "version" in str(e) or "checksum" in str(e) or "short" in str(e):
-            raise CommandError("ERR DUMP payload version or checksum are wrong") from None
-        raise CommandError("ERR Bad data format") from None
+        ver = payload_version(payload)
+    except DumpPayloadError:
+        raise CommandError(_BAD_PAYLOAD) from None
+    if not _restorable_version(ver, cfg["rdb-version"]):
+        raise CommandError(_BAD_PAYLOAD)
+    sanitize = cfg["sanitize-dump-payload"] in ("yes", "clients") and not c.is_loader
+    if sanitize and payload[0] != 0:
+        c.server.stats.dump_payload_sanitizations += 1  # deep checks of an encoded value
+    try:
+        value = restore_payload(payload, sanitize=sanitize)
+    except DumpPayloadError:
+        raise CommandError(_BAD_PAYLOAD) from None
     except Exception:
         raise CommandError("ERR Bad data format") from None
     srv = c.server

@@ -144,7 +144,7 @@ def config_set(c: Client, argv: list[bytes]) -> Any:
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{raw_name}') - can't set protected config")
         text = argv[i + 1].decode(errors="surrogateescape")
         try:
-            if opt.kind in ("save", "special", "flags") or opt.multi_arg:
+            if opt.kind in ("save", "special") or opt.multi_arg:
                 value = cfg.parse_value(opt, text.split() if opt.kind != "string" else [text])
                 if opt.kind == "save":
                     from ember.config import parse_save

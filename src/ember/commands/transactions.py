@@ -131,11 +131,18 @@ def discard_transaction(c: Client) -> None:
 
 
 def exec_abort(c: Client, err: CommandError) -> CommandError:
-    """execCommandAbort: EXEC refused by a pre-execution check (OOM, MISCONF...)."""
+    """execCommandAbort: EXEC refused by a pre-execution check (arity, OOM, MISCONF...).
+
+    Redis builds the checks' own messages without the ``ERR`` code (``wrong number of
+    arguments...``) while shared errors keep theirs (``OOM ...``, ``NOAUTH ...``).
+    """
     discard_transaction(c)
     if c.server.monitors:
         feed_monitors(c, [b"EXEC"])  # MONITOR saw MULTI: show that the transaction ended
-    return CommandError("EXECABORT Transaction discarded because of: " + err.message)
+    msg = err.message
+    if msg.startswith("ERR "):
+        msg = msg[4:]
+    return CommandError("EXECABORT Transaction discarded because of: " + msg)
 
 
 # ------------------------------------------------------------------------------ commands

@@ -23,9 +23,15 @@ from collections.abc import Callable
 from typing import Any
 
 from ember import errors
-from ember.commands.args import LLONG_MAX, parse_int, parse_timeout
+from ember.commands.args import LLONG_MAX, parse_int
 from ember.commands.keys import parse_scan_options, scan_page
-from ember.commands.list import bulk_array, numkeys_positions, positive_long, range_long
+from ember.commands.list import (
+    block_timeout,
+    bulk_array,
+    numkeys_positions,
+    positive_long,
+    range_long,
+)
 from ember.commands.registry import Flag, command
 from ember.errors import CommandError
 from ember.keyspace.db import Db
@@ -291,6 +297,18 @@ def _new_zset(items: Any) -> ZSet:
     return z
 
 
+def _listpack_zero(c: Client, z: ZSet) -> None:
+    """Redis stores a listpack zset's -0.0 score as the integer 0: do the same."""
+    if object_encoding(z, c.server.config.values) != b"listpack":
+        return
+    zscores = z.scores
+    for m, s in zscores.items():
+        if s == 0.0 and math.copysign(1.0, s) < 0:
+            z.index.remove((s, m))
+            z.index.add((0.0, m))
+            zscores[m] = 0.0
+
+
 def _deleted_if_empty(c: Client, db: Db, key: bytes, z: ZSet) -> bool:
     if len(z.scores):
         return False
@@ -302,6 +320,7 @@ def _deleted_if_empty(c: Client, db: Db, key: bytes, z: ZSet) -> bool:
 def _store_result(c: Client, db: Db, dst: bytes, z: ZSet, event: bytes) -> int:
     srv = c.server
     if len(z.scores):
+        _listpack_zero(c, z)
         db.set(dst, z)
         srv.notify(NOTIFY_ZSET, event, dst, db.id)
         srv.dirty += 1
@@ -345,6 +364,8 @@ def _zadd_one(c: Client, key: bytes, score: float, m: bytes) -> int:
             return 0
     else:
         raise CommandError(errors.WRONGTYPE)
+    if score == 0.0:
+        _listpack_zero(c, z)
     srv = c.server
     srv.dirty += 1
     srv.notify(NOTIFY_ZSET, b"zadd", key, db.id)
@@ -433,6 +454,8 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> Any:
             processed += 1
     srv.dirty += added + updated
     if added or updated:
+        if 0.0 in scores or incr:
+            _listpack_zero(c, z)
         srv.notify(NOTIFY_ZSET, b"zincr" if incr else b"zadd", key, db.id)
     if err is not None:
         raise CommandError(err)
@@ -1039,20 +1062,20 @@ def _bzpop(c: Client, argv: list[bytes], keys: list[bytes], where: int, timeout:
 
 @command("bzpopmin", -3, W | Flag.NOSCRIPT | Flag.BLOCKING | Flag.FAST, keys=(1, -2, 1), group=G, since="5.0.0", summary="Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
 def bzpopmin(c: Client, argv: list[bytes]) -> Any:
-    timeout = parse_timeout(argv[-1])
+    timeout = block_timeout(argv[-1])
     return _bzpop(c, argv, argv[1:-1], MIN, timeout, -1)
 
 
 @command("bzpopmax", -3, W | Flag.NOSCRIPT | Flag.BLOCKING | Flag.FAST, keys=(1, -2, 1), group=G, since="5.0.0", summary="Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.")
 def bzpopmax(c: Client, argv: list[bytes]) -> Any:
-    timeout = parse_timeout(argv[-1])
+    timeout = block_timeout(argv[-1])
     return _bzpop(c, argv, argv[1:-1], MAX, timeout, -1)
 
 
 @command("bzmpop", -5, Flag.WRITE | Flag.BLOCKING, keys_fn=numkeys_positions(2), group=G, since="7.0.0", summary="Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
 def bzmpop(c: Client, argv: list[bytes]) -> Any:
     keys, where, count = _parse_zmpop(argv, 2)
-    timeout = parse_timeout(argv[1])
+    timeout = block_timeout(argv[1])
     return _bzpop(c, argv, keys, where, timeout, count)
 
 
@@ -1095,11 +1118,14 @@ def zrandmember(c: Client, argv: list[bytes]) -> Any:
     return [m for _, m in items]
 
 
+_LLONG_HALF = float(LLONG_MAX // 2)  # double2ll's range check, as a double (2**62)
+
+
 def _lp_score(s: float) -> bytes:
     """A score as Redis's listpack stores it (d2string: integers without exponent)."""
     if s == 0:
         return b"-0" if math.copysign(1.0, s) < 0 else b"0"
-    if s.is_integer() and -(LLONG_MAX // 2) <= s <= LLONG_MAX // 2:
+    if s.is_integer() and -_LLONG_HALF <= s <= _LLONG_HALF:
         return b"%d" % int(s)
     if s == INF:
         return b"inf"

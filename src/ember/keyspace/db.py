@@ -112,6 +112,8 @@ class Db:
 
     def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
         """Store ``value`` at ``key`` (a new object or a replacement)."""
+        if self.expires and key in self.expires:
+            self._expire_if_needed(key)  # an expired key is deleted first, as lookupKeyWrite does
         self.will_write(key)
         data = self.data
         if key not in data:

@@ -94,9 +94,10 @@ def pat_len(ele: bytes) -> tuple[int, int]:
         h = murmurhash64a(ele)
         x = (h >> P) | _Q_BIT
         r = (h & P_MASK, (x & -x).bit_length())
-        if len(_PAT_CACHE) >= _PAT_CACHE_MAX:
-            _PAT_CACHE.clear()
-        _PAT_CACHE[bytes(ele)] = r
+        if len(ele) <= 64:
+            if len(_PAT_CACHE) >= _PAT_CACHE_MAX:
+                _PAT_CACHE.clear()
+            _PAT_CACHE[bytes(ele)] = r
     return r
 
 
@@ -125,7 +126,7 @@ _T_SHL2 = bytes((i << 2) & 0xFF for i in range(256))
 _GROUPS = REGISTERS // 4  # 4 registers per 3 bytes
 
 
-def _or_bytes(a: bytes, b: bytes) -> bytes:
+def _or_bytes(a: bytes | bytearray, b: bytes | bytearray) -> bytes:
     n = len(a)
     return (int.from_bytes(a, "little") | int.from_bytes(b, "little")).to_bytes(n, "little")
 

@@ -64,7 +64,7 @@ def object_digest(digest: bytearray, value: Any, has_expire: bool) -> None:
             for x in fields:
                 _mix(digest, x)
     if has_expire:
-        _mix(digest, b"!!expire!!")
+        _xor(digest, b"!!expire!!")  # xorDigest, not mixDigest (debug.c xorObjectDigest)
 
 
 def _fmt17g(v: float) -> bytes:

@@ -269,6 +269,9 @@ class Client(asyncio.Protocol):
         if self.transport is None or self.closing:
             return
         size = self.transport.get_write_buffer_size()
+        if not size:  # everything written: the common case
+            self._soft_since = 0.0
+            return
         cls = "pubsub" if (self.channels or self.patterns or self.shard_channels) else "normal"
         hard, soft, secs = self.server.config.values["client-output-buffer-limit"].get(cls, (0, 0, 0))
         over = hard and size > hard
@@ -277,7 +280,7 @@ class Client(asyncio.Protocol):
             start = getattr(self, "_soft_since", 0.0)
             if not start:
                 self._soft_since = now
-            elif now - start >= secs:
+            elif now - start > secs:
                 over = True
         elif soft:
             self._soft_since = 0.0
@@ -377,6 +380,9 @@ class Client(asyncio.Protocol):
         if srv.loading and not flags & Flag.LOADING and not self.is_loader:
             self._reject(spec, CommandError(errors.LOADING))
             return
+        if srv.busy_script is not None and not flags & Flag.ALLOW_BUSY:
+            self._reject(spec, CommandError(srv.busy_script.busy_error()))  # a script is busy
+            return
         if self.monitor and flags & (Flag.READONLY | Flag.WRITE | Flag.MAY_REPLICATE):
             self._reject(spec, CommandError("ERR Replica can't interact with the keyspace"))
             return
@@ -402,10 +408,10 @@ class Client(asyncio.Protocol):
     def _reject(self, spec: CommandSpec | None, err: CommandError) -> None:
         if self.in_multi:
             self.multi_error = True
-            if spec is not None and spec.name == "exec" and spec.parent is None:
-                from ember.commands.transactions import exec_abort
+        if spec is not None and spec.name == "exec" and spec.parent is None:
+            from ember.commands.transactions import exec_abort
 
-                err = exec_abort(self, err)
+            err = exec_abort(self, err)  # even outside MULTI, as Redis does
         if spec is not None:
             spec.rejected_calls += 1
         self.count_error(err)

@@ -145,7 +145,12 @@ def spublish(srv: Server, channel: bytes, message: bytes) -> int:
 
 
 def glob_match(pattern: bytes, subject: bytes, nocase: bool = False) -> bool:
-    """Redis ``stringmatchlen`` semantics (glob with [] classes and \\ escapes)."""
+    """Redis ``stringmatchlen`` semantics (glob with [] classes and \\ escapes).
+
+    As in Redis, an empty subject only matches an empty pattern (not even ``*``).
+    """
+    if not subject:
+        return not pattern
     return _match(pattern, 0, subject, 0, nocase, 0)
 
 
@@ -217,14 +222,18 @@ def _lower(c: int) -> int:
 
 
 def fast_glob(pattern: bytes) -> Callable[[bytes], bool]:
-    """Compile a glob into a predicate on bytes (a regex when the pattern allows it)."""
+    """Compile a glob into a predicate on bytes (a regex when the pattern allows it).
+
+    Same results as :func:`glob_match` (callers shortcut ``*`` themselves where Redis
+    does, e.g. KEYS and SCAN).
+    """
     if b"[" in pattern or b"\\" in pattern:
         return lambda s: glob_match(pattern, s)
     if b"*" not in pattern and b"?" not in pattern:
         return pattern.__eq__
     rx = re.compile(fnmatch.translate(pattern.decode("latin-1")).encode("latin-1"), re.DOTALL)
     match = rx.match
-    return lambda s: match(s) is not None
+    return lambda s: match(s) is not None if s else False
 
 
 _matchers: dict[bytes, Callable[[bytes], bool]] = {}

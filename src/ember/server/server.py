@@ -115,6 +115,7 @@ class Server:
         self.persistence: Any = None  # set by ember.persistence.manager
         self.scripting: Any = None
         self.build_command_table()
+        from ember.scripting import attach as _attach_scripting; _attach_scripting(self)  # noqa: E702
 
     # ------------------------------------------------------------------ setup
     def build_command_table(self) -> None:

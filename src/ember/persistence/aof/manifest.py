@@ -335,9 +335,15 @@ def parse_manifest(data: bytes) -> Manifest:
 
 
 def needs_repr(name: bytes) -> bool:
-    """Redis ``sdsneedsrepr``: escapes needed, or any blank (for ``sdssplitargs``)."""
+    """Redis ``sdsneedsrepr`` (escapes needed, or any blank), plus ``'``.
+
+    Redis writes a name containing a single quote unquoted, and ``sdssplitargs`` then
+    reads it as an unterminated quoted token: the manifest no longer loads.  ember
+    quotes such names (Redis reads them back fine); every other name is written exactly
+    as Redis writes it.
+    """
     for c in name:
-        if c < 0x21 or c > 0x7E or c == 0x5C or c == 0x22:
+        if c < 0x21 or c > 0x7E or c == 0x5C or c == 0x22 or c == 0x27:
             return True
     return False
 

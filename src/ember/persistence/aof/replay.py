@@ -17,6 +17,7 @@ Nothing is modified on disk.  A file named by the manifest but missing is fatal 
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ def iter_aof_dir(
     missing = layout.missing
     if missing:
         raise AofMissingFileError(
-            f"The append log file {missing[0].name} doesn't exist", str(missing[0])
+            errno.ENOENT, f"The append log file {missing[0].name} doesn't exist", str(missing[0])
         )
     for path, info in layout.files:
         yield AofPart(path, info.type, path.read_bytes())
