@@ -141,7 +141,9 @@ def _redis_misconf(redis_factory: Factory) -> tuple[Any, Any, Any]:
         return replies
 
 
-def test_misconf_after_failed_bgsave_like_redis(ember_factory: Factory, redis_factory: Factory) -> None:
+def test_misconf_after_failed_bgsave_like_redis(
+    ember_factory: Factory, redis_factory: Factory
+) -> None:
     want = _redis_misconf(redis_factory)
     assert isinstance(want[0], RespError) and str(want[0]) == MISCONF
     s = start(ember_factory, "--save", "3600 1")
@@ -268,7 +270,9 @@ def test_corrupt_file_stops_the_start(
     assert (s.dir / "dump.rdb").read_bytes() == data  # never modified
 
 
-def test_bad_checksum_is_accepted_with_rdbchecksum_no(ember_factory: Factory, redis_factory: Factory) -> None:
+def test_bad_checksum_is_accepted_with_rdbchecksum_no(
+    ember_factory: Factory, redis_factory: Factory
+) -> None:
     data = bytearray(_good_rdb())
     data[-8:] = b"\x01" * 8  # wrong CRC, right content
     for factory in (ember_factory, redis_factory):
@@ -287,3 +291,73 @@ def test_missing_dump_starts_empty(ember_factory: Factory) -> None:
         assert r("DBSIZE") == 0
         assert info(r, "persistence")["rdb_last_load_keys_loaded"] == "0"
     assert not (s.dir / "dump.rdb").exists()
+
+
+# ------------------------------------------------------------- the durable-write protocol
+
+
+def _in_process(tmp_path: Path) -> Any:
+    from ember.commands.registry import load_all
+    from ember.config import Config
+    from ember.persistence.manager import Persistence
+    from ember.server.server import Server
+
+    load_all()
+    srv = Server(Config())
+    p = Persistence(srv)
+    srv.persistence = p
+    srv.config.values["dbfilename"] = str(tmp_path / "dump.rdb")
+    for i in range(2000):
+        srv.dbs[0].add(b"k%d" % i, b"v" * 100)
+    return srv, p
+
+
+def _protocol(ops: list[Any], tmp_path: Path) -> list[tuple[str, str]]:
+    out = []
+    for op in ops:
+        name = os.path.basename(op.path) if op.kind != "fsync_dir" else op.path
+        if op.kind == "rename":
+            name += " -> " + os.path.basename(str(op.arg))
+        if not out or out[-1] != (op.kind, name):
+            out.append((op.kind, name))  # consecutive writes collapse into one
+    return out
+
+
+@pytest.mark.parametrize("how", ["SAVE", "BGSAVE"])
+def test_durable_write_sequence(tmp_path: Path, how: str) -> None:
+    """temp file -> writes -> fsync(temp) -> rename over dump.rdb -> fsync(dir)."""
+    import asyncio
+
+    from ember.persistence import fs as fsmod
+
+    srv, p = _in_process(tmp_path)
+    rec = fsmod.RecordingFS()
+    old = fsmod.set_fs(rec)
+    try:
+        if how == "SAVE":
+            assert p.save_sync()
+        else:
+
+            async def run() -> None:
+                srv.loop = asyncio.get_running_loop()
+                assert p.bgsave() is None
+                for _ in range(1000):
+                    if p.bg is None:
+                        break
+                    await asyncio.sleep(0.01)
+                assert p.bg is None
+
+            asyncio.run(run())
+            assert p.last_bgsave_status == "ok"
+    finally:
+        fsmod.set_fs(old)
+    tmp = f"temp-{os.getpid()}.rdb"
+    assert _protocol(rec.ops, tmp_path) == [
+        ("open", tmp),
+        ("write", tmp),
+        ("fsync", tmp),
+        ("rename", f"{tmp} -> dump.rdb"),
+        ("fsync_dir", str(tmp_path)),
+    ]
+    assert len(load_rdb((tmp_path / "dump.rdb").read_bytes()).dbs[0]) == 2000
+    assert not list(tmp_path.glob("temp-*"))

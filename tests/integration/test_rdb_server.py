@@ -145,7 +145,9 @@ def _slow_bgsave_scenario(s: ServerProcess) -> list[Any]:
     return out
 
 
-def test_bgsave_while_a_save_runs_matches_redis(ember_factory: Factory, redis_factory: Factory) -> None:
+def test_bgsave_while_a_save_runs_matches_redis(
+    ember_factory: Factory, redis_factory: Factory
+) -> None:
     e = start(ember_factory)
     rd = start(redis_factory)
     got = _slow_bgsave_scenario(e)
@@ -185,7 +187,9 @@ def test_bgsave_writes_temp_file_then_renames(ember_factory: Factory) -> None:
     assert "Background saving terminated with success" in log
 
 
-def test_bgsave_in_multi_is_scheduled_like_redis(ember_factory: Factory, redis_factory: Factory) -> None:
+def test_bgsave_in_multi_is_scheduled_like_redis(
+    ember_factory: Factory, redis_factory: Factory
+) -> None:
     for s in (start(ember_factory), start(redis_factory)):
         with Raw(s.port) as r:
             r("SET", "k", "v")
@@ -241,7 +245,17 @@ def test_save_point_needs_enough_changes(ember_factory: Factory) -> None:
 
 def test_config_save_values_match_redis(diff: Diff) -> None:
     try:
-        for v in ["100 10 50 5", "", "1 1", "a b", "1", "1 2 3", "-1 5", "3600 1 300 100 60 10000", "0 0"]:
+        for v in [
+            "100 10 50 5",
+            "",
+            "1 1",
+            "a b",
+            "1",
+            "1 2 3",
+            "-1 5",
+            "3600 1 300 100 60 10000",
+            "0 0",
+        ]:
             diff("CONFIG", "SET", "save", v)
             diff("CONFIG", "GET", "save")
     finally:
@@ -378,14 +392,19 @@ def test_shutdown_saves_like_redis(
             assert "Saving the final RDB snapshot before exiting." in s.log_text()
 
 
-def test_shutdown_failing_save_keeps_running_like_redis(ember_factory: Factory, redis_factory: Factory) -> None:
+def test_shutdown_failing_save_keeps_running_like_redis(
+    ember_factory: Factory, redis_factory: Factory
+) -> None:
     for factory in (ember_factory, redis_factory):
         s = start(factory, "--save", "3600 1")
         with Raw(s.port) as r:
             r("SET", "k", "v")
             # a directory where the temp file goes makes the final save fail
             (s.dir / f"temp-{server_pid(r)}.rdb").mkdir()
-            assert outcome(r.any("SHUTDOWN")) == ("err", "ERR Errors trying to SHUTDOWN. Check logs.")
+            assert outcome(r.any("SHUTDOWN")) == (
+                "err",
+                "ERR Errors trying to SHUTDOWN. Check logs.",
+            )
             assert r("PING") == b"PONG"
             assert r("SET", "k2", "v") == b"OK"  # a failed SAVE is not a MISCONF
             assert outcome(r.any("SHUTDOWN", "NOSAVE", "ABORT")) == ("err", "ERR syntax error")
@@ -414,12 +433,16 @@ def test_flushall_with_save_points_saves_empty_dataset_like_redis(
             r("MSET", "a", "1", "b", "2", "c", "3")
             assert r("FLUSHALL") == b"OK"
             p = persistence(r)
-            results.append((p["rdb_changes_since_last_save"], p["rdb_saves"], p["rdb_last_bgsave_status"]))
+            results.append(
+                (p["rdb_changes_since_last_save"], p["rdb_saves"], p["rdb_last_bgsave_status"])
+            )
         assert file_dbs(s.dir / "dump.rdb") == {}
     assert results[0] == results[1] == ("0", "0", "ok")  # FLUSHALL's save is not counted
 
 
-def test_flushall_without_save_points_like_redis(ember_factory: Factory, redis_factory: Factory) -> None:
+def test_flushall_without_save_points_like_redis(
+    ember_factory: Factory, redis_factory: Factory
+) -> None:
     results = []
     for factory in (ember_factory, redis_factory):
         s = start(factory)
@@ -539,7 +562,9 @@ def test_debug_populate_matches_redis(diff: Diff) -> None:
 # ----------------------------------------------------------------------------- load at start
 
 
-def _write_rdb(path: Path, dbs: dict[int, dict[bytes, tuple[Any, int | None]]], **opts: Any) -> None:
+def _write_rdb(
+    path: Path, dbs: dict[int, dict[bytes, tuple[Any, int | None]]], **opts: Any
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(save_rdb_bytes(dbs, RdbWriteOptions(**opts)))
 
@@ -565,7 +590,9 @@ def test_load_at_start_counts_loaded_and_expired_like_redis(
         s = start(factory, sub=kind)
         with Raw(s.port) as r:
             p = persistence(r)
-            results.append((p["rdb_last_load_keys_loaded"], p["rdb_last_load_keys_expired"], r("DBSIZE")))
+            results.append(
+                (p["rdb_last_load_keys_loaded"], p["rdb_last_load_keys_expired"], r("DBSIZE"))
+            )
             r("SELECT", 4)
             assert r("GET", "four") == b"4"
             assert r("EXISTS", "gone3") == 0
@@ -781,22 +808,38 @@ _write_cmd = st.one_of(
     st.tuples(st.just(b"PERSIST"), st.sampled_from(KEYS)),
     st.tuples(st.just(b"RPUSH"), st.sampled_from(KEYS), st.binary(max_size=4)),
     st.tuples(st.just(b"LPOP"), st.sampled_from(KEYS)),
-    st.tuples(st.just(b"HSET"), st.sampled_from(KEYS), st.sampled_from([b"f", b"g"]), st.binary(max_size=4)),
+    st.tuples(
+        st.just(b"HSET"),
+        st.sampled_from(KEYS),
+        st.sampled_from([b"f", b"g"]),
+        st.binary(max_size=4),
+    ),
     st.tuples(st.just(b"HDEL"), st.sampled_from(KEYS), st.sampled_from([b"f", b"g"])),
     st.tuples(st.just(b"SADD"), st.sampled_from(KEYS), st.sampled_from([b"1", b"x", b"y"])),
     st.tuples(st.just(b"SREM"), st.sampled_from(KEYS), st.sampled_from([b"1", b"x"])),
-    st.tuples(st.just(b"ZADD"), st.sampled_from(KEYS), st.sampled_from([b"1", b"-inf", b"2.5"]), st.sampled_from([b"a", b"b"])),
+    st.tuples(
+        st.just(b"ZADD"),
+        st.sampled_from(KEYS),
+        st.sampled_from([b"1", b"-inf", b"2.5"]),
+        st.sampled_from([b"a", b"b"]),
+    ),
     st.tuples(st.just(b"ZREM"), st.sampled_from(KEYS), st.sampled_from([b"a", b"b"])),
-    st.tuples(st.just(b"XADD"), st.sampled_from(KEYS), st.just(b"*"), st.just(b"f"), st.binary(max_size=3)),
+    st.tuples(
+        st.just(b"XADD"), st.sampled_from(KEYS), st.just(b"*"), st.just(b"f"), st.binary(max_size=3)
+    ),
     st.tuples(st.just(b"MOVE"), st.sampled_from(KEYS), st.sampled_from([b"0", b"1", b"2"])),
     st.tuples(st.just(b"COPY"), st.sampled_from(KEYS), st.sampled_from(KEYS), st.just(b"REPLACE")),
     st.tuples(st.just(b"SELECT"), st.sampled_from([b"0", b"1", b"2"])),
-    st.tuples(st.just(b"SWAPDB"), st.sampled_from([b"0", b"1", b"2"]), st.sampled_from([b"0", b"1", b"2"])),
+    st.tuples(
+        st.just(b"SWAPDB"), st.sampled_from([b"0", b"1", b"2"]), st.sampled_from([b"0", b"1", b"2"])
+    ),
     st.tuples(st.just(b"FLUSHDB")),
     st.tuples(st.just(b"FLUSHALL")),
     st.tuples(st.just(b"EXPIRE-TIME-PASSES")),
 )
-_step = st.one_of(st.tuples(st.just("walk"), st.integers(1, 6)), st.tuples(st.just("write"), _write_cmd))
+_step = st.one_of(
+    st.tuples(st.just("walk"), st.integers(1, 6)), st.tuples(st.just("write"), _write_cmd)
+)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -879,3 +922,46 @@ def test_snapshot_hook_preserves_old_values_once(ember_factory: Factory) -> None
         assert p["current_cow_size"] == "0"
         assert int(p["rdb_last_cow_size"]) >= cow
     assert file_dbs(s.dir / "dump.rdb")[0][b"k:199"][0] == last
+
+
+# ------------------------------------------------------------------------- INFO persistence
+
+
+def test_info_persistence_has_redis_fields_in_order(
+    ember_factory: Factory, redis_factory: Factory
+) -> None:
+    with Raw(start(ember_factory).port) as e, Raw(start(redis_factory).port) as r:
+        got = list(info(e, "persistence"))
+        want = list(info(r, "persistence"))
+    missing = [f for f in want if f not in got]
+    assert not missing, missing
+    assert [f for f in got if f in want] == want  # same relative order (extras allowed)
+
+
+# ----------------------------------------------------------------- BGSAVE vs AOF rewrite
+
+
+def _bgsave_during_rewrite(s: ServerProcess) -> list[Any]:
+    out: list[Any] = []
+    with Raw(s.port) as r:
+        r("DEBUG", "POPULATE", 100)
+        r("CONFIG", "SET", "rdb-key-save-delay", 10_000)  # the rewrite takes ~1 s
+        out.append(outcome(r.any("BGREWRITEAOF")))
+        out.append(outcome(r.any("BGSAVE")))
+        out.append(outcome(r.any("BGSAVE", "SCHEDULE")))
+        out.append(persistence(r)["rdb_bgsave_in_progress"])
+        r("CONFIG", "SET", "rdb-key-save-delay", 0)
+        # once the rewrite is over the scheduled BGSAVE runs
+        wait_until(lambda: persistence(r)["aof_rewrite_in_progress"] == "0", 20, what="the rewrite")
+        out.append(wait_saves(r, 1, 20)["rdb_last_bgsave_status"])
+    assert (s.dir / "dump.rdb").exists()
+    return out
+
+
+def test_bgsave_schedule_during_aof_rewrite_like_redis(
+    ember_factory: Factory, redis_factory: Factory
+) -> None:
+    got = _bgsave_during_rewrite(start(ember_factory))
+    want = _bgsave_during_rewrite(start(redis_factory))
+    assert got == want
+    assert got[2] == ("ok", b"Background saving scheduled")

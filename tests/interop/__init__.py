@@ -130,7 +130,9 @@ def info(r: Raw, section: str = "") -> dict[str, str]:
     return out
 
 
-def wait_until(pred: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> Any:
+def wait_until(
+    pred: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = ""
+) -> Any:
     """Poll ``pred`` until it returns a truthy value (bounded); return that value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -189,7 +191,8 @@ def read_stream(r: Raw, key: bytes) -> dict[str, Any]:
         name = gd[b"name"]
         pel = [(e[0], e[1], e[3]) for e in r("XPENDING", key, name, "-", "+", 1_000_000)]
         consumers = sorted(
-            (_as_dict(c)[b"name"], _as_dict(c)[b"pending"]) for c in r("XINFO", "CONSUMERS", key, name)
+            (_as_dict(c)[b"name"], _as_dict(c)[b"pending"])
+            for c in r("XINFO", "CONSUMERS", key, name)
         )
         out["groups"].append(
             {
@@ -242,7 +245,9 @@ def read_dataset(port: int, dbs: Iterable[int] = range(16)) -> Dataset:
     return out
 
 
-def dump_dataset(port: int, dbs: Iterable[int] = range(16)) -> dict[int, dict[bytes, tuple[Any, int | None]]]:
+def dump_dataset(
+    port: int, dbs: Iterable[int] = range(16)
+) -> dict[int, dict[bytes, tuple[Any, int | None]]]:
     """{db: {key: (decoded DUMP value, expire ms or None)}}: type agnostic."""
     out: dict[int, dict[bytes, tuple[Any, int | None]]] = {}
     with Raw(port) as r:
@@ -322,16 +327,44 @@ def dataset_commands() -> list[tuple[int, bytes, list[tuple[Any, ...]]]]:
     add("str:ttl-lzf", ("SET", "str:ttl-lzf", "z" * 300), ("PEXPIREAT", "str:ttl-lzf", FAR + 1))
     # lists: small listpack node, many nodes, a huge element, integers of every width
     add("list:small", ("RPUSH", "list:small", "a", "1", "-100", "12345678901", "x" * 70))
-    add("list:big", *[("RPUSH", "list:big", *[f"item-{i}" for i in range(j, j + 500)]) for j in range(0, 5000, 500)])
-    add("list:huge-element", ("RPUSH", "list:huge-element", "small", "h" * 20000, _rand_text(9000, 2), "end"))
+    add(
+        "list:big",
+        *[
+            ("RPUSH", "list:big", *[f"item-{i}" for i in range(j, j + 500)])
+            for j in range(0, 5000, 500)
+        ],
+    )
+    add(
+        "list:huge-element",
+        ("RPUSH", "list:huge-element", "small", "h" * 20000, _rand_text(9000, 2), "end"),
+    )
     add(
         "list:ints",
-        ("RPUSH", "list:ints", 0, 63, 127, -1, 4095, -4096, 32767, -32768, 8388607, 2147483647, -2147483648, 2**62, -(2**63)),
+        (
+            "RPUSH",
+            "list:ints",
+            0,
+            63,
+            127,
+            -1,
+            4095,
+            -4096,
+            32767,
+            -32768,
+            8388607,
+            2147483647,
+            -2147483648,
+            2**62,
+            -(2**63),
+        ),
     )
     add("list:ttl", ("LPUSH", "list:ttl", "c", "b", "a"), ("PEXPIREAT", "list:ttl", FAR + 2))
     # hashes: listpack, hashtable by count, hashtable by value size, ints
     add("hash:small", ("HSET", "hash:small", "f1", "v1", "f2", "2", "f3", ""))
-    add("hash:big", ("HSET", "hash:big", *[x for i in range(600) for x in (f"field{i}", f"value{i}")]))
+    add(
+        "hash:big",
+        ("HSET", "hash:big", *[x for i in range(600) for x in (f"field{i}", f"value{i}")]),
+    )
     add("hash:bigvalue", ("HSET", "hash:bigvalue", "f", "v" * 100, "g", "1"))
     add("hash:ints", ("HSET", "hash:ints", "1", "100", "-5", "123456789012", "x", "-1"))
     add("hash:ttl", ("HSET", "hash:ttl", "a", "b"), ("PEXPIREAT", "hash:ttl", FAR + 3))
@@ -346,9 +379,37 @@ def dataset_commands() -> list[tuple[int, bytes, list[tuple[Any, ...]]]]:
     # zsets: listpack with +-inf and tricky doubles, skiplist by count and by member size
     add(
         "zset:small",
-        ("ZADD", "zset:small", "1", "a", "2.5", "b", "-3", "c", "inf", "d", "-inf", "e", "0.1", "f", "1e300", "g", "0", "h"),
+        (
+            "ZADD",
+            "zset:small",
+            "1",
+            "a",
+            "2.5",
+            "b",
+            "-3",
+            "c",
+            "inf",
+            "d",
+            "-inf",
+            "e",
+            "0.1",
+            "f",
+            "1e300",
+            "g",
+            "0",
+            "h",
+        ),
     )
-    add("zset:big", ("ZADD", "zset:big", *[x for i in range(200) for x in (str(i / 2), f"zm{i}")], "-0", "negzero"))
+    add(
+        "zset:big",
+        (
+            "ZADD",
+            "zset:big",
+            *[x for i in range(200) for x in (str(i / 2), f"zm{i}")],
+            "-0",
+            "negzero",
+        ),
+    )
     add("zset:longmember", ("ZADD", "zset:longmember", "1", "m" * 100, "2", "short"))
     add("zset:ttl", ("ZADD", "zset:ttl", "1", "one"), ("PEXPIREAT", "zset:ttl", FAR + 5))
     # streams: entries, deletions, consumer groups with PELs, many nodes, empty ones
@@ -368,12 +429,19 @@ def dataset_commands() -> list[tuple[int, bytes, list[tuple[Any, ...]]]]:
     )
     add(
         "stream:big",
-        *[("XADD", "stream:big", "MAXLEN", "300", f"{i}-0", "field", f"value-{i}", "n", i) for i in range(1, 501)],
+        *[
+            ("XADD", "stream:big", "MAXLEN", "300", f"{i}-0", "field", f"value-{i}", "n", i)
+            for i in range(1, 501)
+        ],
         ("XGROUP", "CREATE", "stream:big", "g", "100-0"),
         ("XREADGROUP", "GROUP", "g", "c", "COUNT", "50", "STREAMS", "stream:big", ">"),
     )
     add("stream:empty", ("XGROUP", "CREATE", "stream:empty", "g", "$", "MKSTREAM"))
-    add("stream:all-deleted", ("XADD", "stream:all-deleted", "5-5", "f", "v"), ("XDEL", "stream:all-deleted", "5-5"))
+    add(
+        "stream:all-deleted",
+        ("XADD", "stream:all-deleted", "5-5", "f", "v"),
+        ("XDEL", "stream:all-deleted", "5-5"),
+    )
     add("stream:ttl", ("XADD", "stream:ttl", "1-1", "f", "v"), ("PEXPIREAT", "stream:ttl", FAR + 6))
     # other dbs
     add("db1:str", ("SET", "db1:str", "in-db-1"), db=1)

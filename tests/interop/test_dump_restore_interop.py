@@ -53,11 +53,39 @@ def with_footer(body: bytes, version: int = 10) -> bytes:
 
 # compact encodings are serialized deterministically by both: DUMP bytes must be identical
 BYTE_IDENTICAL = {
-    "str:int", "str:neg", "str:i64", "str:big-not-int", "str:lead0", "str:float", "str:embstr",
-    "str:raw", "str:lzf", "str:empty", "str:binary", "str:append", "str:setrange", "str:bits",
-    "str:incr", "str:ttl", "str:ttl-lzf", "list:small", "list:ints", "list:ttl", "hash:small",
-    "hash:ints", "hash:ttl", "set:int16", "set:int32", "set:int64", "set:ttl", "zset:small",
-    "zset:ttl", "db1:str", "db1:list", "db15:hash", "db15:ttl",
+    "str:int",
+    "str:neg",
+    "str:i64",
+    "str:big-not-int",
+    "str:lead0",
+    "str:float",
+    "str:embstr",
+    "str:raw",
+    "str:lzf",
+    "str:empty",
+    "str:binary",
+    "str:append",
+    "str:setrange",
+    "str:bits",
+    "str:incr",
+    "str:ttl",
+    "str:ttl-lzf",
+    "list:small",
+    "list:ints",
+    "list:ttl",
+    "hash:small",
+    "hash:ints",
+    "hash:ttl",
+    "set:int16",
+    "set:int32",
+    "set:int64",
+    "set:ttl",
+    "zset:small",
+    "zset:ttl",
+    "db1:str",
+    "db1:list",
+    "db15:hash",
+    "db15:ttl",
 }
 
 
@@ -249,7 +277,9 @@ def test_sanitize_mode_clients_applies_to_normal_clients(pair: tuple[Raw, Raw]) 
 # ---------------------------------------------------------------------- version dialects
 
 
-def test_newer_rdb_version_payloads_are_refused_by_redis(ember_factory: Any, pair: tuple[Raw, Raw]) -> None:
+def test_newer_rdb_version_payloads_are_refused_by_redis(
+    ember_factory: Any, pair: tuple[Raw, Raw]
+) -> None:
     """ember with rdb-version 11 DUMPs a v11 payload: Redis 7.0 (and ember with the default
     rdb-version 10) refuse it exactly like Redis; ember configured for v11 takes it."""
     e, r = pair

@@ -47,12 +47,16 @@ from tests.interop import (
 pytestmark = pytest.mark.interop
 
 Factory = Callable[..., ServerProcess]
+
+
 def srv(kind: str, d: Path, *args: str) -> ServerProcess:
     return ServerProcess(kind, d, ["--enable-debug-command", "yes", *args]).start()
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ServerProcess, list[bytes]]]:
+def sources(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ServerProcess, ServerProcess, list[bytes]]]:
     """(redis with the dataset, ember with the same dataset, keys ember got by RESTORE)."""
     base = tmp_path_factory.mktemp("rdb-interop")
     rd = srv("redis", base / "redis-src")
@@ -106,7 +110,9 @@ def test_digest_of_empty_and_missing(ember: ServerProcess, real_redis: ServerPro
 
 
 @pytest.mark.parametrize("kind", TYPES)
-def test_digest_tracks_random_writes_like_redis(ember: ServerProcess, real_redis: ServerProcess, kind: str) -> None:
+def test_digest_tracks_random_writes_like_redis(
+    ember: ServerProcess, real_redis: ServerProcess, kind: str
+) -> None:
     """Random writes of one type on both servers: DEBUG DIGEST stays equal after each batch."""
     rng = random.Random(kind)
     members = [b"m%d" % i for i in range(8)] + [b"1", b"-2", b"300000", b"x" * 70]
@@ -118,8 +124,19 @@ def test_digest_tracks_random_writes_like_redis(ember: ServerProcess, real_redis
         score = rng.choice(["1", "2.5", "-inf", "inf", "0.1", "1e10", "-7"])
         return rng.choice(
             {
-                "string": [("SET", k, v), ("APPEND", k, v), ("DEL", k), ("SETRANGE", k, rng.randrange(10), v)],
-                "list": [("RPUSH", k, m, v), ("LPUSH", k, m), ("LPOP", k), ("LREM", k, 0, m), ("LSET", k, 0, v)],
+                "string": [
+                    ("SET", k, v),
+                    ("APPEND", k, v),
+                    ("DEL", k),
+                    ("SETRANGE", k, rng.randrange(10), v),
+                ],
+                "list": [
+                    ("RPUSH", k, m, v),
+                    ("LPUSH", k, m),
+                    ("LPOP", k),
+                    ("LREM", k, 0, m),
+                    ("LSET", k, 0, v),
+                ],
                 "hash": [("HSET", k, m, v), ("HDEL", k, m), ("HINCRBY", k, "n", 3)],
                 "set": [("SADD", k, m, v), ("SREM", k, m), ("SMOVE", k, rng.choice(keys), m)],
                 "zset": [("ZADD", k, score, m), ("ZREM", k, m), ("ZINCRBY", k, "1.5", m)],
@@ -142,7 +159,9 @@ def test_digest_tracks_random_writes_like_redis(ember: ServerProcess, real_redis
         if kind == "stream":
             for r in (a, b):
                 r("FLUSHALL")
-                r.pipeline([("XADD", "s", f"{i}-{j}", "f", i * j) for i in range(1, 20) for j in range(3)])
+                r.pipeline(
+                    [("XADD", "s", f"{i}-{j}", "f", i * j) for i in range(1, 20) for j in range(3)]
+                )
                 r("XDEL", "s", "5-1", "7-0")
             assert a("DEBUG", "DIGEST") == b("DEBUG", "DIGEST")
 
@@ -151,7 +170,9 @@ def test_digest_tracks_random_writes_like_redis(ember: ServerProcess, real_redis
 
 
 @pytest.fixture(scope="module")
-def redis_from_ember(sources: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def redis_from_ember(
+    sources: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     _, em, _ = sources
     d = tmp_path_factory.mktemp("redis-from-ember")
     shutil.copy(em.dir / "dump.rdb", d / "dump.rdb")
@@ -165,7 +186,9 @@ def test_redis_loads_ember_file(sources: Any, redis_from_ember: ServerProcess) -
     with Raw(redis_from_ember.port) as r, Raw(em.port) as e:
         assert r("DEBUG", "DIGEST") == e("DEBUG", "DIGEST")
         p = info(r, "persistence")
-        assert int(p["rdb_last_load_keys_loaded"]) == sum(len(scan_keys_db(e, db)) for db in range(16))
+        assert int(p["rdb_last_load_keys_loaded"]) == sum(
+            len(scan_keys_db(e, db)) for db in range(16)
+        )
         assert p["rdb_last_load_keys_expired"] == "0"
     assert "Done loading RDB" in redis_from_ember.log_text()
     # contents read back from redis: exactly the source dataset
@@ -179,7 +202,9 @@ def scan_keys_db(r: Raw, db: int) -> list[bytes]:
     return keys
 
 
-def test_redis_encodings_after_loading_ember_file(sources: Any, redis_from_ember: ServerProcess) -> None:
+def test_redis_encodings_after_loading_ember_file(
+    sources: Any, redis_from_ember: ServerProcess
+) -> None:
     rd, _, _ = sources
     with Raw(redis_from_ember.port) as a, Raw(rd.port) as b:
         for db, key, _ in dataset_commands():
@@ -272,7 +297,9 @@ def test_redis_check_rdb_accepts_ember_files(
 
 
 @pytest.fixture(scope="module")
-def ember_from_redis(sources: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def ember_from_redis(
+    sources: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     rd, _, _ = sources
     d = tmp_path_factory.mktemp("ember-from-redis")
     shutil.copy(rd.dir / "dump.rdb", d / "dump.rdb")
@@ -298,7 +325,9 @@ def test_ember_loads_redis_file(sources: Any, ember_from_redis: ServerProcess) -
 
 
 @pytest.mark.parametrize("kind", TYPES)
-def test_ember_reads_back_redis_file(sources: Any, ember_from_redis: ServerProcess, kind: str) -> None:
+def test_ember_reads_back_redis_file(
+    sources: Any, ember_from_redis: ServerProcess, kind: str
+) -> None:
     """Contents read with ember's own commands (GET, LRANGE, HGETALL, ... XINFO)."""
     rd, _, _ = sources
     want = keys_by_type(read_dataset(rd.port)).get(kind, {})
@@ -314,7 +343,9 @@ def test_ember_reads_back_redis_file(sources: Any, ember_from_redis: ServerProce
         assert got[k] == want[k], k
 
 
-def test_redis_files_with_compression_and_checksum_off(redis_factory: Factory, ember_factory: Factory) -> None:
+def test_redis_files_with_compression_and_checksum_off(
+    redis_factory: Factory, ember_factory: Factory
+) -> None:
     for args in (("--rdbcompression", "no"), ("--rdbchecksum", "no")):
         rd = redis_factory("--enable-debug-command", "yes", *args)
         build(rd.port, None)
@@ -362,7 +393,11 @@ CORPUS_XFAIL = {
 def _corpus_params() -> list[Any]:
     out = []
     for rel, ef in CORPUS_CASES:
-        marks = [pytest.mark.xfail(strict=True, reason=CORPUS_XFAIL[rel])] if rel in CORPUS_XFAIL else []
+        marks = (
+            [pytest.mark.xfail(strict=True, reason=CORPUS_XFAIL[rel])]
+            if rel in CORPUS_XFAIL
+            else []
+        )
         out.append(pytest.param(rel, ef, id=rel, marks=marks))
     return out
 

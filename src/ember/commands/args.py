@@ -57,7 +57,9 @@ def parse_float(b: bytes, err: str = errors.NOT_FLOAT, allow_nan: bool = False) 
     try:
         v = float(b)
     except ValueError:
-        # strtod accepts hex floats
+        # strtod accepts hex floats, but only with the 0x prefix ("abc" is not a number)
+        if b.lstrip(b"+-")[:2] not in (b"0x", b"0X"):
+            raise CommandError(err) from None
         try:
             v = float.fromhex(b.decode())
         except (ValueError, UnicodeDecodeError):

@@ -17,6 +17,26 @@ G = "connection"
 F_CONN = Flag.LOADING | Flag.STALE | Flag.FAST
 
 
+def _sub_syntax_error(argv: list[bytes]) -> CommandError:
+    """``addReplySubcommandSyntaxError``: wrong argument count inside a subcommand."""
+    return CommandError(
+        f"ERR unknown subcommand or wrong number of arguments for "
+        f"'{argv[1].decode(errors='replace')[:128]}'. Try {argv[0].decode(errors='replace').upper()} HELP."
+    )
+
+
+def help_reply(argv: list[bytes], lines: list[str]) -> list[Status]:
+    """``addReplyHelp``: header with the command name as typed (upper case), the lines,
+    then the standard HELP footer."""
+    name = argv[0].decode(errors="replace").upper()
+    return [
+        Status(f"{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"),
+        *(Status(x) for x in lines),
+        Status("HELP"),
+        Status("    Prints this help."),
+    ]
+
+
 @command("ping", -1, Flag.FAST | Flag.SENTINEL, group=G, summary="Returns the server's liveliness response.")
 def ping(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 2:
@@ -33,47 +53,47 @@ def echo(c: Client, argv: list[bytes]) -> Any:
     return argv[1]
 
 
-@command("quit", -1, Flag.ALLOW_BUSY | Flag.NO_AUTH | F_CONN, group=G, summary="Closes the connection.")
+@command("quit", -1, Flag.ALLOW_BUSY | Flag.NOSCRIPT | Flag.NO_AUTH | F_CONN, group=G, summary="Closes the connection.")
 def quit_(c: Client, argv: list[bytes]) -> Any:
     c.reply(OK)
     c.close_after_reply = True
     return NO_REPLY
 
 
+def set_authenticated(c: Client, value: bool) -> None:
+    c.authenticated = value
+    c.parser.auth_required = not value
+
+
 @command("reset", 1, Flag.NOSCRIPT | Flag.NO_AUTH | Flag.ALLOW_BUSY | F_CONN, group=G, since="6.2.0", summary="Resets the connection.")
 def reset(c: Client, argv: list[bytes]) -> Any:
+    """``clearClientConnectionState``: back to a fresh connection (auth included)."""
     from ember.server.pubsub import unsubscribe_all
 
-    c.in_multi = False
-    c.multi_queue = []
-    c.multi_error = False
-    c.unwatch_all()
-    unsubscribe_all(c)
     if c in c.server.monitors:
         c.server.monitors.remove(c)
     c.monitor = False
     c.db = c.server.dbs[0]
     c.resp3 = False
+    set_authenticated(c, not c.server.config.values["requirepass"])
+    c.in_multi = False
+    c.multi_queue = []
+    c.multi_error = False
+    c.unwatch_all()
+    unsubscribe_all(c)
     c.name = b""
     c.reply_mode = 0
     c.no_evict = False
-    c.authenticated = not c.server.config.values["requirepass"]
     return Status("RESET")
 
 
-def _check_password(c: Client, user: bytes | None, password: bytes) -> None:
+def _authenticate(c: Client, user: bytes, password: bytes) -> None:
+    """``ACLAuthenticateUser`` for the only user ember has, ``default``."""
     required = c.server.config.values["requirepass"]
-    if user is not None and user != b"default":
+    if user != b"default" or (required and password != required.encode(errors="surrogateescape")):
+        c.server.log("verbose", "AUTH failed: WRONGPASS")
         raise CommandError(errors.WRONGPASS)
-    if not required:
-        if user is None:
-            raise CommandError(
-                "ERR AUTH <password> called without any password configured for the default "
-                "user. Are you sure your configuration is correct?"
-            )
-        return
-    if password != required.encode():
-        raise CommandError(errors.WRONGPASS)
+    set_authenticated(c, True)
 
 
 @command("auth", -2, Flag.NOSCRIPT | Flag.NO_AUTH | Flag.SENTINEL | F_CONN, group=G, summary="Authenticates the connection.")
@@ -81,39 +101,40 @@ def auth(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 3:
         raise CommandError(errors.SYNTAX)
     if len(argv) == 2:
-        _check_password(c, None, argv[1])
+        if not c.server.config.values["requirepass"]:
+            raise CommandError(
+                "ERR AUTH <password> called without any password configured for the default "
+                "user. Are you sure your configuration is correct?"
+            )
+        _authenticate(c, b"default", argv[1])
     else:
-        _check_password(c, argv[1], argv[2])
-    c.authenticated = True
+        _authenticate(c, argv[1], argv[2])
     return OK
 
 
 @command("hello", -1, Flag.NOSCRIPT | Flag.NO_AUTH | Flag.SENTINEL | F_CONN, group=G, since="6.0.0", summary="Handshakes with the Redis server.")
 def hello(c: Client, argv: list[bytes]) -> Any:
-    proto = None
+    proto = 0
     i = 1
     if len(argv) >= 2:
-        try:
-            proto = parse_int(argv[1])
-        except CommandError:
-            raise CommandError("ERR Protocol version is not an integer or out of range") from None
+        proto = parse_int(argv[1], "ERR Protocol version is not an integer or out of range")
         i = 2
         if proto < 2 or proto > 3:
             raise CommandError("NOPROTO unsupported protocol version")
-    setname = None
+    user = password = setname = None
     while i < len(argv):
         opt = argv[i].lower()
         more = len(argv) - i - 1
         if opt == b"auth" and more >= 2:
-            _check_password(c, argv[i + 1], argv[i + 2])
-            c.authenticated = True
+            user, password = argv[i + 1], argv[i + 2]
             i += 3
         elif opt == b"setname" and more >= 1:
             setname = argv[i + 1]
-            _validate_name(setname)
             i += 2
         else:
             raise CommandError(f"ERR Syntax error in HELLO option '{argv[i].decode(errors='replace')}'")
+    if user is not None and password is not None:
+        _authenticate(c, user, password)
     if not c.authenticated:
         raise CommandError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
@@ -121,8 +142,9 @@ def hello(c: Client, argv: list[bytes]) -> Any:
             "select the RESP protocol version at the same time"
         )
     if setname is not None:
+        _validate_name(setname)
         c.name = setname
-    if proto is not None:
+    if proto:
         c.resp3 = proto == 3
     return {
         b"server": b"redis",
@@ -137,10 +159,9 @@ def hello(c: Client, argv: list[bytes]) -> Any:
 
 @command("select", 2, Flag.LOADING | Flag.STALE | Flag.FAST, group=G, summary="Changes the selected database.")
 def select(c: Client, argv: list[bytes]) -> Any:
-    try:
-        idx = parse_int(argv[1])
-    except CommandError:
-        raise CommandError("ERR value is not an integer or out of range") from None
+    idx = parse_int(argv[1])
+    if idx < -(1 << 31) or idx >= 1 << 31:
+        raise CommandError(errors.NOT_INTEGER)
     if idx < 0 or idx >= len(c.server.dbs):
         raise CommandError(errors.DB_INDEX_RANGE)
     c.db = c.server.dbs[idx]
@@ -151,6 +172,7 @@ def select(c: Client, argv: list[bytes]) -> Any:
 
 container("client", G, "2.4.0", "A container for client connection commands.")
 CF = Flag.NOSCRIPT | Flag.LOADING | Flag.STALE
+_CLIENT_TYPES = (b"normal", b"master", b"replica", b"slave", b"pubsub")
 
 
 def _validate_name(name: bytes) -> None:
@@ -159,36 +181,50 @@ def _validate_name(name: bytes) -> None:
             raise CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
 
 
+def client_type(c: Client) -> bytes:
+    """``getClientType``: ember has no replication links, so normal or pubsub."""
+    return b"pubsub" if c.subscriptions_count() else b"normal"
+
+
 def client_info_line(c: Client) -> str:
+    """One ``CLIENT LIST`` line, fields and flag letters in Redis 7.0's order."""
     now = time.monotonic()
     flags = ""
-    if c.blocked is not None:
-        flags += "b"
-    if c.in_multi:
-        flags += "x"
-    if c.dirty_cas:
-        flags += "d"
-    if c.subscriptions_count():
-        flags += "P"
     if c.monitor:
         flags += "O"
+    if c.subscriptions_count():
+        flags += "P"
+    if c.in_multi:
+        flags += "x"
+    if c.blocked is not None or c.paused:
+        flags += "b"
+    if c.dirty_cas:
+        flags += "d"
     if c.close_after_reply:
         flags += "c"
-    if c.no_evict:
-        flags += "e"
     if c.unix:
         flags += "U"
-    flags = flags or "N"
+    if c.no_evict:
+        flags += "e"
     qbuf = c.parser.pending
-    obl = c.transport.get_write_buffer_size() if c.transport is not None else 0
+    omem = c.transport.get_write_buffer_size() if c.transport is not None else 0
+    multi = len(c.multi_queue) if c.in_multi else -1
     return (
-        f"id={c.id} addr={c.addr} laddr={c.laddr} fd=8 name={c.name.decode(errors='replace')} "
-        f"age={int(now - c.created)} idle={int(now - c.last_interaction)} flags={flags} "
+        f"id={c.id} addr={c.addr} laddr={c.laddr} fd={_fileno(c)} name={c.name.decode(errors='replace')} "
+        f"age={int(now - c.created)} idle={int(now - c.last_interaction)} flags={flags or 'N'} "
         f"db={c.db.id} sub={len(c.channels)} psub={len(c.patterns)} ssub={len(c.shard_channels)} "
-        f"multi={len(c.multi_queue) if c.in_multi else -1} qbuf={qbuf} qbuf-free=0 argv-mem=0 "
-        f"multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={obl} tot-mem={obl + qbuf} events=r "
-        f"cmd={c.last_cmd.decode()} user=default redir=-1 resp={3 if c.resp3 else 2}"
+        f"multi={multi} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 "
+        f"oll=0 omem={omem} tot-mem={omem + qbuf} events=r cmd={c.last_cmd.decode()} "
+        f"user=default redir=-1 resp={3 if c.resp3 else 2}"
     )
+
+
+def _fileno(c: Client) -> int:
+    sock = c.transport.get_extra_info("socket") if c.transport is not None else None
+    try:
+        return int(sock.fileno()) if sock is not None else -1
+    except (OSError, ValueError):
+        return -1
 
 
 @command("id", 2, CF, parent="client", group=G, since="5.0.0", summary="Returns the unique client ID of the connection.")
@@ -208,18 +244,6 @@ def client_getname(c: Client, argv: list[bytes]) -> Any:
     return c.name or None
 
 
-@command("setinfo", 4, CF, parent="client", group=G, since="7.2.0", summary="Sets information specific to the client or connection.")
-def client_setinfo(c: Client, argv: list[bytes]) -> Any:
-    attr = argv[2].lower()
-    if attr == b"lib-name":
-        c.lib_name = argv[3]
-    elif attr == b"lib-ver":
-        c.lib_ver = argv[3]
-    else:
-        raise CommandError(f"ERR Unrecognized option '{argv[2].decode(errors='replace')}'")
-    return OK
-
-
 @command("info", 2, CF, parent="client", group=G, since="6.2.0", summary="Returns information about the connection.")
 def client_info(c: Client, argv: list[bytes]) -> Any:
     return Verbatim((client_info_line(c) + "\n").encode())
@@ -228,125 +252,117 @@ def client_info(c: Client, argv: list[bytes]) -> Any:
 @command("list", -2, CF | Flag.ADMIN, parent="client", group=G, since="2.4.0", summary="Lists open connections.")
 def client_list(c: Client, argv: list[bytes]) -> Any:
     clients = list(c.server.clients.values())
-    i = 2
-    while i < len(argv):
-        opt = argv[i].lower()
-        if opt == b"type" and i + 1 < len(argv):
-            t = argv[i + 1].lower()
-            if t not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
-                raise CommandError(f"ERR Unknown client type '{argv[i + 1].decode(errors='replace')}'")
-            if t == b"pubsub":
-                clients = [x for x in clients if x.subscriptions_count()]
-            elif t == b"normal":
-                clients = [x for x in clients if not x.subscriptions_count()]
-            else:
-                clients = []
-            i += 2
-        elif opt == b"id" and i + 1 < len(argv):
-            ids = set()
-            for a in argv[i + 1 :]:
-                try:
-                    v = parse_int(a)
-                except CommandError:
-                    raise CommandError("ERR Invalid client ID") from None
-                if v <= 0:
-                    raise CommandError("ERR Invalid client ID")
-                ids.add(v)
-            clients = [x for x in clients if x.id in ids]
-            break
-        else:
-            raise CommandError(errors.SYNTAX)
+    if len(argv) == 4 and argv[2].lower() == b"type":
+        t = argv[3].lower()
+        if t not in _CLIENT_TYPES:
+            raise CommandError(f"ERR Unknown client type '{argv[3].decode(errors='replace')}'")
+        clients = [x for x in clients if client_type(x) == t]
+    elif len(argv) > 3 and argv[2].lower() == b"id":
+        by_id = c.server.clients
+        clients = []
+        for a in argv[3:]:
+            cl = by_id.get(parse_int(a, "ERR Invalid client ID"))
+            if cl is not None:
+                clients.append(cl)
+    elif len(argv) != 2:
+        raise CommandError(errors.SYNTAX)
     text = "".join(client_info_line(x) + "\n" for x in clients)
     return Verbatim(text.encode())
 
 
 @command("kill", -3, CF | Flag.ADMIN, parent="client", group=G, since="2.4.0", summary="Terminates open connections.")
 def client_kill(c: Client, argv: list[bytes]) -> Any:
-    srv = c.server
-    if len(argv) == 3:
-        addr = argv[2].decode(errors="replace")
-        for x in list(srv.clients.values()):
-            if x.addr == addr:
-                _kill(c, x)
-                return OK
-        raise CommandError("ERR No such client")
-    if len(argv) % 2 != 0:
-        raise CommandError(errors.SYNTAX)
-    filters: list[tuple[bytes, bytes]] = []
+    addr = laddr = ctype = None
+    cid = 0
     skipme = True
-    for i in range(2, len(argv), 2):
-        k, v = argv[i].lower(), argv[i + 1]
-        if k == b"skipme":
-            if v.lower() not in (b"yes", b"no"):
+    if len(argv) == 3:
+        addr = argv[2]  # old form: CLIENT KILL addr:port (may kill the caller)
+        skipme = False
+    else:
+        i = 2
+        while i < len(argv):
+            k = argv[i].lower()
+            if i + 1 >= len(argv):
                 raise CommandError(errors.SYNTAX)
-            skipme = v.lower() == b"yes"
-        elif k in (b"id", b"addr", b"laddr", b"type", b"user", b"maxage"):
+            v = argv[i + 1]
             if k == b"id":
-                try:
-                    if parse_int(v) <= 0:
-                        raise CommandError("")
-                except CommandError:
-                    raise CommandError("ERR client-id should be greater than 0") from None
-            if k == b"type" and v.lower() not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
-                raise CommandError(f"ERR Unknown client type '{v.decode(errors='replace')}'")
-            filters.append((k, v))
-        else:
-            raise CommandError(errors.SYNTAX)
+                cid = parse_int(v, "ERR client-id should be greater than 0")
+                if cid < 1:
+                    raise CommandError("ERR client-id should be greater than 0")
+            elif k == b"type":
+                ctype = v.lower()
+                if ctype not in _CLIENT_TYPES:
+                    raise CommandError(f"ERR Unknown client type '{v.decode(errors='replace')}'")
+            elif k == b"addr":
+                addr = v
+            elif k == b"laddr":
+                laddr = v
+            elif k == b"user":
+                if v != b"default":
+                    raise CommandError(f"ERR No such user '{v.decode(errors='replace')}'")
+            elif k == b"skipme":
+                if v.lower() == b"yes":
+                    skipme = True
+                elif v.lower() == b"no":
+                    skipme = False
+                else:
+                    raise CommandError(errors.SYNTAX)
+            else:
+                raise CommandError(errors.SYNTAX)
+            i += 2
     killed = 0
-    for x in list(srv.clients.values()):
+    for x in list(c.server.clients.values()):
+        if addr is not None and x.addr.encode() != addr:
+            continue
+        if laddr is not None and x.laddr.encode() != laddr:
+            continue
+        if ctype is not None and client_type(x) != (b"replica" if ctype == b"slave" else ctype):
+            continue
+        if cid and x.id != cid:
+            continue
         if x is c and skipme:
             continue
-        ok = True
-        for k, v in filters:
-            if k == b"id" and x.id != int(v):
-                ok = False
-            elif k == b"addr" and x.addr != v.decode(errors="replace"):
-                ok = False
-            elif k == b"laddr" and x.laddr != v.decode(errors="replace"):
-                ok = False
-            elif k == b"type":
-                t = v.lower()
-                is_pub = bool(x.subscriptions_count())
-                if (t == b"pubsub") != is_pub or t in (b"master", b"replica", b"slave"):
-                    ok = False
-            elif k == b"user" and v != b"default":
-                ok = False
-            elif k == b"maxage" and time.monotonic() - x.created < int(v):
-                ok = False
-        if ok:
-            _kill(c, x)
-            killed += 1
+        if x is c:
+            c.close_after_reply = True
+        else:
+            x.close()
+        killed += 1
+    if len(argv) == 3:
+        if not killed:
+            raise CommandError("ERR No such client")
+        return OK
     return killed
-
-
-def _kill(me: Client, target: Client) -> None:
-    if target is me:
-        me.close_after_reply = True
-    else:
-        target.close()
 
 
 @command("pause", -3, CF | Flag.ADMIN, parent="client", group=G, since="3.0.0", summary="Suspends commands processing.")
 def client_pause(c: Client, argv: list[bytes]) -> Any:
-    try:
-        ms = parse_int(argv[2])
-    except CommandError:
-        raise CommandError("ERR timeout is not an integer or out of range") from None
-    if ms < 0:
-        raise CommandError("ERR timeout is negative")
-    mode = b"all"
+    """Hold other clients' commands (all, or only writes) for ``timeout`` ms.
+
+    Like ``pauseClients``: a new pause never shortens the current one nor turns an ALL
+    pause into a WRITE pause.
+    """
+    if len(argv) > 4:
+        raise _sub_syntax_error(argv)
+    write_only = False
     if len(argv) == 4:
         mode = argv[3].lower()
-        if mode not in (b"write", b"all"):
+        if mode == b"write":
+            write_only = True
+        elif mode != b"all":
             raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
-    elif len(argv) > 4:
-        raise CommandError(errors.SYNTAX)
+    ms = parse_int(argv[2], "ERR timeout is not an integer or out of range")
+    if ms < 0:
+        raise CommandError("ERR timeout is negative")
+    if ms > (1 << 63) - 1 - time.time_ns() // 1_000_000:
+        raise CommandError("ERR timeout is out of range")
     srv = c.server
-    until = time.monotonic() + ms / 1000
+    now = time.monotonic()
+    until = now + ms / 1000
+    active = srv.paused_until > now
+    srv.pause_writes_only = write_only and (not active or srv.pause_writes_only)
     if until > srv.paused_until:
         srv.paused_until = until
-    srv.pause_writes_only = mode == b"write"
-    if srv.loop is not None:
+    if srv.loop is not None and ms:
         srv.loop.call_later(ms / 1000 + 0.001, lambda: srv.clients_paused(True))
     return OK
 
@@ -376,22 +392,16 @@ def client_reply(c: Client, argv: list[bytes]) -> Any:
         c.reply_mode = 1
         return NO_REPLY
     if v == b"skip":
-        if c.reply_mode == 0:
-            c.reply_mode = 2
-            return NO_REPLY_SKIP
+        if c.reply_mode != 1:
+            c.reply_mode = 2  # the next reply is dropped
         return NO_REPLY
     raise CommandError(errors.SYNTAX)
 
 
-NO_REPLY_SKIP = NO_REPLY
-
-
 @command("unblock", -3, CF | Flag.ADMIN, parent="client", group=G, since="5.0.0", summary="Unblocks a client blocked by a blocking command from a different connection.")
 def client_unblock(c: Client, argv: list[bytes]) -> Any:
-    try:
-        cid = parse_int(argv[2])
-    except CommandError:
-        raise CommandError("ERR value is not an integer or out of range") from None
+    if len(argv) > 4:
+        raise _sub_syntax_error(argv)
     use_error = False
     if len(argv) == 4:
         m = argv[3].lower()
@@ -399,8 +409,7 @@ def client_unblock(c: Client, argv: list[bytes]) -> Any:
             use_error = True
         elif m != b"timeout":
             raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
-    elif len(argv) > 4:
-        raise CommandError(errors.SYNTAX)
+    cid = parse_int(argv[2])
     target = c.server.clients.get(cid)
     if target is None or target.blocked is None:
         return 0
@@ -411,24 +420,68 @@ def client_unblock(c: Client, argv: list[bytes]) -> Any:
     return 1
 
 
+@command("getredir", 2, CF, parent="client", group=G, since="6.0.0", summary="Returns the client ID to which the connection's tracking notifications are redirected.")
+def client_getredir(c: Client, argv: list[bytes]) -> Any:
+    return -1  # client side caching (CLIENT TRACKING) is not implemented
+
+
+@command("trackinginfo", 2, CF, parent="client", group=G, since="6.2.0", summary="Returns information about server-assisted client-side caching for the connection.")
+def client_trackinginfo(c: Client, argv: list[bytes]) -> Any:
+    return {b"flags": [b"off"], b"redirect": -1, b"prefixes": []}
+
+
+_CLIENT_HELP = [
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+]
+
+
 @command("help", 2, CF, parent="client", group=G, since="5.0.0", summary="Returns helpful text about the different subcommands.")
 def client_help(c: Client, argv: list[bytes]) -> Any:
-    lines = [
-        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "ID", "    Return the ID of the current connection.",
-        "INFO", "    Return information about the current client connection.",
-        "KILL <ip:port>|<option> <value> [<option> <value> [...]]", "    Kill connections.",
-        "LIST [options ...]", "    Return information about client connections.",
-        "GETNAME", "    Return the name of the current connection.",
-        "SETNAME <name>", "    Assign the name <name> to the current connection.",
-        "PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
-        "UNPAUSE", "    Stop the current client pause, resuming traffic.",
-        "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
-        "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
-        "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
-        "HELP", "    Print this help.",
-    ]
-    return [Status(x) for x in lines]
+    return help_reply(argv, _CLIENT_HELP)
 
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "help_reply"]

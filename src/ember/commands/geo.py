@@ -271,7 +271,12 @@ def _collect(z: ZSet, shape: gh.Shape, limit: int) -> list[tuple[float, bytes, f
     index = z.index
     last: tuple[int, int] | None = None
     decode = gh.decode_score
-    contains = shape.contains
+    inside = shape.matcher()
+    append = found.append
+    # members at the same position are adjacent in the index: computed once
+    prev = -1.0
+    d: float | None = None
+    lon = lat = 0.0
     for i, box in enumerate(boxes):
         if box == (0, 0):
             continue
@@ -284,15 +289,21 @@ def _collect(z: ZSet, shape: gh.Shape, limit: int) -> list[tuple[float, bytes, f
         for score, member in index.irange((flo,)):
             if score >= fhi:
                 break
-            lon, lat = decode(score)
-            d = contains(lon, lat)
+            if score != prev:
+                prev = score
+                lon, lat = decode(score)
+                d = inside(lon, lat)
             if d is not None:
-                found.append((d, member, score, lon, lat))
-            if found and limit and len(found) >= limit:
-                break
+                append((d, member, score, lon, lat))
+                if limit and len(found) >= limit:
+                    break
         if i > 0:
             last = box
     return found
+
+
+def _dist_key(p: tuple[float, bytes, float, float, float]) -> float:
+    return p[0]
 
 
 def _partial_sort(items: list[Any], last: int, desc: bool) -> None:
@@ -489,9 +500,11 @@ def _georadius(c: Client, argv: list[bytes], src: int, flags: int) -> Any:
         return []
     if sort != _SORT_NONE:
         desc = sort == _SORT_DESC
-        if not count or count >= len(found):
-            # Redis uses libc qsort (glibc: a stable merge sort)
-            found.sort(key=lambda p: p[0], reverse=desc)
+        dists = [p[0] for p in found]
+        if not count or count >= len(found) or len(set(dists)) == len(dists):
+            # Redis uses libc qsort (glibc: a stable merge sort); without equal
+            # distances any correct partial sort gives the same first COUNT items
+            found.sort(key=_dist_key, reverse=desc)
         else:
             _partial_sort(found, count - 1, desc)
     returned = found if not count or len(found) <= count else found[:count]

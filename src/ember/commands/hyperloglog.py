@@ -121,7 +121,7 @@ def _union_raw(values: list[bytes | bytearray]) -> bytes | None:
     return acc.to_bytes(H.REGISTERS, "little")
 
 
-# last multi-key PFCOUNT: the (immutable) input values and the result
+# last multi-key PFCOUNT: its input values and result (repeated unions are common)
 _last_union: tuple[tuple[bytes, ...], int] | None = None
 
 
@@ -129,10 +129,10 @@ def _union_count(values: list[bytes | bytearray]) -> int:
     global _last_union
     if not values:
         return 0
-    frozen = all(type(v) is bytes for v in values)
-    if frozen and _last_union is not None:
+    if _last_union is not None:
         prev, card = _last_union
-        if len(prev) == len(values) and all(a is b for a, b in zip(prev, values, strict=True)):
+        # same contents (identical objects compare in O(1), others with a memcmp)
+        if len(prev) == len(values) and all(a == b for a, b in zip(prev, values, strict=True)):
             return card
     if len(values) == 1:
         one = H.load_cached(values[0]).count()
@@ -143,8 +143,7 @@ def _union_count(values: list[bytes | bytearray]) -> int:
         raw = _union_raw(values)
         assert raw is not None
         card = H.estimate(H.raw_histogram(raw))
-    if frozen:
-        _last_union = (tuple(values), card)  # type: ignore[arg-type]
+    _last_union = (tuple(bytes(v) for v in values), card)
     return card
 
 

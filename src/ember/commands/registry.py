@@ -118,7 +118,10 @@ class CommandSpec:
         return f"{self.parent}|{self.name}" if self.parent else self.name
 
     def flag_names(self) -> list[str]:
-        return [n for f, n in _FLAG_NAMES if self.flags & f]
+        names = [n for f, n in _FLAG_NAMES if self.flags & f]
+        if self.keys_fn is not None:
+            names.append("movablekeys")  # key positions computed from the arguments
+        return names
 
     def acl_categories(self) -> list[str]:
         cats: list[str] = []

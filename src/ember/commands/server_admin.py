@@ -407,7 +407,7 @@ def shutdown(c: Client, argv: list[bytes]) -> Any:
     for hook in srv.shutdown_hooks:
         if not hook(save_mode):
             ok = False
-    if not ok and not (b"force" in [a.lower() for a in argv[1:]]):
+    if not ok and b"force" not in opts:
         return CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     srv.shutdown_hooks = []
     srv.request_shutdown(0)

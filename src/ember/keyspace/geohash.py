@@ -9,6 +9,7 @@ the results (decoded coordinates, distances, chosen search boxes) are bit-identi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 LON_MIN = -180.0
 LON_MAX = 180.0
@@ -147,8 +148,62 @@ def score_to_bits(score: float) -> int:
     return int(score)
 
 
+# 16 interleaved bits -> their 8 even bits / 8 odd bits, for fast de-interleaving
+_EVEN16: list[int] = []
+_ODD16: list[int] = []
+
+
+def _tables() -> None:
+    ev8 = [0] * 256
+    od8 = [0] * 256
+    for v in range(256):
+        sep = _deinterleave64(v)
+        ev8[v] = sep & 0xF
+        od8[v] = (sep >> 32) & 0xF
+    _EVEN16.extend([ev8[v & 0xFF] | ev8[v >> 8] << 4 for v in range(65536)])
+    _ODD16.extend([od8[v & 0xFF] | od8[v >> 8] << 4 for v in range(65536)])
+
+
+_DECODED: dict[float, tuple[float, float]] = {}
+_DECODED_MAX = 1 << 17
+_LAT_SCALE = LAT_MAX - LAT_MIN
+_DIV26 = float(1 << STEP_MAX)
+
+
 def decode_score(score: float) -> tuple[float, float]:
-    return decode_lonlat(score_to_bits(score), STEP_MAX)
+    """(longitude, latitude) of a member's score (memoized)."""
+    r = _DECODED.get(score)
+    if r is not None:
+        return r
+    if 0.0 <= score < 4503599627370496.0:  # a 52-bit geohash: table-driven decode
+        if not _EVEN16:
+            _tables()
+        b = int(score)
+        ev, od = _EVEN16, _ODD16
+        b0, b1, b2, b3 = b & 0xFFFF, (b >> 16) & 0xFFFF, (b >> 32) & 0xFFFF, b >> 48
+        ilat = ev[b0] | ev[b1] << 8 | ev[b2] << 16 | ev[b3] << 24
+        ilon = od[b0] | od[b1] << 8 | od[b2] << 16 | od[b3] << 24
+        lon_lo = LON_MIN + (ilon * 1.0 / _DIV26) * 360.0
+        lon_hi = LON_MIN + ((ilon + 1) * 1.0 / _DIV26) * 360.0
+        lat_lo = LAT_MIN + (ilat * 1.0 / _DIV26) * _LAT_SCALE
+        lat_hi = LAT_MIN + ((ilat + 1) * 1.0 / _DIV26) * _LAT_SCALE
+        x = (lon_lo + lon_hi) / 2
+        if x > LON_MAX:
+            x = LON_MAX
+        if x < LON_MIN:
+            x = LON_MIN
+        y = (lat_lo + lat_hi) / 2
+        if y > LAT_MAX:
+            y = LAT_MAX
+        if y < LAT_MIN:
+            y = LAT_MIN
+        r = (x, y)
+    else:
+        r = decode_lonlat(score_to_bits(score), STEP_MAX)
+    if len(_DECODED) >= _DECODED_MAX:
+        _DECODED.clear()
+    _DECODED[score] = r
+    return r
 
 
 def _move_x(bits: int, step: int, d: int) -> int:
@@ -307,6 +362,36 @@ class Shape:
         ):
             out.append((0, 0) if name in zero else (nb[name], steps))
         return out
+
+    def matcher(self) -> Callable[[float, float], float | None]:
+        """``contains`` specialised for this shape (center terms precomputed)."""
+        if not self.circle:
+            return self.contains
+        clon, clat = self.lon, self.lat
+        limit = self.radius * self.conversion
+        lon1r = clon * D_R
+        lat1r = clat * D_R
+        cos1 = _cos(lat1r)
+        sin = math.sin
+        cos = math.cos
+        asin = math.asin
+        sqrt = math.sqrt
+        r2 = 2.0 * EARTH_RADIUS
+
+        def inside(lon: float, lat: float) -> float | None:
+            lat2r = lat * D_R
+            v = sin((lon * D_R - lon1r) / 2)
+            if v == 0.0:
+                d = EARTH_RADIUS * abs(lat2r - lat1r)
+            else:
+                u = sin((lat2r - lat1r) / 2)
+                a = u * u + cos1 * cos(lat2r) * v * v
+                d = r2 * asin(sqrt(a)) if a <= 1.0 else math.nan
+            if d > limit:
+                return None
+            return d
+
+        return inside
 
     def contains(self, lon: float, lat: float) -> float | None:
         """Distance (meters) from the center if the point is inside, else None."""

@@ -252,7 +252,10 @@ class Persistence:
         if self.bg is job:
             self.bg = None
         try:
-            job.on_done(ok, job)
+            # a job killed on purpose (FLUSHALL, SHUTDOWN, CONFIG SET appendonly...) is not a
+            # failure: like a child killed with SIGUSR1 in Redis, no error status, no retry
+            if not job.killed:
+                job.on_done(ok, job)
         finally:
             if self.rdb_bgsave_scheduled and self.bg is None:
                 self.rdb_bgsave_scheduled = False
@@ -261,10 +264,6 @@ class Persistence:
     def _bgsave_done(self, ok: bool, job: BgJob) -> None:
         self.last_bgsave_time_sec = int(time.time() - job.start)
         self.last_cow_size = job.peak_cow
-        if job.killed:
-            # like a child killed with SIGUSR1 in Redis: not an error, no MISCONF
-            log.warning("Background saving terminated (killed)")
-            return
         if ok:
             log.notice("Background saving terminated with success")
             self._save_succeeded(job.dirty_at_start)
@@ -285,6 +284,8 @@ class Persistence:
             # stop it synchronously: no more hook calls, the writer thread drained and its
             # temp file removed before anything else (a SAVE, a new BGSAVE) reuses the name
             job.killed = True
+            if job.kind == "rdb":
+                log.warning("Background saving terminated (killed)")
             job.snapshot.cancelled = True
             job.snapshot.uninstall()
             if job.sink is not None:
@@ -362,7 +363,6 @@ class Persistence:
 
     # ------------------------------------------------------------------ startup
     async def startup(self) -> None:
-        srv = self.server
         t0 = time.monotonic()
         if self.aof is not None and self.aof.should_load():
             await self._loading(lambda: self.aof.load())

@@ -138,7 +138,7 @@ def _encode_into(reply: Any, out: list[bytes], resp3: bool) -> None:
         for item in reply:
             _encode_into(item, out, resp3)
     elif t is CommandError:
-        out.append(b"-" + reply.message.encode() + b"\r\n")
+        out.append(_error_line(reply.message))
     elif t is Raw:
         out.append(reply.data)
     elif t is float:
@@ -178,9 +178,18 @@ def _encode_into(reply: Any, out: list[bytes], resp3: bool) -> None:
         else:
             _encode_into(b"%d" % reply.value, out, resp3)
     elif isinstance(reply, CommandError):
-        out.append(b"-" + reply.message.encode() + b"\r\n")
+        out.append(_error_line(reply.message))
     else:
         raise TypeError(f"cannot encode reply of type {t!r}")
+
+
+def _error_line(message: str) -> bytes:
+    """``-message\\r\\n``; CR/LF inside the message (user input echoed back) become
+    spaces like Redis's addReplyErrorFormat, so the reply stays one protocol line."""
+    data = message.encode("utf-8", "surrogateescape")
+    if b"\r" in data or b"\n" in data:
+        data = data.replace(b"\r", b" ").replace(b"\n", b" ")
+    return b"-" + data + b"\r\n"
 
 
 # --------------------------------------------------------------------------- requests

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lupa import lua51
 
 from ember.errors import CommandError
-from ember.protocol.resp import Status
+from ember.protocol.resp import Raw, Status
 from ember.scripting.engine import FLAG_BY_NAME, FLAG_NAMES, LuaVM
 
 if TYPE_CHECKING:
@@ -223,12 +223,15 @@ class LibraryStore:
                 continue
             funcs = []
             for fn in lib.functions.values():
-                names = [Status(n) for bit, n in FLAG_NAMES if fn.flags & bit]
+                names = [n for bit, n in FLAG_NAMES if fn.flags & bit]
+                flags: Any = [Status(n) for n in names]
+                if resp3:  # a set, in Redis's order
+                    flags = Raw(b"~%d\r\n" % len(names) + b"".join(b"+%s\r\n" % n.encode() for n in names))
                 funcs.append(
                     {
                         b"name": fn.name,
                         b"description": fn.desc,
-                        b"flags": set(names) if resp3 else names,
+                        b"flags": flags,
                     }
                 )
             entry: dict[bytes, Any] = {

@@ -332,6 +332,10 @@ class Client(asyncio.Protocol):
         name = argv[0].lower()
         spec = srv.commands_by_name.get(name)
         if spec is None:
+            if name in (b"host:", b"post"):  # securityWarningCommand: an HTTP request
+                srv.log("warning", "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.")
+                self.close()
+                return
             self._reject(None, errors.unknown_command(argv))
             return
         if spec.subcommands:
@@ -386,7 +390,7 @@ class Client(asyncio.Protocol):
         if self.monitor and flags & (Flag.READONLY | Flag.WRITE | Flag.MAY_REPLICATE):
             self._reject(spec, CommandError("ERR Replica can't interact with the keyspace"))
             return
-        if srv.paused_until and srv.clients_paused(bool(flags & Flag.WRITE)) and not flags & Flag.LOADING:
+        if srv.paused_until and srv.clients_paused(bool(flags & (Flag.WRITE | Flag.MAY_REPLICATE))):
             # CLIENT PAUSE: hold this command and everything after it
             self.queue.appendleft(argv)
             self.paused = True
