@@ -8,8 +8,9 @@ from typing import Any
 
 from ember import errors
 from ember.commands.args import parse_int
+from ember.commands.connection import help_reply
 from ember.commands.registry import COMMANDS, CommandSpec, Flag, command, container
-from ember.config import BY_NAME, ConfigError, rewrite_config
+from ember.config import BY_NAME, ConfigError, Option, parse_save, rewrite_config
 from ember.errors import CommandError
 from ember.protocol.resp import OK, Status, Verbatim
 from ember.server.client import NO_REPLY, Client
@@ -109,92 +110,178 @@ CFG = Flag.ADMIN | Flag.NOSCRIPT | Flag.LOADING | Flag.STALE
 
 @command("get", -3, CFG, parent="config", group=G, summary="Returns the effective values of configuration parameters.")
 def config_get(c: Client, argv: list[bytes]) -> Any:
+    """``configGetCommand``: several names/patterns; each option once (names compare
+    case-insensitively, the first spelling wins)."""
     cfg = c.server.config
-    out: dict[bytes, bytes] = {}
+    found: dict[str, tuple[str, str]] = {}
     for pat in argv[2:]:
-        for name in cfg.matching(pat.decode(errors="replace")):
-            out[name.encode()] = cfg.render(name).encode()
-    if c.resp3:
-        return out
-    flat: list[bytes] = []
-    for k, v in out.items():
-        flat += [k, v]
-    return flat
+        for name in cfg.get_names(pat.decode(errors="surrogateescape")):
+            key = name.lower()
+            if key not in found:
+                found[key] = (name, BY_NAME[key].name)
+    return {
+        name.encode(errors="surrogateescape"): cfg.render(canonical).encode(errors="surrogateescape")
+        for name, canonical in found.values()
+    }
 
 
-@command("set", -4, CFG | Flag.SKIP_SLOWLOG, parent="config", group=G, summary="Sets configuration parameters in-flight.")
+def _protected_allowed(c: Client, setting: str) -> bool:
+    """``allowProtectedAction``: yes, or local for loopback / unix socket clients."""
+    return setting == "yes" or (setting == "local" and _is_local(c))
+
+
+def _is_local(c: Client) -> bool:
+    return c.unix or c.addr.startswith("127.") or c.addr.startswith("::1:") or c.addr.startswith("[::1]")
+
+
+@command("set", -4, CFG | Flag.SKIP_SLOWLOG, parent="config", group=G, since="2.0.0", summary="Sets configuration parameters in-flight.")
 def config_set(c: Client, argv: list[bytes]) -> Any:
-    if len(argv) % 2 != 0:
-        raise errors.wrong_args("config|set")
+    """``configSetCommand``: all pairs are checked first, then set, then applied; any
+    failure restores every value (all or nothing), with Redis's error precedence."""
+    if len(argv) % 2:
+        raise CommandError(errors.SYNTAX)
     srv = c.server
     cfg = srv.config
-    changes: list[tuple[Any, Any]] = []
-    seen: set[str] = set()
+    chosen: list[tuple[Option, str]] = []
+    invalid_name: str | None = None
+    errstr: str | None = None
+    err_name = ""
+    invalid = deny_loading = False
     for i in range(2, len(argv), 2):
-        raw_name = argv[i].decode(errors="replace")
+        raw_name = argv[i].decode(errors="surrogateescape")
         opt = BY_NAME.get(raw_name.lower())
-        if opt is None or opt.hidden:
-            raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{raw_name}'")
-        if opt.name in seen:
-            raise CommandError(f"ERR Duplicate parameter - '{raw_name}'")
-        seen.add(opt.name)
-        if not opt.mutable:
-            raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{raw_name}') - can't set immutable config")
-        if opt.protected and cfg.values["enable-protected-configs"] == "no":
-            raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{raw_name}') - can't set protected config")
-        text = argv[i + 1].decode(errors="surrogateescape")
-        try:
-            if opt.kind in ("save", "special") or opt.multi_arg:
-                value = cfg.parse_value(opt, text.split() if opt.kind != "string" else [text])
-                if opt.kind == "save":
-                    from ember.config import parse_save
-
-                    value = parse_save(text)
-            else:
-                value = cfg.parse_value(opt, [text])
-        except ConfigError as e:
-            raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{raw_name}') - {e}") from None
-        changes.append((opt, value))
-    # apply all, run hooks, roll back everything if a hook fails (atomic CONFIG SET)
-    old = {opt.name: cfg.values[opt.name] for opt, _ in changes}
-    for opt, value in changes:
-        cfg.values[opt.name] = value
-    applied: list[Any] = []
+        if opt is None:
+            if not invalid:
+                invalid_name = raw_name
+                invalid = True
+            continue
+        if invalid:
+            continue
+        if not opt.mutable or (opt.protected and not _protected_allowed(c, cfg.values["enable-protected-configs"])):
+            errstr = "can't set immutable config" if not opt.mutable else "can't set protected config"
+            err_name = raw_name
+            invalid = True
+            continue
+        if srv.loading and opt.deny_loading:
+            deny_loading = invalid = True
+            continue
+        if any(o is opt for o, _ in chosen):
+            errstr = "duplicate parameter"
+            err_name = raw_name
+            invalid = True
+            continue
+        chosen.append((opt, argv[i + 1].decode(errors="surrogateescape")))
+    if invalid:
+        if deny_loading:
+            raise CommandError(errors.LOADING)
+        if invalid_name is not None:
+            raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{invalid_name}'")
+        raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{err_name}') - {errstr}")
+    old = {opt.name: cfg.values[opt.name] for opt, _ in chosen}
+    changed: list[Option] = []
     try:
-        for opt, value in changes:
-            if opt.hook:
-                fn = getattr(srv, opt.hook, None) or _hook_from_modules(srv, opt.hook)
-                if fn is not None:
-                    fn(old[opt.name], value)
+        for opt, text in chosen:
+            words = (text.split(" ") if text else []) if opt.multi_arg else [text]
+            err_name = opt.name
+            if opt.name == "save":
+                value = parse_save(words)
+            elif opt.multi_arg and not words:
+                value = cfg.parse_value(opt, [""])
+            else:
+                value = cfg.parse_value(opt, words)
+            if value != cfg.values[opt.name]:
+                changed.append(opt)
+            cfg.values[opt.name] = value
+    except ConfigError as e:
+        cfg.values.update(old)
+        raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{err_name}') - {e}") from None
+    # apply: run each changed option's hook; a failure restores everything
+    applied: list[Option] = []
+    for opt in changed:
+        fn = _config_hook(srv, opt.hook)
+        if fn is None:
+            continue
+        try:
+            fn(old[opt.name], cfg.values[opt.name])
             applied.append(opt)
-    except (ConfigError, OSError, CommandError) as e:
-        for opt, _ in changes:
-            cfg.values[opt.name] = old[opt.name]
-        for opt in applied:
-            if opt.hook:
-                fn = getattr(srv, opt.hook, None) or _hook_from_modules(srv, opt.hook)
-                if fn is not None:
+        except (ConfigError, OSError, CommandError) as e:
+            srv.log(
+                "warning",
+                f"Failed applying new configuration. Possibly related to new {opt.name} setting. "
+                "Restoring previous settings.",
+            )
+            new = {o.name: cfg.values[o.name] for o, _ in chosen}
+            cfg.values.update(old)
+            for done in applied:
+                undo = _config_hook(srv, done.hook)
+                if undo is not None:
                     try:
-                        fn(cfg.values[opt.name], old[opt.name])
-                    except Exception:
+                        undo(new[done.name], old[done.name])
+                    except Exception:  # noqa: BLE001 - best effort rollback
                         pass
-        msg = e.message if isinstance(e, CommandError) else str(e)
-        name = changes[len(applied)][0].name
-        raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {msg}") from None
+            msg = e.message.removeprefix("ERR ") if isinstance(e, CommandError) else (str(e) or e.__class__.__name__)
+            raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{opt.name}') - {msg}") from None
     return OK
+
+
+def _config_hook(srv: Any, hook: str | None) -> Any:
+    if hook is None:
+        return None
+    fn = getattr(srv, hook, None)
+    if fn is not None:
+        return fn
+    return _hook_from_modules(srv, hook)
 
 
 def _hook_from_modules(srv: Any, hook: str) -> Any:
     for obj in (srv.persistence, srv.scripting):
         if obj is not None and hasattr(obj, hook):
             return getattr(obj, hook)
-    return CONFIG_HOOKS.get(hook)
+    fn = CONFIG_HOOKS.get(hook)
+    return (lambda old, new: fn(srv, old, new)) if fn is not None else None
 
 
-CONFIG_HOOKS: dict[str, Any] = {}
+# ---------------------------------------------------------------- CONFIG SET side effects
 
 
-@command("resetstat", 2, CFG, parent="config", group=G, summary="Resets the server's statistics.")
+def _on_proto_max_bulk(srv: Any, old: int, new: int) -> None:
+    for cl in srv.clients.values():
+        cl.parser.max_bulk = new
+
+
+def _on_hz(srv: Any, old: int, new: int) -> None:
+    srv.config.values["hz"] = min(max(new, 1), 500)  # updateHZ clamps to 1..500
+
+
+def _on_maxclients(srv: Any, old: int, new: int) -> None:
+    """``updateMaxclients``: raise the open files limit for the new value."""
+    from ember.server.main import adjust_open_files_limit
+
+    if new > old:
+        adjust_open_files_limit(srv.config, at_runtime=True)
+        if srv.config.values["maxclients"] < new:
+            srv.config.values["maxclients"] = new
+            raise ConfigError("The operating system is not able to handle the specified number of clients")
+
+
+def _on_listeners(srv: Any, old: Any, new: Any) -> None:
+    """``changeListener``: bind the new port / addresses first, then drop the old sockets."""
+    from ember.server.main import rebind_listeners
+
+    if not rebind_listeners(srv):
+        raise ConfigError("Failed to bind to specified addresses." if isinstance(new, str) else "Unable to listen on this port. Check server logs.")
+
+
+CONFIG_HOOKS: dict[str, Any] = {
+    "on_proto_max_bulk": _on_proto_max_bulk,
+    "on_hz": _on_hz,
+    "on_maxclients": _on_maxclients,
+    "on_port": _on_listeners,
+    "on_bind": _on_listeners,
+}
+
+
+@command("resetstat", 2, CFG, parent="config", group=G, since="2.0.0", summary="Resets the server's statistics.")
 def config_resetstat(c: Client, argv: list[bytes]) -> Any:
     from ember.server.server import Stats
 
@@ -219,21 +306,22 @@ def config_rewrite(c: Client, argv: list[bytes]) -> Any:
     except OSError as e:
         c.server.log("warning", f"CONFIG REWRITE failed: {e.strerror}")
         raise CommandError(f"ERR Rewriting config file: {e.strerror}") from None
-    c.server.log("notice", "CONFIG REWRITE executed with success.")
+    c.server.log("warning", "CONFIG REWRITE executed with success.")
     return OK
 
 
 @command("help", 2, CFG, parent="config", group=G, since="5.0.0", summary="Returns helpful text about the different subcommands.")
 def config_help(c: Client, argv: list[bytes]) -> Any:
-    lines = [
-        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
-        "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
-        "RESETSTAT", "    Reset statistics reported by the INFO command.",
-        "REWRITE", "    Rewrite the configuration file.",
-        "HELP", "    Print this help.",
-    ]
-    return [Status(x) for x in lines]
+    return help_reply(argv, [
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+    ])
 
 
 # ----------------------------------------------------------------------------- COMMAND

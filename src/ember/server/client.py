@@ -338,10 +338,7 @@ class Client(asyncio.Protocol):
                 return
             self._reject(None, errors.unknown_command(argv))
             return
-        if spec.subcommands:
-            if len(argv) < 2:
-                self._reject(spec, errors.wrong_args(spec.name))
-                return
+        if spec.subcommands and len(argv) > 1:  # alone, a container runs itself (COMMAND)
             sub = spec.subcommands.get(argv[1].lower().decode(errors="replace"))
             if sub is None:
                 self._reject(spec, errors.unknown_subcommand(argv[1], spec.name))
