@@ -168,6 +168,8 @@ _OBUF_DEFAULT = {
 def parse_obuf(args: list[str], current: dict[str, tuple[int, int, int]] | None = None) -> dict[str, tuple[int, int, int]]:
     """``updateClientOutputBufferLimit``: ``<class> <hard> <soft> <seconds>`` groups; the
     classes not named keep their current limits."""
+    if args == [""]:
+        args = []  # CONFIG SET client-output-buffer-limit "": no class, no change (as Redis)
     if len(args) % 4:
         raise ConfigError("Wrong number of arguments in buffer limit configuration.")
     out = dict(current if current is not None else _OBUF_DEFAULT)

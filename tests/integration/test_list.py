@@ -563,6 +563,14 @@ def test_wakeups_by_multi_rename_swapdb_and_move(ember: ServerProcess, real_redi
         c1.move("mv", 0)
         out.append(b.join())
         c1.close()
+        # SORT ... STORE and LMOVE create the waited list
+        b = Blocker(srv, c)
+        b.start("BLPOP", "sorted", 10)
+        b.start("BRPOP", "moved", 10)
+        c.rpush("src", 3, 1, 2)
+        c.sort("src", store="sorted")
+        c.lmove("src", "moved", "LEFT", "RIGHT")
+        out.append(b.join())
         # key set to another type while waiting: keeps waiting; then a list arrives
         b = Blocker(srv, c)
         b.start("BLPOP", "w", 10)

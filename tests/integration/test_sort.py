@@ -236,7 +236,7 @@ def test_sort_more(rd: RawDiff) -> None:
     rd.script(MORE)
 
 
-def test_sort_store_replaces_any_type_and_wakes_blocked(rd: RawDiff) -> None:
+def test_sort_store_replaces_any_type(rd: RawDiff) -> None:
     rd.script(
         """
         rpush l 3 1 2

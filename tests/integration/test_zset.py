@@ -870,6 +870,13 @@ def test_blocking_pops(ember: ServerProcess, real_redis: ServerProcess) -> None:
             p.execute()
 
         out.append(run_blocked(srv, c, [("BZPOPMIN", "k1", "k2", 10)], multi))
+
+        def store(c: redis.Redis = c) -> None:
+            c.zadd("src", {"m": 1, "n": 2})
+            c.zunionstore("u", ["src"])
+            c.zrangestore("r", "src", 0, 0)
+
+        out.append(run_blocked(srv, c, [("BZPOPMAX", "u", 10), ("BZMPOP", 10, 1, "r", "MIN")], store))
         t0 = time.monotonic()
         out.append((raw(c, "BZPOPMIN", "none", "0.1"), raw(c, "BZMPOP", "0.1", 1, "none", "MIN")))
         assert time.monotonic() - t0 >= 0.15

@@ -475,15 +475,10 @@ def _norm(rec: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("rel,expected_file", _corpus_params())
-def test_corpus_file_loaded_by_ember(ember_factory: Factory, rel: str, expected_file: Path) -> None:
+def _check_corpus_load(port: int, rel: str, expected_file: Path) -> None:
     exp = json.loads(expected_file.read_text())
     exp.pop("_meta")
     now = int(time.time() * 1000)
-    s = ember_factory("--enable-debug-command", "yes", start=False)
-    shutil.copy(CORPUS / rel, s.dir / "dump.rdb")
-    s.start()
     want: dict[int, dict[str, Any]] = {}
     for db, keys in exp.items():
         for k, rec in keys.items():
@@ -492,7 +487,7 @@ def test_corpus_file_loaded_by_ember(ember_factory: Factory, rel: str, expected_
             want.setdefault(int(db), {})[k] = _norm(rec)
     got: dict[int, dict[str, Any]] = {}
     errors: list[str] = []
-    with Raw(s.port) as r:
+    with Raw(port) as r:
         for db in range(16):
             r("SELECT", db)
             for key in scan_keys(r):
@@ -500,12 +495,45 @@ def test_corpus_file_loaded_by_ember(ember_factory: Factory, rel: str, expected_
                     got.setdefault(db, {})[_jkey(key)] = _norm(_as_expectation(r, key))
                 except RespError as e:
                     errors.append(f"db{db} {key!r}: {e}")
+        r("SELECT", 0)
     assert not errors, errors
     assert got.keys() == want.keys(), rel
     for db in want:
         assert got[db].keys() == want[db].keys(), (rel, db)
         for k in want[db]:
             assert got[db][k] == want[db][k], (rel, db, k)
+
+
+@pytest.fixture(scope="module")
+def corpus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    s = srv("ember", tmp_path_factory.mktemp("corpus"))
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("rel,expected_file", _corpus_params())
+def test_corpus_file_loaded_by_ember(
+    corpus_server: ServerProcess, rel: str, expected_file: Path
+) -> None:
+    """The file becomes the server's dump.rdb and is loaded by ``DEBUG RELOAD NOSAVE``
+    (the same loader as at start; one server for all files keeps this fast)."""
+    shutil.copy(CORPUS / rel, corpus_server.dir / "dump.rdb")
+    with Raw(corpus_server.port) as r:
+        r("FLUSHALL")
+        assert r("DEBUG", "RELOAD", "NOSAVE") == b"OK", corpus_server.log_text()[-2000:]
+    _check_corpus_load(corpus_server.port, rel, expected_file)
+
+
+STARTUP_CASES = [c for c in _corpus_params() if "generated-redis-7.0.15/" in c.values[0]]
+
+
+@pytest.mark.parametrize("rel,expected_file", STARTUP_CASES)
+def test_corpus_file_loaded_at_start(ember_factory: Factory, rel: str, expected_file: Path) -> None:
+    """The same, through the real start-up path (a fresh server on a dir with the file)."""
+    s = ember_factory("--enable-debug-command", "yes", start=False)
+    shutil.copy(CORPUS / rel, s.dir / "dump.rdb")
+    s.start()
+    _check_corpus_load(s.port, rel, expected_file)
 
 
 def test_corpus_has_redis_loadable_cases() -> None:

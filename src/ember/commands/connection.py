@@ -48,7 +48,7 @@ def ping(c: Client, argv: list[bytes]) -> Any:
     return PONG
 
 
-@command("echo", 2, Flag.FAST, group=G, summary="Returns the given string.")
+@command("echo", 2, Flag.FAST | Flag.LOADING | Flag.STALE, group=G, summary="Returns the given string.")
 def echo(c: Client, argv: list[bytes]) -> Any:
     return argv[1]
 
@@ -96,7 +96,7 @@ def _authenticate(c: Client, user: bytes, password: bytes) -> None:
     set_authenticated(c, True)
 
 
-@command("auth", -2, Flag.NOSCRIPT | Flag.NO_AUTH | Flag.SENTINEL | F_CONN, group=G, summary="Authenticates the connection.")
+@command("auth", -2, Flag.NOSCRIPT | Flag.NO_AUTH | Flag.SENTINEL | Flag.ALLOW_BUSY | F_CONN, group=G, summary="Authenticates the connection.")
 def auth(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 3:
         raise CommandError(errors.SYNTAX)
@@ -112,7 +112,7 @@ def auth(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("hello", -1, Flag.NOSCRIPT | Flag.NO_AUTH | Flag.SENTINEL | F_CONN, group=G, since="6.0.0", summary="Handshakes with the Redis server.")
+@command("hello", -1, Flag.NOSCRIPT | Flag.NO_AUTH | Flag.SENTINEL | Flag.ALLOW_BUSY | F_CONN, group=G, since="6.0.0", summary="Handshakes with the Redis server.")
 def hello(c: Client, argv: list[bytes]) -> Any:
     proto = 0
     i = 1
@@ -479,7 +479,7 @@ _CLIENT_HELP = [
 ]
 
 
-@command("help", 2, CF, parent="client", group=G, since="5.0.0", summary="Returns helpful text about the different subcommands.")
+@command("help", 2, Flag.LOADING | Flag.STALE, parent="client", group=G, since="5.0.0", summary="Returns helpful text about the different subcommands.")
 def client_help(c: Client, argv: list[bytes]) -> Any:
     return help_reply(argv, _CLIENT_HELP)
 

@@ -59,14 +59,14 @@ def function_load(c: Client, argv: list[bytes]) -> Any:
         raise CommandError(f"ERR Unknown option given: {argv[i].decode('utf-8', 'surrogateescape')}")
     if i != len(argv) - 1:
         raise CommandError("ERR Function code is missing")
-    name = c.server.functions.load(argv[i], replace)
+    name = c.server.scripting.functions.load(argv[i], replace)
     c.server.dirty += 1
     return name
 
 
 @command("delete", 3, Flag.WRITE | Flag.NOSCRIPT, parent="function", group=G, since="7.0.0", summary="Delete a function by name")
 def function_delete(c: Client, argv: list[bytes]) -> Any:
-    c.server.functions.delete(argv[2])
+    c.server.scripting.functions.delete(argv[2])
     c.server.dirty += 1
     return OK
 
@@ -79,7 +79,7 @@ def function_flush(c: Client, argv: list[bytes]) -> Any:
         )
     if len(argv) == 3 and argv[2].lower() not in (b"sync", b"async"):
         raise CommandError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
-    c.server.functions.flush()
+    c.server.scripting.functions.flush()
     c.server.dirty += 1
     return OK
 
@@ -102,12 +102,12 @@ def function_list(c: Client, argv: list[bytes]) -> Any:
             i += 2
             continue
         raise CommandError(f"ERR Unknown argument {argv[i].decode('utf-8', 'surrogateescape')}")
-    return c.server.functions.list(pattern, with_code, c.resp3)
+    return c.server.scripting.functions.list(pattern, with_code, c.resp3)
 
 
 @command("dump", 2, Flag.NOSCRIPT, parent="function", group=G, since="7.0.0", summary="Dump all functions into a serialized binary payload")
 def function_dump(c: Client, argv: list[bytes]) -> Any:
-    return c.server.functions.dump()
+    return c.server.scripting.functions.dump()
 
 
 @command("restore", -3, Flag.WRITE | Flag.DENYOOM | Flag.NOSCRIPT, parent="function", group=G, since="7.0.0", summary="Restore all the functions on the given payload")
@@ -123,7 +123,7 @@ def function_restore(c: Client, argv: list[bytes]) -> Any:
             raise CommandError(
                 "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
             )
-    c.server.functions.restore(argv[2], policy)
+    c.server.scripting.functions.restore(argv[2], policy)
     c.server.dirty += 1
     return OK
 
@@ -141,7 +141,7 @@ def function_stats(c: Client, argv: list[bytes]) -> Any:
             b"command": list(ctx.argv),
             b"duration_ms": int((time.monotonic() - ctx.start) * 1000),
         }
-    store = c.server.functions
+    store = c.server.scripting.functions
     return {
         b"running_script": running,
         b"engines": {b"LUA": {b"libraries_count": len(store.libs), b"functions_count": len(store.funcs)}},

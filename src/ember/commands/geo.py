@@ -313,13 +313,14 @@ def _partial_sort(items: list[Any], last: int, desc: bool) -> None:
     parks equal keys at both ends) that skips partitions outside the wanted range.
     Elements at equal distance end up in the same order as in Redis.
     """
-    sign = -1 if desc else 1
+    keys = [-p[0] if desc else p[0] for p in items]
 
     def cmp(i: int, j: int) -> int:
-        a, b = items[i][0], items[j][0]
-        return sign * ((a > b) - (a < b))
+        a, b = keys[i], keys[j]
+        return 1 if a > b else (0 if a == b else -1)
 
     def swap(i: int, j: int) -> None:
+        keys[i], keys[j] = keys[j], keys[i]
         items[i], items[j] = items[j], items[i]
 
     def med3(x: int, y: int, z: int) -> int:
@@ -327,16 +328,15 @@ def _partial_sort(items: list[Any], last: int, desc: bool) -> None:
             return y if cmp(y, z) < 0 else (z if cmp(x, z) < 0 else x)
         return y if cmp(y, z) > 0 else (x if cmp(x, z) < 0 else z)
 
-    def wanted(a: int, n: int) -> bool:
-        return not (last < a or 0 >= a + n)
-
     stack = [(0, len(items))]
-    while stack:
+    for _ in range(4 * len(items) + 4):
+        if not stack:
+            break
         a, n = stack.pop()
         if n < 7:
             for m in range(a + 1, a + n):
                 k = m
-                while k > a and cmp(k - 1, k) > 0:
+                while k > a and keys[k - 1] > keys[k]:
                     swap(k, k - 1)
                     k -= 1
             continue
@@ -351,23 +351,26 @@ def _partial_sort(items: list[Any], last: int, desc: bool) -> None:
                 pn = med3(pn - 2 * d, pn - d, pn)
             pm = med3(pl, pm, pn)
         swap(a, pm)
+        piv = keys[a]
         pa = pb = a + 1
         pc = pd = a + n - 1
         for _ in range(n + 1):
             while pb <= pc:
-                r = cmp(pb, a)
-                if r > 0:
+                x = keys[pb]
+                if x > piv:
                     break
-                if r == 0:
-                    swap(pa, pb)
+                if x == piv:
+                    if pa != pb:
+                        swap(pa, pb)
                     pa += 1
                 pb += 1
             while pb <= pc:
-                r = cmp(pc, a)
-                if r < 0:
+                x = keys[pc]
+                if not (x > piv or x == piv):
                     break
-                if r == 0:
-                    swap(pc, pd)
+                if x == piv:
+                    if pc != pd:
+                        swap(pc, pd)
                     pd -= 1
                 pc -= 1
             if pb > pc:
@@ -383,10 +386,10 @@ def _partial_sort(items: list[Any], last: int, desc: bool) -> None:
         for i in range(r):
             swap(pb + i, pn - r + i)
         r = pb - pa
-        if r > 1 and wanted(a, r):
+        if r > 1 and last >= a:
             stack.append((a, r))
         r = pd - pc
-        if r > 1 and wanted(pn - r, r):
+        if r > 1 and last >= pn - r:
             stack.append((pn - r, r))
 
 

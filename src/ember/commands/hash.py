@@ -341,7 +341,7 @@ def ld_format(v: Fraction) -> bytes:
 @command("hincrbyfloat", 4, WD | Flag.FAST, keys=K1, group=G, since="2.6.0", summary="Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.")
 def hincrbyfloat(c: Client, argv: list[bytes]) -> Any:
     incr = ld_parse(argv[3])
-    if type(incr) is float:
+    if isinstance(incr, float):
         raise CommandError("ERR value is NaN or Infinity")
     db = c.db
     key, field = argv[1], argv[2]
@@ -351,10 +351,10 @@ def hincrbyfloat(c: Client, argv: list[bytes]) -> Any:
         old = h.get(field)
         if old is not None:
             cur = ld_parse(old, "ERR hash value is not a float")
-    if type(cur) is float:
+    if isinstance(cur, float):
         raise CommandError(errors.INCR_NAN)
     try:
-        new = _ld_round(cur + incr)  # type: ignore[operator]
+        new = _ld_round(cur + incr)
     except _Inf:
         raise CommandError(errors.INCR_NAN) from None
     text = ld_format(new)

@@ -111,10 +111,9 @@ def _union_raw(values: list[bytes | bytearray]) -> bytes | None:
     """Register-wise max of HLL values (raw, one byte per register), None if none."""
     acc: int | None = None
     for v in values:
-        raw = H.load_cached(v).to_raw()
-        if raw is None:
+        x = H.load_cached(v).raw_int()
+        if x is None:
             raise CommandError(H.INVALID_ERR)
-        x = int.from_bytes(raw, "little")
         acc = x if acc is None else H.raw_max_int(acc, x)
     if acc is None:
         return None
@@ -197,8 +196,7 @@ def pfmerge(c: Client, argv: list[bytes]) -> Any:
                     break
         if h.is_dense:
             # every register ends at the union's value (the destination is a source)
-            h.regs = H.raw_to_dense(raw)
-            h.hist = None
+            h.set_dense_raw(raw)
     h.invalidate_cache()
     _store(db, dest, h, created)
     srv = c.server

@@ -205,7 +205,7 @@ def move(c: Client, argv: list[bytes]) -> Any:
     return 1
 
 
-@command("copy", -3, W, keys=(1, 2, 1), group=G, since="6.2.0", summary="Copies the value of a key to a new key.")
+@command("copy", -3, W | Flag.DENYOOM, keys=(1, 2, 1), group=G, since="6.2.0", summary="Copies the value of a key to a new key.")
 def copy(c: Client, argv: list[bytes]) -> Any:
     srv = c.server
     dst_db = c.db
@@ -297,7 +297,7 @@ def object_freq(c: Client, argv: list[bytes]) -> Any:
     return 0
 
 
-@command("help", 2, RO, parent="object", group=G, since="6.2.0", summary="Returns helpful text about the different subcommands.")
+@command("help", 2, Flag.LOADING | Flag.STALE, parent="object", group=G, since="6.2.0", summary="Returns helpful text about the different subcommands.")
 def object_help(c: Client, argv: list[bytes]) -> Any:
     return [Status(x) for x in [
         "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -59,7 +59,7 @@ def block_timeout(b: bytes) -> float:
     from ember.commands.hash import _Inf, _ld_round, ld_parse  # (hash imports this module)
 
     v = ld_parse(b, "ERR timeout is not a float or out of range")
-    if type(v) is float:
+    if isinstance(v, float):
         raise CommandError("ERR timeout is negative")
     try:
         ms = math.ceil(_ld_round(v * 1000))
@@ -493,6 +493,7 @@ def _move(c: Client, db: Db, src: bytes, dst: bytes, d: deque[bytes], wfrom: int
     srv = c.server
     db.will_write(src)
     v = d.popleft() if wfrom == HEAD else d.pop()
+    dd: deque[bytes] | None
     if src == dst:
         dd = d
     else:

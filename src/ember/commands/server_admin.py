@@ -8,20 +8,129 @@ from typing import Any
 
 from ember import errors
 from ember.commands.args import parse_int
-from ember.commands.connection import help_reply
+from ember.commands.connection import _sub_syntax_error, help_reply
 from ember.commands.registry import COMMANDS, CommandSpec, Flag, command, container
 from ember.config import BY_NAME, ConfigError, Option, parse_save, rewrite_config
 from ember.errors import CommandError
-from ember.protocol.resp import OK, Status, Verbatim
+from ember.protocol.resp import OK, RSet, Status, Verbatim
 from ember.server.client import NO_REPLY, Client
 
 G = "server"
 
 
+_INFO_ORDER = [
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+    "commandstats", "errorstats", "latencystats", "cluster", "keyspace",
+]
+_INFO_DEFAULT = {
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+    "errorstats", "cluster", "keyspace",
+}
+_INFO_TITLES = {"cpu": "CPU"}
+# Redis 7.0 field order of sections whose fields ember computes only in part: the missing
+# ones are reported with neutral values (no defrag, no tracking, no replication links...)
+_INFO_FIELDS: dict[str, list[tuple[str, Any]]] = {
+    "clients": [
+        ("connected_clients", 0), ("cluster_connections", 0), ("maxclients", 0),
+        ("client_recent_max_input_buffer", 0), ("client_recent_max_output_buffer", 0),
+        ("blocked_clients", 0), ("tracking_clients", 0), ("clients_in_timeout_table", 0),
+    ],
+    "memory": [
+        ("used_memory", 0), ("used_memory_human", "0B"), ("used_memory_rss", 0),
+        ("used_memory_rss_human", "0B"), ("used_memory_peak", 0), ("used_memory_peak_human", "0B"),
+        ("used_memory_peak_perc", "100.00%"), ("used_memory_overhead", 0),
+        ("used_memory_startup", 0), ("used_memory_dataset", 0),
+        ("used_memory_dataset_perc", "100.00%"), ("allocator_allocated", 0),
+        ("allocator_active", 0), ("allocator_resident", 0), ("total_system_memory", 0),
+        ("total_system_memory_human", "0B"), ("used_memory_lua", 0), ("used_memory_vm_eval", 0),
+        ("used_memory_lua_human", "0B"), ("used_memory_scripts_eval", 0),
+        ("number_of_cached_scripts", 0), ("number_of_functions", 0), ("number_of_libraries", 0),
+        ("used_memory_vm_functions", 0), ("used_memory_vm_total", 0),
+        ("used_memory_vm_total_human", "0B"), ("used_memory_functions", 0),
+        ("used_memory_scripts", 0), ("used_memory_scripts_human", "0B"), ("maxmemory", 0),
+        ("maxmemory_human", "0B"), ("maxmemory_policy", "noeviction"),
+        ("allocator_frag_ratio", "1.00"), ("allocator_frag_bytes", 0),
+        ("allocator_rss_ratio", "1.00"), ("allocator_rss_bytes", 0),
+        ("rss_overhead_ratio", "1.00"), ("rss_overhead_bytes", 0),
+        ("mem_fragmentation_ratio", "1.00"), ("mem_fragmentation_bytes", 0),
+        ("mem_not_counted_for_evict", 0), ("mem_replication_backlog", 0),
+        ("mem_total_replication_buffers", 0), ("mem_clients_slaves", 0),
+        ("mem_clients_normal", 0), ("mem_cluster_links", 0), ("mem_aof_buffer", 0),
+        ("mem_allocator", "pymalloc"), ("active_defrag_running", 0),
+        ("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0),
+    ],
+    "stats": [
+        ("total_connections_received", 0), ("total_commands_processed", 0),
+        ("instantaneous_ops_per_sec", 0), ("total_net_input_bytes", 0),
+        ("total_net_output_bytes", 0), ("total_net_repl_input_bytes", 0),
+        ("total_net_repl_output_bytes", 0), ("instantaneous_input_kbps", "0.00"),
+        ("instantaneous_output_kbps", "0.00"), ("instantaneous_input_repl_kbps", "0.00"),
+        ("instantaneous_output_repl_kbps", "0.00"), ("rejected_connections", 0), ("sync_full", 0),
+        ("sync_partial_ok", 0), ("sync_partial_err", 0), ("expired_keys", 0),
+        ("expired_stale_perc", "0.00"), ("expired_time_cap_reached_count", 0),
+        ("expire_cycle_cpu_milliseconds", 0), ("evicted_keys", 0), ("evicted_clients", 0),
+        ("total_eviction_exceeded_time", 0), ("current_eviction_exceeded_time", 0),
+        ("keyspace_hits", 0), ("keyspace_misses", 0), ("pubsub_channels", 0),
+        ("pubsub_patterns", 0), ("pubsubshard_channels", 0), ("latest_fork_usec", 0),
+        ("total_forks", 0), ("migrate_cached_sockets", 0), ("slave_expires_tracked_keys", 0),
+        ("active_defrag_hits", 0), ("active_defrag_misses", 0), ("active_defrag_key_hits", 0),
+        ("active_defrag_key_misses", 0), ("total_active_defrag_time", 0),
+        ("current_active_defrag_time", 0), ("tracking_total_keys", 0),
+        ("tracking_total_items", 0), ("tracking_total_prefixes", 0),
+        ("unexpected_error_replies", 0), ("total_error_replies", 0),
+        ("dump_payload_sanitizations", 0), ("total_reads_processed", 0),
+        ("total_writes_processed", 0), ("io_threaded_reads_processed", 0),
+        ("io_threaded_writes_processed", 0), ("reply_buffer_shrinks", 0),
+        ("reply_buffer_expands", 0),
+    ],
+}
+
+
+def _info_fields(srv: Any, name: str) -> list[tuple[str, Any]] | None:
+    fields = srv._info_section(name)
+    template = _INFO_FIELDS.get(name)
+    if fields is None or template is None:
+        return fields
+    have = dict(fields)
+    out = [(k, have.pop(k, default)) for k, default in template]
+    if name == "memory" and "used_memory_dataset_perc" not in dict(fields):
+        used = have.get("used_memory", dict(out).get("used_memory", 0)) or 1
+        ds = dict(out).get("used_memory_dataset", 0)
+        out = [(k, f"{min(100.0, 100.0 * ds / used):.2f}%") if k == "used_memory_dataset_perc" else (k, v) for k, v in out]
+    # fields ember adds (or that later Redis versions have) come after Redis's own
+    out += [(k, v) for k, v in fields if k in have]
+    return out
+
+
+def info_text(srv: Any, sections: list[str]) -> bytes:
+    """``genRedisInfoString``: the requested sections in Redis's fixed order."""
+    wanted = {s.lower() for s in sections} or {"default"}
+    names: set[str] = set()
+    for w in wanted:
+        if w == "default":
+            names |= _INFO_DEFAULT
+        elif w in ("all", "everything"):
+            names |= set(_INFO_ORDER)
+        else:
+            names.add(w)
+    out: list[str] = []
+    for name in _INFO_ORDER:
+        if name not in names:
+            continue
+        fields = _info_fields(srv, name)
+        if fields is None:
+            continue
+        if out:
+            out.append("")
+        out.append(f"# {_INFO_TITLES.get(name, name.capitalize())}")
+        out.extend(f"{k}:{v}" for k, v in fields)
+    return ("\r\n".join(out) + "\r\n").encode() if out else b""
+
+
 @command("info", -1, Flag.LOADING | Flag.STALE | Flag.SENTINEL, group=G, summary="Returns information and statistics about the server.")
 def info(c: Client, argv: list[bytes]) -> Any:
     sections = [a.decode(errors="replace") for a in argv[1:]]
-    return Verbatim(c.server.info(sections))
+    return Verbatim(info_text(c.server, sections))
 
 
 @command("dbsize", 1, Flag.READONLY | Flag.FAST, group=G, summary="Returns the number of keys in the database.")
@@ -134,7 +243,7 @@ def _is_local(c: Client) -> bool:
     return c.unix or c.addr.startswith("127.") or c.addr.startswith("::1:") or c.addr.startswith("[::1]")
 
 
-@command("set", -4, CFG | Flag.SKIP_SLOWLOG, parent="config", group=G, since="2.0.0", summary="Sets configuration parameters in-flight.")
+@command("set", -4, CFG, parent="config", group=G, since="2.0.0", summary="Sets configuration parameters in-flight.")
 def config_set(c: Client, argv: list[bytes]) -> Any:
     """``configSetCommand``: all pairs are checked first, then set, then applied; any
     failure restores every value (all or nothing), with Redis's error precedence."""
@@ -310,7 +419,7 @@ def config_rewrite(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("help", 2, CFG, parent="config", group=G, since="5.0.0", summary="Returns helpful text about the different subcommands.")
+@command("help", 2, Flag.LOADING | Flag.STALE, parent="config", group=G, since="5.0.0", summary="Returns helpful text about the different subcommands.")
 def config_help(c: Client, argv: list[bytes]) -> Any:
     return help_reply(argv, [
         "GET <pattern>",
@@ -325,36 +434,391 @@ def config_help(c: Client, argv: list[bytes]) -> Any:
 
 
 # ----------------------------------------------------------------------------- COMMAND
+#
+# COMMAND INFO / DOCS render each spec like Redis 7.0's addReplyCommandInfo. What the
+# registry does not declare is taken from Redis 7.0's command metadata (facts about
+# Redis, keyed by full command name): the explicit ACL categories (implicit ones come
+# from the flags, as in setImplicitACLCategories), the command tips and the key specs.
+# Commands Redis does not have (ember extensions) get key specs derived from their
+# first/last/step positions.
+
+_EXPLICIT_ACL: dict[str, str] = {
+    "": (
+        "acl acl|cat acl|deluser acl|dryrun acl|genpass acl|getuser acl|help acl|list "
+        "acl|load acl|log acl|save acl|setuser acl|users acl|whoami bgrewriteaof bgsave "
+        "client cluster cluster|addslots cluster|addslotsrange cluster|bumpepoch "
+        "cluster|count-failure-reports cluster|countkeysinslot cluster|delslots "
+        "cluster|delslotsrange cluster|failover cluster|flushslots cluster|forget "
+        "cluster|getkeysinslot cluster|help cluster|info cluster|keyslot cluster|links "
+        "cluster|meet cluster|myid cluster|nodes cluster|replicas cluster|replicate "
+        "cluster|reset cluster|saveconfig cluster|set-config-epoch cluster|setslot "
+        "cluster|shards cluster|slaves cluster|slots config config|get config|help "
+        "config|resetstat config|rewrite config|set debug failover function latency "
+        "latency|doctor latency|graph latency|help latency|histogram latency|history "
+        "latency|latest latency|reset lolwut memory memory|doctor memory|help "
+        "memory|malloc-stats memory|purge memory|stats memory|usage module module|help "
+        "module|list module|load module|loadex module|unload monitor object psubscribe "
+        "psync publish pubsub pubsub|channels pubsub|help pubsub|numpat pubsub|numsub "
+        "pubsub|shardchannels pubsub|shardnumsub punsubscribe replconf replicaof save "
+        "script shutdown slaveof slowlog slowlog|get slowlog|help slowlog|len "
+        "slowlog|reset spublish ssubscribe subscribe sunsubscribe sync time unsubscribe "
+        "xgroup xinfo"
+    ),
+    "string": (
+        "append decr decrby get getdel getex getrange getset incr incrby incrbyfloat lcs "
+        "mget mset msetnx psetex set setex setnx setrange strlen substr"
+    ),
+    "connection": (
+        "asking auth client|caching client|getname client|getredir client|help client|id "
+        "client|info client|kill client|list client|no-evict client|pause client|reply "
+        "client|setname client|tracking client|trackinginfo client|unblock client|unpause "
+        "command command|count command|docs command|getkeys command|getkeysandflags "
+        "command|help command|info command|list echo hello ping quit readonly readwrite "
+        "reset select wait"
+    ),
+    "bitmap": "bitcount bitfield bitfield_ro bitop bitpos getbit setbit",
+    "list": (
+        "blmove blmpop blpop brpop brpoplpush lindex linsert llen lmove lmpop lpop lpos "
+        "lpush lpushx lrange lrem lset ltrim rpop rpoplpush rpush rpushx"
+    ),
+    "sortedset": (
+        "bzmpop bzpopmax bzpopmin zadd zcard zcount zdiff zdiffstore zincrby zinter "
+        "zintercard zinterstore zlexcount zmpop zmscore zpopmax zpopmin zrandmember "
+        "zrange zrangebylex zrangebyscore zrangestore zrank zrem zremrangebylex "
+        "zremrangebyrank zremrangebyscore zrevrange zrevrangebylex zrevrangebyscore "
+        "zrevrank zscan zscore zunion zunionstore"
+    ),
+    "keyspace": (
+        "copy dbsize del dump exists expire expireat expiretime move object|encoding "
+        "object|freq object|help object|idletime object|refcount persist pexpire "
+        "pexpireat pexpiretime pttl randomkey rename renamenx scan touch ttl type unlink"
+    ),
+    "transaction": "discard exec multi unwatch watch",
+    "scripting": (
+        "eval eval_ro evalsha evalsha_ro fcall fcall_ro function|delete function|dump "
+        "function|flush function|help function|kill function|list function|load "
+        "function|restore function|stats script|debug script|exists script|flush "
+        "script|help script|kill script|load"
+    ),
+    "dangerous keyspace": "flushall flushdb keys migrate restore restore-asking swapdb",
+    "geo": (
+        "geoadd geodist geohash geopos georadius georadius_ro georadiusbymember "
+        "georadiusbymember_ro geosearch geosearchstore"
+    ),
+    "hash": (
+        "hdel hexists hget hgetall hincrby hincrbyfloat hkeys hlen hmget hmset hrandfield "
+        "hscan hset hsetnx hstrlen hvals"
+    ),
+    "dangerous": "info",
+    "admin dangerous": "lastsave role",
+    "hyperloglog": "pfadd pfcount pfdebug pfmerge pfselftest",
+    "set": (
+        "sadd scard sdiff sdiffstore sinter sintercard sinterstore sismember smembers "
+        "smismember smove spop srandmember srem sscan sunion sunionstore"
+    ),
+    "dangerous list set sortedset": "sort sort_ro",
+    "stream": (
+        "xack xadd xautoclaim xclaim xdel xgroup|create xgroup|createconsumer "
+        "xgroup|delconsumer xgroup|destroy xgroup|help xgroup|setid xinfo|consumers "
+        "xinfo|groups xinfo|help xinfo|stream xlen xpending xrange xread xreadgroup "
+        "xrevrange xsetid xtrim"
+    ),
+}
+
+_TIPS: dict[str, str] = {
+    "nondeterministic_output": (
+        "client|info client|list cluster|bumpepoch cluster|count-failure-reports "
+        "cluster|getkeysinslot cluster|info cluster|links cluster|nodes cluster|replicas "
+        "cluster|shards cluster|slaves cluster|slots dump hrandfield hscan lastsave "
+        "migrate object|encoding object|freq object|idletime object|refcount pttl spop "
+        "srandmember sscan time ttl xadd xautoclaim xclaim xinfo|consumers xpending xtrim "
+        "zrandmember zscan"
+    ),
+    "nondeterministic_output_order": (
+        "command command|docs command|info command|list function|list hgetall hkeys hvals "
+        "module|list sdiff sinter smembers sunion"
+    ),
+    "request_policy:all_nodes response_policy:all_succeeded": "config|set latency|reset script|flush script|load slowlog|reset",
+    "request_policy:all_shards response_policy:agg_sum": "dbsize",
+    "request_policy:multi_shard response_policy:agg_sum": "del exists touch unlink",
+    "request_policy:all_shards response_policy:all_succeeded": (
+        "flushall flushdb function|delete function|flush function|load function|restore "
+        "memory|purge ping"
+    ),
+    "request_policy:all_shards response_policy:one_succeeded": "function|kill script|kill",
+    "nondeterministic_output request_policy:all_shards response_policy:special": "function|stats info memory|doctor memory|malloc-stats memory|stats",
+    "request_policy:all_shards nondeterministic_output_order": "keys",
+    "nondeterministic_output request_policy:all_nodes response_policy:special": "latency|doctor latency|graph latency|histogram latency|history latency|latest",
+    "request_policy:multi_shard": "mget",
+    "request_policy:multi_shard response_policy:all_succeeded": "mset",
+    "request_policy:multi_shard response_policy:agg_min": "msetnx",
+    "request_policy:all_shards nondeterministic_output": "randomkey",
+    "nondeterministic_output request_policy:special": "scan",
+    "request_policy:all_shards response_policy:agg_logical_and": "script|exists",
+    "request_policy:all_nodes nondeterministic_output": "slowlog|get",
+    "request_policy:all_nodes response_policy:agg_sum nondeterministic_output": "slowlog|len",
+    "request_policy:all_shards response_policy:agg_min": "wait",
+}
+
+_KEY_SPECS: dict[str, str] = {
+    "RW,insert|i1|r0,1,0": "append hsetnx linsert lpush lpushx pfadd rpush rpushx sadd",
+    "RO,access|i1|r0,1,0": (
+        "bitcount bitfield_ro bitpos dump expiretime geodist geohash geopos georadius_ro "
+        "georadiusbymember_ro geosearch get getbit getrange hget hgetall hkeys hmget "
+        "hrandfield hscan hvals lindex lpos lrange pexpiretime pttl smembers smismember "
+        "srandmember sscan substr ttl xpending xrange xrevrange zcount zlexcount zmscore "
+        "zrandmember zrange zrangebylex zrangebyscore zrank zrevrange zrevrangebylex "
+        "zrevrangebyscore zrevrank zscan zscore"
+    ),
+    "RW,access,update,variable_flags|i1|r0,1,0": "bitfield set",
+    "OW,update|i2|r0,1,0;RO,access|i3|r-1,1,0": "bitop",
+    "RW,access,delete|i1|r0,1,0;RW,insert|i2|r0,1,0": "blmove brpoplpush lmove rpoplpush smove",
+    "RW,access,delete|i2|n0,1,1": "blmpop bzmpop",
+    "RW,access,delete|i1|r-2,1,0": "blpop brpop bzpopmax bzpopmin",
+    "RO,access|i1|r0,1,0;OW,update|i2|r0,1,0": "copy",
+    "RW,access,update|i1|r0,1,0": (
+        "decr decrby getex getset hincrby hincrbyfloat incr incrby incrbyfloat move "
+        "setbit zincrby"
+    ),
+    "RM,delete|i1|r-1,1,0": "del unlink",
+    "RW,access,update|i2|n0,1,1": "eval evalsha fcall",
+    "RO,access|i2|n0,1,1": "eval_ro evalsha_ro fcall_ro",
+    "RO|i1|r-1,1,0": "exists touch watch",
+    "RW,update|i1|r0,1,0": (
+        "expire expireat geoadd hmset hset lset persist pexpire pexpireat setrange xack "
+        "xadd xclaim xsetid zadd"
+    ),
+    "RO,access|i1|r0,1,0;OW,update|kSTORE,6|r0,1,0;OW,update|kSTOREDIST,6|r0,1,0": "georadius",
+    "RO,access|i1|r0,1,0;OW,update|kSTORE,5|r0,1,0;OW,update|kSTOREDIST,5|r0,1,0": "georadiusbymember",
+    "OW,update|i1|r0,1,0;RO,access|i2|r0,1,0": "geosearchstore zrangestore",
+    "RW,access,delete|i1|r0,1,0": "getdel lpop rpop spop zpopmax zpopmin",
+    "RW,delete|i1|r0,1,0": (
+        "hdel lrem ltrim srem xautoclaim xdel xtrim zrem zremrangebylex zremrangebyrank "
+        "zremrangebyscore"
+    ),
+    "RO|i1|r0,1,0": "hexists hlen hstrlen llen scard sismember strlen type xlen zcard",
+    "RO,access|i1|r1,1,0": "lcs",
+    "RW,access,delete|i1|n0,1,1": "lmpop zmpop",
+    "RO|i2|r0,1,0": "memory|usage object|encoding object|freq object|idletime object|refcount",
+    "RO,access|i1|r-1,1,0": "mget sdiff sinter sunion",
+    "RW,access,delete|i3|r0,1,0;RW,access,delete,incomplete|kKEYS,-2|r-1,1,0": "migrate",
+    "OW,update|i1|r-1,2,0": "mset",
+    "OW,insert|i1|r-1,2,0": "msetnx",
+    "RW,access|i1|r-1,1,0": "pfcount",
+    "RW,access|i2|r0,1,0": "pfdebug",
+    "RW,access,insert|i1|r0,1,0;RO,access|i2|r-1,1,0": "pfmerge",
+    "OW,update|i1|r0,1,0": "psetex restore restore-asking setex",
+    "RW,access,delete|i1|r0,1,0;OW,update|i2|r0,1,0": "rename",
+    "RW,access,delete|i1|r0,1,0;OW,insert|i2|r0,1,0": "renamenx",
+    "OW,update|i1|r0,1,0;RO,access|i2|r-1,1,0": "sdiffstore sunionstore",
+    "OW,insert|i1|r0,1,0": "setnx",
+    "RO,access|i1|n0,1,1": "sintercard zdiff zinter zintercard zunion",
+    "RW,update|i1|r0,1,0;RO,access|i2|r-1,1,0": "sinterstore",
+    "RO,access|i1|r0,1,0;RO,access|u|u;OW,update|u|u": "sort",
+    "RO,access|i1|r0,1,0;RO,access|u|u": "sort_ro",
+    "not_key|i1|r0,1,0": "spublish",
+    "not_key|i1|r-1,1,0": "ssubscribe sunsubscribe",
+    "RW,insert|i2|r0,1,0": "xgroup|create xgroup|createconsumer",
+    "RW,delete|i2|r0,1,0": "xgroup|delconsumer xgroup|destroy",
+    "RW,update|i2|r0,1,0": "xgroup|setid",
+    "RO,access|i2|r0,1,0": "xinfo|consumers xinfo|groups xinfo|stream",
+    "RO,access|kSTREAMS,1|r-1,1,2": "xread",
+    "RO,access|kSTREAMS,4|r-1,1,2": "xreadgroup",
+    "OW,update|i1|r0,1,0;RO,access|i2|n0,1,1": "zdiffstore zinterstore zunionstore",
+}
+
+_KEY_SPEC_NOTES: dict[str, list[str | None]] = {
+    'bitfield': [
+        'This command allows both access and modification of the key',
+    ],
+    'eval': [
+        'We cannot tell how the keys will be used so we assume the worst, RW and UPDATE',
+    ],
+    'eval_ro': [
+        'We cannot tell how the keys will be used so we assume the worst, RO and ACCESS',
+    ],
+    'fcall': [
+        'We cannot tell how the keys will be used so we assume the worst, RW and UPDATE',
+    ],
+    'fcall_ro': [
+        'We cannot tell how the keys will be used so we assume the worst, RO and ACCESS',
+    ],
+    'getex': [
+        'RW and UPDATE because it changes the TTL',
+    ],
+    'pfcount': [
+        (
+            'RW because it may change the internal representation of the key, and propagate '
+            'to replicas'
+        ),
+    ],
+    'set': [
+        'RW and ACCESS due to the optional `GET` argument',
+    ],
+    'sort': [
+        None,
+        (
+            "For the optional BY/GET keyword. It is marked 'unknown' because the key names "
+            'derive from the content of the key we sort'
+        ),
+        (
+            "For the optional STORE keyword. It is marked 'unknown' because the keyword can "
+            'appear anywhere in the argument array'
+        ),
+    ],
+    'sort_ro': [
+        None,
+        (
+            "For the optional BY/GET keyword. It is marked 'unknown' because the key names "
+            'derive from the content of the key we sort'
+        ),
+    ],
+    'xadd': [
+        'UPDATE instead of INSERT because of the optional trimming feature',
+    ],
+}
+
+
+# COMMAND INFO flag names, in Redis's order (may_replicate, sentinel... are hidden)
+_INFO_FLAGS = [
+    (Flag.WRITE, "write"),
+    (Flag.READONLY, "readonly"),
+    (Flag.DENYOOM, "denyoom"),
+    (Flag.ADMIN, "admin"),
+    (Flag.PUBSUB, "pubsub"),
+    (Flag.NOSCRIPT, "noscript"),
+    (Flag.BLOCKING, "blocking"),
+    (Flag.LOADING, "loading"),
+    (Flag.STALE, "stale"),
+    (Flag.SKIP_MONITOR, "skip_monitor"),
+    (Flag.SKIP_SLOWLOG, "skip_slowlog"),
+    (Flag.FAST, "fast"),
+    (Flag.NO_AUTH, "no_auth"),
+    (Flag.NO_MANDATORY_KEYS, "no_mandatory_keys"),
+    (Flag.NO_ASYNC_LOADING, "no_async_loading"),
+    (Flag.NO_MULTI, "no_multi"),
+    (Flag.ALLOW_BUSY, "allow_busy"),
+]
+_ACL_ORDER = [
+    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
+    "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
+    "connection", "transaction", "scripting",
+]
+_DOC_GROUPS = {"sorted_set": "sorted-set", "transactions": "transactions"}
+
+
+def _expand(table: dict[str, str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for value, names in table.items():
+        for n in names.split():
+            out[n] = value.split()
+    return out
+
+
+def _movable(spec: CommandSpec) -> bool:
+    """CMD_MOVABLE_KEYS: key positions depend on the arguments."""
+    encoded = _SPECS_BY_CMD.get(spec.fullname)
+    if encoded is None:
+        return spec.keys_fn is not None
+    return any(
+        not (p.split("|")[1].startswith("i") and p.split("|")[2].startswith("r")) for p in encoded.split(";")
+    )
+
+
+
+_ACL_BY_CMD = _expand(_EXPLICIT_ACL)
+_TIPS_BY_CMD = _expand(_TIPS)
+_SPECS_BY_CMD = {n: v for v, names in _KEY_SPECS.items() for n in names.split()}
+
+
+def _categories(spec: CommandSpec) -> list[str]:
+    """ACL categories like Redis: implicit ones from the flags plus the explicit ones."""
+    f = spec.flags
+    explicit = _ACL_BY_CMD.get(spec.fullname)
+    if explicit is None:  # not a Redis 7.0 command: what the registry declares
+        cats = {x.lstrip("@") for x in spec.acl_categories()}
+    else:
+        cats = set(explicit)
+        if f & Flag.WRITE:
+            cats.add("write")
+        if f & Flag.READONLY and "scripting" not in cats:
+            cats.add("read")
+        if f & Flag.ADMIN:
+            cats |= {"admin", "dangerous"}
+        if f & Flag.PUBSUB:
+            cats.add("pubsub")
+        if f & Flag.FAST:
+            cats.add("fast")
+        if f & Flag.BLOCKING:
+            cats.add("blocking")
+        if not f & Flag.FAST:
+            cats.add("slow")
+    return ["@" + c for c in _ACL_ORDER if c in cats] + sorted("@" + c for c in cats if c not in _ACL_ORDER)
+
+
+def _legacy_range(spec: CommandSpec) -> tuple[int, int, int]:
+    return spec.first_key, spec.last_key, spec.step
 
 
 def _key_specs(spec: CommandSpec) -> list[Any]:
-    if spec.first_key <= 0:
-        return []
-    flags = [b"RW"] if spec.flags & Flag.WRITE else [b"RO"]
-    return [
-        {
-            b"flags": flags,
-            b"begin_search": {b"type": b"index", b"spec": {b"index": spec.first_key}},
-            b"find_keys": {
-                b"type": b"range",
-                b"spec": {b"lastkey": spec.last_key if spec.last_key < 0 else spec.last_key - spec.first_key, b"keystep": spec.step, b"limit": 0},
-            },
-        }
-    ]
+    encoded = _SPECS_BY_CMD.get(spec.fullname)
+    if encoded is None:
+        if spec.first_key <= 0:
+            return []
+        first, last, step = _legacy_range(spec)
+        flags = "RW,update" if spec.flags & Flag.WRITE else "RO,access"
+        lastkey = last if last < 0 else last - first
+        encoded = f"{flags}|i{first}|r{lastkey},{step},0"
+    notes = _KEY_SPEC_NOTES.get(spec.fullname, [])
+    out: list[Any] = []
+    for i, part in enumerate(encoded.split(";")):
+        flags, bs, fk = part.split("|")
+        if bs[0] == "i":
+            begin = {b"type": b"index", b"spec": {b"index": int(bs[1:])}}
+        elif bs[0] == "k":
+            kw, start = bs[1:].rsplit(",", 1)
+            begin = {b"type": b"keyword", b"spec": {b"keyword": kw.encode(), b"startfrom": int(start)}}
+        else:
+            begin = {b"type": b"unknown", b"spec": {}}
+        if fk[0] == "r":
+            last_, step_, limit = (int(x) for x in fk[1:].split(","))
+            find = {b"type": b"range", b"spec": {b"lastkey": last_, b"keystep": step_, b"limit": limit}}
+        elif fk[0] == "n":
+            idx, first_, step_ = (int(x) for x in fk[1:].split(","))
+            find = {b"type": b"keynum", b"spec": {b"keynumidx": idx, b"firstkey": first_, b"keystep": step_}}
+        else:
+            find = {b"type": b"unknown", b"spec": {}}
+        ks: dict[bytes, Any] = {}
+        if i < len(notes) and notes[i]:
+            ks[b"notes"] = notes[i].encode()  # type: ignore[union-attr]
+        ks[b"flags"] = RSet(Status(x) for x in flags.split(","))
+        ks[b"begin_search"] = begin
+        ks[b"find_keys"] = find
+        out.append(ks)
+    return out
+
+
+def _flag_names(spec: CommandSpec) -> list[str]:
+    names = [n for f, n in _INFO_FLAGS if spec.flags & f]
+    if _movable(spec):
+        # Redis lists movablekeys right before allow_busy
+        names.insert(len(names) - (1 if names and names[-1] == "allow_busy" else 0), "movablekeys")
+    return names
 
 
 def command_info(spec: CommandSpec) -> list[Any]:
+    """``addReplyCommandInfo``: the 10-element description of a command."""
     return [
         spec.fullname.encode(),
         spec.arity,
-        [Status(n) for n in spec.flag_names()],
+        RSet(Status(n) for n in _flag_names(spec)),
         spec.first_key,
         spec.last_key,
         spec.step,
-        [Status(x) for x in spec.acl_categories()],
-        [],  # tips
-        _key_specs(spec),
-        [command_info(s) for s in spec.subcommands.values()],
+        RSet(Status(x) for x in _categories(spec)),
+        [Status(t) for t in _TIPS_BY_CMD.get(spec.fullname, [])] or RSet(),
+        RSet(_key_specs(spec)),
+        [command_info(s) for s in spec.subcommands.values()] or RSet(),
     ]
 
 
@@ -362,112 +826,152 @@ container("command", G, "2.8.13", "Returns detailed information about all comman
 CMDF = Flag.LOADING | Flag.STALE
 
 
+def _all_specs(c: Client) -> list[CommandSpec]:
+    """The command table as the server dispatches it (rename-command applied)."""
+    seen: set[int] = set()
+    out = []
+    for spec in c.server.commands_by_name.values():
+        if id(spec) not in seen:
+            seen.add(id(spec))
+            out.append(spec)
+    return out
+
+
 def _command_all(c: Client, argv: list[bytes]) -> Any:
-    if len(argv) == 1:
-        return [command_info(s) for s in COMMANDS.values()]
-    raise errors.unknown_subcommand(argv[1], "command")
+    return [command_info(s) for s in _all_specs(c)]
 
 
 @command("count", 2, CMDF, parent="command", group=G, since="2.8.13", summary="Returns a count of commands.")
 def command_count(c: Client, argv: list[bytes]) -> Any:
-    return len(COMMANDS)
+    return len(_all_specs(c))
 
 
 @command("info", -2, CMDF, parent="command", group=G, since="2.8.13", summary="Returns information about one, multiple or all commands.")
 def command_info_cmd(c: Client, argv: list[bytes]) -> Any:
     if len(argv) == 2:
-        return [command_info(s) for s in COMMANDS.values()]
+        return _command_all(c, argv)
     out: list[Any] = []
     for name in argv[2:]:
-        spec = _find(name)
+        spec = _find(c, name)
         out.append(command_info(spec) if spec else None)
     return out
 
 
-def _find(name: bytes) -> CommandSpec | None:
-    n = name.decode(errors="replace").lower()
-    if "|" in n:
-        parent, sub = n.split("|", 1)
-        p = COMMANDS.get(parent)
-        return p.subcommands.get(sub) if p else None
-    return COMMANDS.get(n)
+def _find(c: Client, name: bytes) -> CommandSpec | None:
+    """``lookupCommandBySds``: ``name`` or ``container|sub``."""
+    n = name.lower()
+    if b"|" in n:
+        parent, sub = n.split(b"|", 1)
+        if b"|" in sub:
+            return None
+        p = c.server.commands_by_name.get(parent)
+        return p.subcommands.get(sub.decode(errors="replace")) if p else None
+    return c.server.commands_by_name.get(n)
+
+
+def _docs(s: CommandSpec) -> dict[bytes, Any]:
+    doc: dict[bytes, Any] = {}
+    if s.summary:
+        doc[b"summary"] = s.summary.encode()
+    if s.since:
+        doc[b"since"] = s.since.encode()
+    doc[b"group"] = _DOC_GROUPS.get(s.group, s.group).encode()
+    if s.subcommands:
+        doc[b"subcommands"] = {sub.fullname.encode(): _docs(sub) for sub in s.subcommands.values()}
+    return doc
 
 
 @command("docs", -2, CMDF, parent="command", group=G, since="7.0.0", summary="Returns documentary information about one, multiple or all commands.")
 def command_docs(c: Client, argv: list[bytes]) -> Any:
-    specs = [s for s in COMMANDS.values()] if len(argv) == 2 else [s for s in (_find(n) for n in argv[2:]) if s]
-    out: dict[bytes, Any] = {}
-    for s in specs:
-        doc: dict[bytes, Any] = {
-            b"summary": s.summary.encode(),
-            b"since": s.since.encode(),
-            b"group": s.group.encode(),
-        }
-        if s.subcommands:
-            doc[b"subcommands"] = {
-                sub.fullname.encode(): {b"summary": sub.summary.encode(), b"since": sub.since.encode(), b"group": sub.group.encode()}
-                for sub in s.subcommands.values()
-            }
-        out[s.fullname.encode()] = doc
-    return out
+    if len(argv) == 2:
+        specs = _all_specs(c)
+    else:
+        specs = [s for s in (_find(c, n) for n in argv[2:]) if s is not None]
+    return {s.fullname.encode(): _docs(s) for s in specs}
 
 
-@command("getkeys", -3, CMDF, parent="command", group=G, since="2.8.13", summary="Extracts the key names from an arbitrary command.")
+@command("getkeys", -4, CMDF, parent="command", group=G, since="2.8.13", summary="Extracts the key names from an arbitrary command.")
 def command_getkeys(c: Client, argv: list[bytes]) -> Any:
     cmd = argv[2:]
     spec = c.server.commands_by_name.get(cmd[0].lower())
+    if spec is not None and spec.subcommands and len(cmd) > 1:
+        spec = spec.subcommands.get(cmd[1].lower().decode(errors="replace"))
     if spec is None:
         raise CommandError("ERR Invalid command specified")
-    if spec.subcommands and len(cmd) > 1:
-        spec = spec.subcommands.get(cmd[1].lower().decode(errors="replace"), spec)
+    if spec.first_key <= 0 and spec.keys_fn is None and spec.fullname not in _SPECS_BY_CMD:
+        raise CommandError("ERR The command has no key arguments")
     if (spec.arity > 0 and len(cmd) != spec.arity) or len(cmd) < -spec.arity:
         raise CommandError("ERR Invalid number of arguments specified for command")
     try:
         pos = spec.key_positions(cmd)
     except (IndexError, ValueError, CommandError):
-        raise CommandError("ERR Invalid arguments specified for command") from None
+        pos = None
     if not pos:
-        raise CommandError("ERR The command has no key arguments")
+        if spec.flags & Flag.NO_MANDATORY_KEYS and pos is not None:
+            return []
+        raise CommandError("ERR Invalid arguments specified for command")
     return [cmd[i] for i in pos]
 
 
 @command("list", -2, CMDF, parent="command", group=G, since="7.0.0", summary="Returns a list of command names.")
 def command_list(c: Client, argv: list[bytes]) -> Any:
-    names = [s.name.encode() for s in COMMANDS.values()]
-    if len(argv) == 5 and argv[2].lower() == b"filterby":
-        kind, val = argv[3].lower(), argv[4].decode(errors="replace").lower()
-        if kind == b"aclcat":
-            names = [s.name.encode() for s in COMMANDS.values() if "@" + val in s.acl_categories()]
-        elif kind == b"pattern":
-            from ember.server.pubsub import glob_match
-
-            names = [n for n in names if glob_match(val.encode(), n)]
-        elif kind == b"module":
-            names = []
+    filt: tuple[bytes, bytes] | None = None
+    i = 2
+    while i < len(argv):
+        if argv[i].lower() == b"filterby" and len(argv) - 1 - i == 2:
+            kind = argv[i + 1].lower()
+            if kind not in (b"module", b"aclcat", b"pattern"):
+                raise CommandError(errors.SYNTAX)
+            filt = (kind, argv[i + 2])
+            i += 3
         else:
             raise CommandError(errors.SYNTAX)
-    elif len(argv) != 2:
-        raise CommandError(errors.SYNTAX)
+    names: list[bytes] = []
+    for spec in _all_specs(c):
+        for s in (spec, *spec.subcommands.values()):
+            if filt is None:
+                names.append(s.fullname.encode())
+                continue
+            kind, arg = filt
+            if kind == b"aclcat":
+                if "@" + arg.decode(errors="replace").lower() in _categories(s):
+                    names.append(s.fullname.encode())
+            elif kind == b"pattern":
+                from ember.server.pubsub import glob_match
+
+                if glob_match(arg, s.fullname.encode(), True):
+                    names.append(s.fullname.encode())
     return names
 
 
 @command("help", 2, CMDF, parent="command", group=G, since="5.0.0", summary="Returns helpful text about the different subcommands.")
 def command_help(c: Client, argv: list[bytes]) -> Any:
-    return [Status(x) for x in [
-        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "(no subcommand)", "    Return details about all Redis commands.",
-        "COUNT", "    Return the total number of commands in this Redis server.",
-        "LIST", "    Return a list of all commands in this Redis server.",
-        "INFO [<command-name> ...]", "    Return details about multiple Redis commands.",
-        "DOCS [<command-name> ...]", "    Return documentation details about multiple Redis commands.",
-        "GETKEYS <full-command>", "    Return the keys from a full Redis command.",
-        "HELP", "    Print this help.",
-    ]]
+    return help_reply(argv, [
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
+    ])
 
 
 COMMANDS["command"].handler = _command_all
 COMMANDS["command"].arity = -1
 COMMANDS["command"].flags = CMDF
+COMMANDS["command"].acl = ("@connection",)
 
 
 # ----------------------------------------------------------------------------- SHUTDOWN
@@ -509,8 +1013,7 @@ container("debug", G, "1.0.0", "A container for debugging commands.")
 
 def _debug(c: Client, argv: list[bytes]) -> Any:
     srv = c.server
-    mode = srv.config.values["enable-debug-command"]
-    if mode == "no" or (mode == "local" and not (c.unix or c.addr.startswith("127.") or c.addr.startswith("::1"))):
+    if not _protected_allowed(c, srv.config.values["enable-debug-command"]):
         raise CommandError(
             "ERR DEBUG command not allowed. If the enable-debug-command option is set to "
             '"local", you can run it from a local connection, otherwise you need to set this '
@@ -518,11 +1021,21 @@ def _debug(c: Client, argv: list[bytes]) -> Any:
         )
     sub = argv[1].lower().decode(errors="replace")
     fn = DEBUG_SUBCOMMANDS.get(sub)
-    if fn is None:
-        raise CommandError(
-            f"ERR unknown subcommand or wrong number of arguments for '{argv[1].decode(errors='replace')}'. Try DEBUG HELP."
-        )
+    nargs = _DEBUG_ARGC.get(sub)
+    if fn is None or (nargs is not None and len(argv) != nargs):
+        raise _debug_syntax(argv)
     return fn(c, argv)
+
+
+def _debug_syntax(argv: list[bytes]) -> CommandError:
+    return CommandError(
+        f"ERR unknown subcommand or wrong number of arguments for '{argv[1].decode(errors='replace')[:128]}'. "
+        "Try DEBUG HELP."
+    )
+
+
+# subcommands whose argument count Redis checks exactly
+_DEBUG_ARGC = {"sleep": 3, "set-active-expire": 3, "log": 3, "help": 2, "quicklist-packed-threshold": 3}
 
 
 DEBUG_SUBCOMMANDS: dict[str, Any] = {}
@@ -546,32 +1059,73 @@ COMMANDS["debug"] = CommandSpec(
 )
 
 
+def _strtod_prefix(b: bytes) -> float:
+    """C ``strtod(s, NULL)``: the longest numeric prefix, 0 if none."""
+    import re
+
+    m = re.match(rb"\s*[+-]?(\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?|inf(inity)?|nan)", b, re.I)
+    return float(m.group(0)) if m else 0.0
+
+
 @debug_sub("sleep")
 def debug_sleep(c: Client, argv: list[bytes]) -> Any:
-    from ember.commands.args import parse_float
-
-    secs = parse_float(argv[2]) if len(argv) > 2 else 0.0
-    time.sleep(max(0.0, secs))
+    """DEBUG SLEEP <seconds>: block the whole server (like Redis) for that long."""
+    secs = _strtod_prefix(argv[2])
+    if secs == secs and secs > 0:
+        time.sleep(min(secs, 3600.0))
     return OK
 
 
 @debug_sub("set-active-expire")
 def debug_set_active_expire(c: Client, argv: list[bytes]) -> Any:
-    if len(argv) != 3:
-        raise CommandError("ERR wrong number of arguments")
-    c.server.active_expire_enabled = parse_int(argv[2]) != 0  # type: ignore[attr-defined]
+    """DEBUG SET-ACTIVE-EXPIRE <0|1>: the cron's active expiry on (1) or off (0)."""
+    import re
+
+    m = re.match(rb"[ \t\n\r\x0b\x0c]*[+-]?\d+", argv[2])  # atoi()
+    c.server.active_expire_enabled = bool(int(m.group(0)) if m else 0)
     return OK
 
 
 @debug_sub("log")
 def debug_log(c: Client, argv: list[bytes]) -> Any:
-    c.server.log("warning", "DEBUG LOG: " + b" ".join(argv[2:]).decode(errors="replace"))
+    c.server.log("warning", "DEBUG LOG: " + argv[2].decode(errors="replace"))
     return OK
+
+
+_DEBUG_HELP = [
+    "CHANGE-REPL-ID",
+    "    Change the replication IDs of the instance.",
+    "    Dangerous: should be used only for testing the replication subsystem.",
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
+    "LOG <message>",
+    "    Write <message> to the server log.",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not",
+    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+    "    default.",
+    "QUICKLIST-PACKED-THRESHOLD <size>",
+    "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+    "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+]
 
 
 @debug_sub("help")
 def debug_help(c: Client, argv: list[bytes]) -> Any:
-    return [Status(f"DEBUG {n.upper()}") for n in sorted(DEBUG_SUBCOMMANDS)]
+    return help_reply(argv, _DEBUG_HELP)
 
 
 @debug_sub("change-repl-id")
@@ -622,22 +1176,20 @@ def slowlog_add(c: Client, argv: list[bytes], usec: int) -> None:
 
 container("slowlog", G, "2.2.12", "A container for slow log commands.")
 SLF = Flag.ADMIN | Flag.LOADING | Flag.STALE
+LTF = SLF | Flag.NOSCRIPT
 
 
 @command("get", -2, SLF, parent="slowlog", group=G, since="2.2.12", summary="Returns the slow log's entries.")
 def slowlog_get(c: Client, argv: list[bytes]) -> Any:
+    if len(argv) > 3:
+        raise _sub_syntax_error(argv)
     count = 10
     if len(argv) == 3:
-        try:
-            count = parse_int(argv[2])
-        except CommandError:
-            raise CommandError("ERR count should be greater than or equal to -1") from None
+        count = parse_int(argv[2], "ERR count should be greater than or equal to -1")
         if count < -1:
             raise CommandError("ERR count should be greater than or equal to -1")
         if count == -1:
             count = len(c.server.slowlog)
-    elif len(argv) > 3:
-        raise errors.wrong_args("slowlog|get")
     return [list(e) for e in list(c.server.slowlog)[:count]]
 
 
@@ -652,9 +1204,19 @@ def slowlog_reset(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("help", 2, SLF, parent="slowlog", group=G, since="6.2.0", summary="Show helpful text about the different subcommands")
+@command("help", 2, Flag.LOADING | Flag.STALE, parent="slowlog", group=G, since="6.2.0", summary="Show helpful text about the different subcommands")
 def slowlog_help(c: Client, argv: list[bytes]) -> Any:
-    return [Status(x) for x in ["SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET [<count>]", "LEN", "RESET", "HELP"]]
+    return help_reply(argv, [
+        "GET [<count>]",
+        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        "    Entries are made of:",
+        "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+        "    client name",
+        "LEN",
+        "    Return the length of the slowlog.",
+        "RESET",
+        "    Reset the slowlog.",
+    ])
 
 
 # ----------------------------------------------------------------------------- LATENCY
@@ -662,7 +1224,7 @@ def slowlog_help(c: Client, argv: list[bytes]) -> Any:
 container("latency", G, "2.8.13", "A container for latency diagnostics commands.")
 
 
-@command("latest", 2, SLF, parent="latency", group=G, since="2.8.13", summary="Returns the latest latency samples for all events.")
+@command("latest", 2, LTF, parent="latency", group=G, since="2.8.13", summary="Returns the latest latency samples for all events.")
 def latency_latest(c: Client, argv: list[bytes]) -> Any:
     out = []
     for name, samples in c.server.latency_events.items():
@@ -672,13 +1234,13 @@ def latency_latest(c: Client, argv: list[bytes]) -> Any:
     return out
 
 
-@command("history", 3, SLF, parent="latency", group=G, since="2.8.13", summary="Returns timestamp-latency samples for an event.")
+@command("history", 3, LTF, parent="latency", group=G, since="2.8.13", summary="Returns timestamp-latency samples for an event.")
 def latency_history(c: Client, argv: list[bytes]) -> Any:
     samples = c.server.latency_events.get(argv[2].decode(errors="replace"), [])
     return [[t, ms] for t, ms in samples]
 
 
-@command("reset", -2, SLF, parent="latency", group=G, since="2.8.13", summary="Resets the latency data for one or more events.")
+@command("reset", -2, LTF, parent="latency", group=G, since="2.8.13", summary="Resets the latency data for one or more events.")
 def latency_reset(c: Client, argv: list[bytes]) -> Any:
     ev = c.server.latency_events
     if len(argv) == 2:
@@ -692,7 +1254,22 @@ def latency_reset(c: Client, argv: list[bytes]) -> Any:
     return n
 
 
-@command("help", 2, SLF, parent="latency", group=G, since="2.8.13", summary="Returns helpful text about the different subcommands.")
+@command("help", 2, Flag.LOADING | Flag.STALE, parent="latency", group=G, since="2.8.13", summary="Returns helpful text about the different subcommands.")
 def latency_help(c: Client, argv: list[bytes]) -> Any:
-    return [Status(x) for x in ["LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "LATEST", "HISTORY <event>", "RESET [<event> ...]", "HELP"]]
+    return help_reply(argv, [
+        "DOCTOR",
+        "    Return a human readable latency analysis report.",
+        "GRAPH <event>",
+        "    Return an ASCII latency graph for the <event> class.",
+        "HISTORY <event>",
+        "    Return time-latency samples for the <event> class.",
+        "LATEST",
+        "    Return the latest latency samples for all events.",
+        "RESET [<event> ...]",
+        "    Reset latency data of one or more <event> classes.",
+        "    (default: reset all data for all event classes)",
+        "HISTOGRAM [COMMAND ...]",
+        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+        "    If no commands are specified then all histograms are replied.",
+    ])
 

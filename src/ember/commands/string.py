@@ -144,7 +144,7 @@ def get(c: Client, argv: list[bytes]) -> Any:
     raise CommandError(errors.WRONGTYPE)
 
 
-@command("getex", -2, W | Flag.FAST, keys=K1, group=G, since="6.2.0", summary="Returns the string value of a key after setting its expiration time.")
+@command("getex", -2, Flag.WRITE | Flag.FAST, keys=K1, group=G, since="6.2.0", summary="Returns the string value of a key after setting its expiration time.")
 def getex(c: Client, argv: list[bytes]) -> Any:
     key = argv[1]
     flags, expire_opt, expire_arg = _parse_set_options(argv, 2, False)
@@ -173,7 +173,7 @@ def getex(c: Client, argv: list[bytes]) -> Any:
     return v
 
 
-@command("getdel", 2, W | Flag.FAST, keys=K1, group=G, since="6.2.0", summary="Returns the string value of a key after deleting the key.")
+@command("getdel", 2, Flag.WRITE | Flag.FAST, keys=K1, group=G, since="6.2.0", summary="Returns the string value of a key after deleting the key.")
 def getdel(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     v = get_string(db, argv[1])

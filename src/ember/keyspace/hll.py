@@ -339,16 +339,6 @@ class Sparse:
         sp.total = idx
         return sp
 
-    def copy(self) -> Sparse:
-        sp = Sparse()
-        sp.ops = self.ops.copy()
-        sp.starts = self.starts.copy()
-        sp.nbytes = self.nbytes
-        sp.hist = self.hist.copy()
-        sp.total = self.total
-        sp.truncated = self.truncated
-        return sp
-
     @property
     def valid(self) -> bool:
         return self.total == REGISTERS
@@ -604,7 +594,7 @@ def sparse_set_mem(mem: bytearray, length: int, index: int, count: int, max_byte
 class HLL:
     """A decoded HyperLogLog: header + sparse opcodes or dense registers."""
 
-    __slots__ = ("hdr", "sparse", "regs", "hist", "mem", "mlen")
+    __slots__ = ("hdr", "sparse", "regs", "hist", "mem", "mlen", "rint")
 
     def __init__(self, hdr: bytearray) -> None:
         self.hdr = hdr
@@ -615,6 +605,7 @@ class HLL:
         # is the payload) and updated byte by byte, as Redis does
         self.mem: bytearray | None = None
         self.mlen = 0
+        self.rint: int | None = None  # cached registers as a big int (see raw_int)
 
     @classmethod
     def load(cls, value: bytes | bytearray) -> HLL:
@@ -628,15 +619,6 @@ class HLL:
             if sp.truncated:
                 h.mem = bytearray(value[HDR_SIZE:]) + bytes(16)
                 h.mlen = len(value) - HDR_SIZE
-        return h
-
-    def copy(self) -> HLL:
-        h = HLL(bytearray(self.hdr))
-        h.sparse = self.sparse.copy() if self.sparse is not None else None
-        h.regs = bytearray(self.regs) if self.regs is not None else None
-        h.hist = self.hist.copy() if self.hist is not None else None
-        h.mem = bytearray(self.mem) if self.mem is not None else None
-        h.mlen = self.mlen
         return h
 
     @property
@@ -668,6 +650,21 @@ class HLL:
         assert self.sparse is not None
         return self.sparse.to_raw()
 
+    def raw_int(self) -> int | None:
+        """Registers as a little-endian big int (one byte each), None if corrupt."""
+        if self.rint is None:
+            raw = self.to_raw()
+            if raw is None:
+                return None
+            self.rint = int.from_bytes(raw, "little")
+        return self.rint
+
+    def set_dense_raw(self, raw: bytes | bytearray) -> None:
+        """Replace the registers of a dense HLL."""
+        self.regs = raw_to_dense(raw)
+        self.hist = None
+        self.rint = None
+
     def to_dense(self) -> bool:
         """``hllSparseToDense``: False if the sparse form is corrupt."""
         if self.regs is not None:
@@ -698,6 +695,7 @@ class HLL:
 
     def set_register(self, index: int, count: int, max_bytes: int) -> int:
         """Raise register ``index`` to ``count``: 1 changed, 0 not, -1 corrupt."""
+        self.rint = None
         regs = self.regs
         if regs is not None:
             old = dense_get(regs, index)
@@ -729,6 +727,7 @@ class HLL:
 
     def add(self, elements: list[bytes], max_bytes: int) -> tuple[int, bool]:
         """PFADD the elements: (number of register updates, corrupt?)."""
+        self.rint = None
         updated = 0
         regs = self.regs
         hist = self.hist

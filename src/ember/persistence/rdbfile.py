@@ -143,7 +143,11 @@ async def load_rdb_into(
     """
     res = LoadResult()
     verify = bool(server.config.values["rdbchecksum"])
-    reader = RdbReader(data, verify_checksum=verify, on_warning=lambda m: server.log("warning", m))
+    # sanitize-dump-payload yes also deep-checks what is loaded from disk (Redis 7.0)
+    deep = server.config.values["sanitize-dump-payload"] == "yes"
+    reader = RdbReader(
+        data, verify_checksum=verify, deep_sanitize=deep, on_warning=lambda m: server.log("warning", m)
+    )
     now = int(time.time() * 1000)
     dbs = server.dbs
     db = dbs[0]
@@ -198,6 +202,6 @@ async def load_rdb_into(
 
 def describe_error(e: RdbFormatError) -> str:
     """One line for the log: the reason, then where (offset, parser step, key)."""
-    key = f", key '{e.key.decode(errors='replace')}'" if getattr(e, "key", None) else ""
+    key = f", key '{e.key.decode(errors='replace')}'" if e.key is not None else ""
     where = f"at offset {e.offset}, " if e.offset is not None else ""
     return f"{getattr(e, 'message', str(e))} ({where}while {e.doing}{key})"

@@ -14,6 +14,7 @@ CommandError         ``-text``                same
 float                bulk (``%.17g`` rules)   ``,double``
 dict                 flat array               ``%n`` map
 set / frozenset      array                    ``~n`` set
+RSet (ordered set)   array                    ``~n`` set
 bool                 ``:1`` / ``:0``          ``#t`` / ``#f``
 NULL_ARRAY           ``*-1``                  ``_``
 Verbatim             bulk                     ``=len\\r\\ntxt:...``
@@ -70,6 +71,12 @@ class BigNumber:
 
     def __init__(self, value: int) -> None:
         self.value = value
+
+
+class RSet(list):  # type: ignore[type-arg]
+    """A set reply whose element order is fixed: RESP3 ``~n``, RESP2 ``*n``."""
+
+    __slots__ = ()
 
 
 class _NullArray:
@@ -177,6 +184,10 @@ def _encode_into(reply: Any, out: list[bytes], resp3: bool) -> None:
             out.append(b"(%d\r\n" % reply.value)
         else:
             _encode_into(b"%d" % reply.value, out, resp3)
+    elif t is RSet:
+        out.append((b"~%d\r\n" if resp3 else b"*%d\r\n") % len(reply))
+        for item in reply:
+            _encode_into(item, out, resp3)
     elif isinstance(reply, CommandError):
         out.append(_error_line(reply.message))
     else:

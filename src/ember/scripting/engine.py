@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -323,7 +322,6 @@ class ScriptingEngine:
             return False
         if not ctx.timedout:
             ctx.timedout = True
-            what = "script" if ctx.is_eval else "function"
             kill = "SCRIPT KILL" if ctx.is_eval else "FUNCTION KILL"
             self.server.log(
                 "warning",
@@ -331,7 +329,6 @@ class ScriptingEngine:
                 f"You can try killing the script using the {kill} command. "
                 f"Script name is: {ctx.name}.",
             )
-            del what
         pump = self.busy_pump
         if pump is not None:
             pump(ctx)
@@ -741,7 +738,3 @@ def parse_shebang(body: bytes) -> tuple[int, int]:
         else:
             raise CommandError(f"ERR Unknown lua shebang option: {p.decode(errors='replace')}")
     return flags, end
-
-
-def getpid() -> int:
-    return os.getpid()

@@ -182,8 +182,9 @@ class Libs:
                 out.append(0xC0)
                 return
             items = list(v.items())
-            n = _array_length(items)
-            if n is not None and n == len(items):
+            alen = _array_length(items)
+            if alen is not None and alen == len(items):
+                n = alen
                 if n < 16:
                     out.append(0x90 | n)
                 elif n < 65536:

@@ -33,6 +33,7 @@ BLOCKED = _Blocked()  # handler return value: the client is now blocked, no repl
 NO_REPLY = _Blocked()  # handler return value: nothing to write (e.g. QUIT after close)
 
 _TX_NAMES = {"exec", "discard", "multi", "watch", "quit", "reset"}  # run at once inside MULTI
+_WRITE_OR_DENYOOM = int(Flag.WRITE | Flag.DENYOOM)
 _SUB_ALLOWED = {
     b"subscribe",
     b"psubscribe",
@@ -364,7 +365,7 @@ class Client(asyncio.Protocol):
                     flags |= qf & (Flag.WRITE | Flag.DENYOOM | Flag.READONLY | Flag.MAY_REPLICATE)
                     if not qf & Flag.LOADING:
                         flags &= ~Flag.LOADING
-        if flags & (Flag.WRITE | Flag.DENYOOM) or name == b"ping" or in_multi:
+        if flags & _WRITE_OR_DENYOOM or name == b"ping" or in_multi:
             reason = srv.write_block_reason()
             if reason is not None and _write_denied(reason, flags, spec, in_multi):
                 self._reject(spec, CommandError(reason))

@@ -102,21 +102,35 @@ def notify_keyspace_event(srv: Server, kind: int, event: bytes, key: bytes, dbid
 # ---------------------------------------------------------------------------- delivery
 
 
-def _deliver(clients: dict[Client, None], items: list[bytes]) -> int:
+def _deliver(srv: Server, clients: dict[Client, None], items: list[bytes]) -> int:
     """Queue one message to every client in ``clients``; encode once per protocol."""
     r2: bytes | None = None
     r3: bytes | None = None
     n = 0
-    for c in list(clients):
+    written = 0
+    # (Client.push_raw inlined: this loop is the fan-out hot path)
+    for c in list(clients):  # a copy: a client over its output limit unsubscribes on the way
         n += 1
         if c.resp3:
             if r3 is None:
                 r3 = encode(Push(items), True)
-            c.push_raw(r3)
+            data = r3
         else:
             if r2 is None:
                 r2 = encode(Push(items), False)
-            c.push_raw(r2)
+            data = r2
+        out = c.out
+        if out:
+            out.append(data)  # the client is mid-batch: keep ordering with its replies
+            continue
+        tr = c.transport
+        if tr is None or c.closing:
+            continue
+        tr.write(data)
+        written += len(data)
+        if tr.get_write_buffer_size():
+            c.check_output_limits()
+    srv.stats.total_net_output_bytes += written
     return n
 
 
@@ -125,11 +139,11 @@ def publish(srv: Server, channel: bytes, message: bytes) -> int:
     receivers = 0
     subs = srv.pubsub_channels.get(channel)
     if subs:
-        receivers = _deliver(subs, [b"message", channel, message])
+        receivers = _deliver(srv, subs, [b"message", channel, message])
     if srv.pubsub_patterns:
         for pattern, clients in list(srv.pubsub_patterns.items()):
             if pattern_matcher(pattern)(channel):
-                receivers += _deliver(clients, [b"pmessage", pattern, channel, message])
+                receivers += _deliver(srv, clients, [b"pmessage", pattern, channel, message])
     return receivers
 
 
@@ -138,7 +152,7 @@ def spublish(srv: Server, channel: bytes, message: bytes) -> int:
     subs = srv.pubsub_shard_channels.get(channel)
     if not subs:
         return 0
-    return _deliver(subs, [b"smessage", channel, message])
+    return _deliver(srv, subs, [b"smessage", channel, message])
 
 
 # ---------------------------------------------------------------------------- glob matching

@@ -115,7 +115,9 @@ class Server:
         self.persistence: Any = None  # set by ember.persistence.manager
         self.scripting: Any = None
         self.build_command_table()
-        from ember.scripting import attach as _attach_scripting; _attach_scripting(self)  # noqa: E702
+        from ember.scripting import attach as _attach_scripting
+
+        _attach_scripting(self)
 
     # ------------------------------------------------------------------ setup
     def build_command_table(self) -> None:
@@ -199,7 +201,7 @@ class Server:
         if timeout and self.cron_loops % max(1, self.config.values["hz"]) == 0:
             limit = time.monotonic() - timeout
             for c in list(self.clients.values()):
-                if c.last_interaction < limit and not c.is_blocked() and not c.subscriptions_count():
+                if c.last_interaction < limit and not c.is_blocked() and not c.subscriptions_count() and not c.monitor:
                     c.close()
         if self.paused_until and time.monotonic() >= self.paused_until:
             self.unpause_clients()

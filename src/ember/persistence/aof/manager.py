@@ -244,8 +244,16 @@ class AofManager:
                 self.flush()
 
     def hold_output(self, client: Client, data: bytes) -> bool:
-        """appendfsync always: keep a reply until the AOF bytes before it are durable."""
-        if not self.on or self.cfg["appendfsync"] != "always" or self.durable >= self.appended:
+        """Keep a reply until the AOF bytes before it are durable (``always``) or, like
+        Redis's beforeSleep (AOF write before client writes), handed to the OS by this
+        loop turn's flush (``everysec``/``no``): a kill -9 never loses an acknowledged
+        write."""
+        if not self.on:
+            return False
+        if self.cfg["appendfsync"] == "always":
+            if self.durable >= self.appended:
+                return False
+        elif not (self.buf and self.flush_scheduled):
             return False
         self.held.append((self.appended, client, data))
         return True
@@ -271,21 +279,24 @@ class AofManager:
     def flush(self) -> None:
         """flushAppendOnlyFile: called once per loop turn after commands ran."""
         self.flush_scheduled = False
-        if not self.buf or self.fd < 0:
-            return
         policy = self.cfg["appendfsync"]
+        if not self.buf or self.fd < 0:
+            if policy != "always":
+                self._release_all()
+            return
         if policy == "always":
             if self.io_busy:
                 return  # the running batch will pick this up when it completes
             self._start_always_batch()
             return
-        # everysec / no: write now on the loop
-        if not self._write_buf_sync():
-            return
-        if policy == "everysec":
-            self._maybe_fsync_everysec()
-        else:
-            self.durable = self.appended
+        # everysec / no: write now on the loop, then send the replies held for it (sent
+        # even when the write failed, as Redis does: later writes get -MISCONF)
+        if self._write_buf_sync():
+            if policy == "everysec":
+                self._maybe_fsync_everysec()
+            else:
+                self.durable = self.appended
+        self._release_all()
 
     def _write_buf_sync(self) -> bool:
         data = bytes(self.buf)
@@ -620,10 +631,14 @@ class AofManager:
         self._release_all()
 
     def _release_all(self) -> None:
-        for _, client, data in self.held:
+        if not self.held:
+            return
+        held, self.held = self.held, []
+        for _, client, data in held:
             if client.transport is not None and not client.transport.is_closing():
                 client.transport.write(data)
-        self.held = []
+                if client.close_after_reply:
+                    client.transport.close()
 
     def on_appendfsync(self, old: str, new: str) -> None:
         if old == "always" and new != "always":
