@@ -15,7 +15,6 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-
 from tests.conftest import Diff
 
 OBUF_DEFAULT = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
@@ -102,7 +101,7 @@ def test_slow_subscriber_hits_pubsub_hard_limit(both: list[tuple[str, redis.Redi
         fast_client = redis.Redis(port=_port(c))
         fast = fast_client.pubsub(ignore_subscribe_messages=True)
         seen: list[bytes] = []
-        fast.subscribe(big=lambda m: seen.append(m["data"]))
+        fast.subscribe(big=lambda m, seen=seen: seen.append(m["data"]))
         reader = fast.run_in_thread(sleep_time=0.001, daemon=True)  # a subscriber that keeps up
         try:
             deadline = time.monotonic() + 10

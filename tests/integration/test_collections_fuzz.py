@@ -28,7 +28,7 @@ MEMBERS = ["a", "b", "c", "", "1", "2", "-3", "10", "007", "aa", "x" * 70]
 INTS = ["0", "1", "2", "-1", "-2", "5", "-10", "100", "x", "1.5", "9223372036854775807", "-9223372036854775808"]
 FLOATS = ["0", "1", "-1", "2.5", "-0", "1e3", "0.1", "inf", "-inf", "nan", "x", "1e400", " 1", "0x10"]
 SETTINGS = settings(
-    max_examples=1500,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

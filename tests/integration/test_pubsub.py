@@ -13,7 +13,6 @@ from typing import Any
 import hiredis
 import pytest
 import redis
-
 from tests.conftest import Diff
 from tests.helpers.servers import ServerProcess
 

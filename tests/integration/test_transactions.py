@@ -18,7 +18,6 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tests.helpers.servers import ServerProcess
 
 
@@ -476,6 +475,40 @@ def test_random_transactions_match_redis(
     finally:
         for c in clients:
             c.close()
+
+
+# ---------------------------------------------------------------------------- propagation
+
+
+def test_aof_stream_of_transactions_matches_redis(ember_factory: Callable[..., ServerProcess],
+                                                  redis_factory: Callable[..., ServerProcess]) -> None:
+    """End to end: what EXEC propagates (one MULTI/EXEC batch, never a literal EXEC alone)."""
+    script: list[tuple[Any, ...]] = [
+        ("MULTI",), ("SET", "a", "1"), ("GET", "a"), ("INCR", "n"), ("EXEC",),
+        ("MULTI",), ("SET", "b", "2"), ("EXEC",),  # one write: not wrapped
+        ("MULTI",), ("GET", "a"), ("EXEC",),  # read-only: nothing
+        ("MULTI",), ("DEL", "nokey"), ("EXEC",),  # no effect: nothing
+        ("MULTI",), ("EXEC",),  # empty: nothing
+        ("MULTI",), ("SELECT", "1"), ("SET", "c", "1"), ("SELECT", "2"), ("SET", "d", "1"), ("EXEC",),
+        ("SELECT", "0"),
+        ("MULTI",), ("SET", "e", "1"), ("NOSUCH",), ("EXEC",),  # aborted: nothing
+        ("WATCH", "a"), ("SET", "a", "x"), ("MULTI",), ("SET", "f", "1"), ("EXEC",),  # WATCH failed
+        ("MULTI",), ("SET", "g", "1"), ("INCR", "g"), ("LPUSH", "g", "x"), ("RPUSH", "l", "1"), ("EXEC",),
+        ("PUBLISH", "ch", "m"),
+        ("SET", "end", "1"),
+    ]
+    files = []
+    for factory in (ember_factory, redis_factory):
+        srv = factory("--appendonly", "yes", "--appendfsync", "always", "--save", "")
+        raw = Raw(srv.port)
+        raw.call(*script)
+        raw.close()
+        c = srv.client()
+        c.ping()
+        c.close()
+        files.append((srv.dir / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes())
+    assert files[0] == files[1]
+    assert files[0].count(b"MULTI") == 3 and files[0].count(b"EXEC") == 3
 
 
 # ---------------------------------------------------------------------------- in-process

@@ -51,7 +51,9 @@ def _bit_offset(c: Client, arg: bytes, bits: int = 0) -> int:
         raise CommandError(OFFSET_ERR) from None
     if usehash:
         v = ((v * bits + (1 << 63)) % _I64) - (1 << 63)  # C long long wrap-around
-    if v < 0 or (v >> 3) >= c.server.config.values["proto-max-bulk-len"]:
+    if v < 0 or (
+        (v >> 3) >= c.server.config.values["proto-max-bulk-len"] and not c.is_loader
+    ):  # the AOF loader (like a master link in Redis) is not limited
         raise CommandError(OFFSET_ERR)
     return v
 

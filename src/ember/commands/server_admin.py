@@ -252,6 +252,7 @@ def config_set(c: Client, argv: list[bytes]) -> Any:
     srv = c.server
     cfg = srv.config
     chosen: list[tuple[Option, str]] = []
+    names: list[str] = []
     invalid_name: str | None = None
     errstr: str | None = None
     err_name = ""
@@ -280,6 +281,7 @@ def config_set(c: Client, argv: list[bytes]) -> Any:
             invalid = True
             continue
         chosen.append((opt, argv[i + 1].decode(errors="surrogateescape")))
+        names.append(raw_name.lower())  # an alias is reported as such in errors
     if invalid:
         if deny_loading:
             raise CommandError(errors.LOADING)
@@ -289,9 +291,9 @@ def config_set(c: Client, argv: list[bytes]) -> Any:
     old = {opt.name: cfg.values[opt.name] for opt, _ in chosen}
     changed: list[Option] = []
     try:
-        for opt, text in chosen:
+        for (opt, text), typed in zip(chosen, names, strict=True):
             words = (text.split(" ") if text else []) if opt.multi_arg else [text]
-            err_name = opt.name
+            err_name = typed
             if opt.name == "save":
                 value = parse_save(words)
             elif opt.multi_arg and not words:
@@ -890,8 +892,75 @@ def command_docs(c: Client, argv: list[bytes]) -> Any:
     return {s.fullname.encode(): _docs(s) for s in specs}
 
 
-@command("getkeys", -4, CMDF, parent="command", group=G, since="2.8.13", summary="Extracts the key names from an arbitrary command.")
-def command_getkeys(c: Client, argv: list[bytes]) -> Any:
+def _spec_keys(spec: CommandSpec, argv: list[bytes]) -> list[tuple[int, list[str]]] | None:
+    """``getKeysFromCommandWithSpecs``: (position, key flags) pairs from the key specs;
+    None when a spec cannot be applied to these arguments (invalid_spec)."""
+    encoded = _SPECS_BY_CMD.get(spec.fullname)
+    if encoded is None:
+        if spec.first_key <= 0:
+            return []
+        first, last, step = spec.first_key, spec.last_key, spec.step
+        flags = ["RW", "update"] if spec.flags & Flag.WRITE else ["RO", "access"]
+        last = len(argv) + last if last < 0 else last
+        return [(i, flags) for i in range(first, min(last, len(argv) - 1) + 1, max(step, 1))]
+    argc = len(argv)
+    out: list[tuple[int, list[str]]] = []
+    for part in encoded.split(";"):
+        flags_s, bs, fk = part.split("|")
+        flags = flags_s.split(",")
+        if bs[0] == "u" or fk[0] == "u":
+            continue
+        if bs[0] == "i":
+            first = int(bs[1:])
+        else:
+            kw, start_s = bs[1:].rsplit(",", 1)
+            start = int(start_s)
+            i = start if start > 0 else argc + start
+            end = argc - 1 if start > 0 else 0
+            first = 0
+            while True:
+                if i >= argc or i < 1:
+                    break
+                if argv[i].lower() == kw.lower().encode():
+                    first = i + 1
+                    break
+                if i == end:
+                    break
+                i = i + 1 if start > 0 else i - 1
+            if not first:
+                continue
+        if fk[0] == "r":
+            lastkey, step, limit = (int(x) for x in fk[1:].split(","))
+            if lastkey >= 0:
+                last = first + lastkey
+            elif not limit:
+                last = argc + lastkey
+            else:
+                last = first + ((argc - first) // limit + lastkey)
+        else:
+            idx, firstkey, step = (int(x) for x in fk[1:].split(","))
+            if first + idx >= argc:
+                return None
+            from ember.protocol.resp import string2ll
+
+            numkeys = string2ll(argv[first + idx])
+            if numkeys is None or numkeys < 0:
+                return None
+            first += firstkey
+            last = first + numkeys - 1
+        i = first
+        while i <= last:
+            if i >= argc or i < first:
+                if spec.arity < 0:
+                    i += step
+                    continue
+                return None
+            out.append((i, flags))
+            i += step
+    return out
+
+
+def _getkeys(c: Client, argv: list[bytes], with_flags: bool) -> Any:
     cmd = argv[2:]
     spec = c.server.commands_by_name.get(cmd[0].lower())
     if spec is not None and spec.subcommands and len(cmd) > 1:
@@ -902,15 +971,31 @@ def command_getkeys(c: Client, argv: list[bytes]) -> Any:
         raise CommandError("ERR The command has no key arguments")
     if (spec.arity > 0 and len(cmd) != spec.arity) or len(cmd) < -spec.arity:
         raise CommandError("ERR Invalid number of arguments specified for command")
-    try:
-        pos = spec.key_positions(cmd)
-    except (IndexError, ValueError, CommandError):
-        pos = None
-    if not pos:
-        if spec.flags & Flag.NO_MANDATORY_KEYS and pos is not None:
+    found = _spec_keys(spec, cmd)
+    if spec.keys_fn is not None:  # the command's own key finder (getkeys_proc)
+        try:
+            by_pos = dict(found or [])
+            default = next(iter(by_pos.values()), ["RW", "update"] if spec.flags & Flag.WRITE else ["RO", "access"])
+            found = [(i, by_pos.get(i, default)) for i in spec.key_positions(cmd)]
+        except (IndexError, ValueError, CommandError):
+            found = None
+    if not found:
+        if spec.flags & Flag.NO_MANDATORY_KEYS and found is not None:
             return []
         raise CommandError("ERR Invalid arguments specified for command")
-    return [cmd[i] for i in pos]
+    if with_flags:
+        return [[cmd[i], RSet(Status(f) for f in flags)] for i, flags in found]
+    return [cmd[i] for i, _ in found]
+
+
+@command("getkeys", -4, CMDF, parent="command", group=G, since="2.8.13", summary="Extracts the key names from an arbitrary command.")
+def command_getkeys(c: Client, argv: list[bytes]) -> Any:
+    return _getkeys(c, argv, False)
+
+
+@command("getkeysandflags", -4, CMDF, parent="command", group=G, since="7.0.0", summary="Extracts the key names and access flags for an arbitrary command.")
+def command_getkeysandflags(c: Client, argv: list[bytes]) -> Any:
+    return _getkeys(c, argv, True)
 
 
 @command("list", -2, CMDF, parent="command", group=G, since="7.0.0", summary="Returns a list of command names.")
@@ -1252,6 +1337,51 @@ def latency_reset(c: Client, argv: list[bytes]) -> Any:
         if ev.pop(a.decode(errors="replace"), None) is not None:
             n += 1
     return n
+
+
+@command("doctor", 2, LTF, parent="latency", group=G, since="2.8.13", summary="Returns a human-readable latency analysis report.")
+def latency_doctor(c: Client, argv: list[bytes]) -> Any:
+    srv = c.server
+    if not srv.config.values["latency-monitor-threshold"]:
+        text = (
+            "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis "
+            'instance. You may use "CONFIG SET latency-monitor-threshold <milliseconds>." in order '
+            "to enable it. If we weren't in a deep space mission I'd suggest to take a look at "
+            "https://redis.io/topics/latency-monitor.\n"
+        )
+    elif not any(srv.latency_events.values()):
+        text = (
+            "Dave, no latency spike was observed during the lifetime of this Redis instance, not "
+            "in the slightest bit. I honestly think you ought to sleep better.\n"
+        )
+    else:
+        lines = ["Dave, I have observed latency spikes in this Redis instance. You don't mind "
+                 "talking about it, do you Dave?", ""]
+        for i, (name, samples) in enumerate(c.server.latency_events.items(), 1):
+            if not samples:
+                continue
+            ms = [m for _, m in samples]
+            lines.append(
+                f"{i}. {name}: {len(ms)} latency spikes (average {sum(ms) // len(ms)}ms, "
+                f"mean deviation 0ms, period 0 sec). Worst all time event {max(ms)}ms."
+            )
+        text = "\n".join(lines) + "\n"
+    return Verbatim(text.encode())
+
+
+@command("graph", 3, LTF, parent="latency", group=G, since="2.8.13", summary="Returns a latency graph for an event.")
+def latency_graph(c: Client, argv: list[bytes]) -> Any:
+    name = argv[2].decode(errors="replace")
+    samples = c.server.latency_events.get(name)
+    if not samples:
+        raise CommandError(f"ERR No samples available for event '{name}'")
+    top = max(m for _, m in samples)
+    low = min(m for _, m in samples)
+    rows = [f"{name} - high {top} ms, low {low} ms (all time high {top} ms)", "-" * 80]
+    height = 4
+    for level in range(height, 0, -1):
+        rows.append("".join("#" if m * height >= top * level else " " for _, m in samples))
+    return Verbatim(("\n".join(rows) + "\n").encode())
 
 
 @command("help", 2, Flag.LOADING | Flag.STALE, parent="latency", group=G, since="2.8.13", summary="Returns helpful text about the different subcommands.")

@@ -230,9 +230,10 @@ def watch(c: Client, argv: list[bytes]) -> Any:
     watched = c.watched
     for key in argv[1:]:
         wk = (db, key)
-        if wk in watched:
-            continue
-        db.watched.setdefault(key, []).append(c)
+        watchers = db.watched.setdefault(key, [])
+        if c in watchers:
+            continue  # already watched (the key's watcher list is shorter than ours)
+        watchers.append(c)
         watched.append(wk)
         if key in db.expires and _key_is_expired(db, key):
             c.watched_stale[wk] = _STALE

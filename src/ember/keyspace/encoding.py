@@ -1,10 +1,16 @@
 """The Redis 7.0 object encoding a value would have (OBJECT ENCODING, RDB writer).
 
-Derived from the value and the config thresholds, never stored. Redis converts
-compact encodings to the big ones one way only (a hash that grew past
-``hash-max-listpack-entries`` stays a hashtable after shrinking); ember reports the
-encoding Redis would choose for a value of this size, which is also what Redis reports
-after a restart.
+Derived from the value and the config thresholds, never stored (checked against
+redis-server 7.0.15 at every threshold: ``hash-max-listpack-entries`` 512 /
+``-value`` 64, ``set-max-intset-entries`` 512 with canonical 64-bit integers only,
+``zset-max-listpack-entries`` 128 / ``-value`` 64; lists are always quicklists in 7.0).
+
+Known difference: Redis converts compact encodings to the big ones one way only (a hash
+that grew past ``hash-max-listpack-entries`` stays a hashtable after shrinking, a set
+that once held a non-integer stays a hashtable). Remembering that per value would need a
+mark on every dict/set object, which Python's builtin types cannot carry, so ember
+reports the encoding Redis would choose for the current contents, which is also what
+Redis reports after a restart (DEBUG RELOAD, RDB load).
 """
 
 from __future__ import annotations

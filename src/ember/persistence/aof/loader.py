@@ -107,22 +107,28 @@ async def _load_one(server: Server, fake: object, path: str, name: str, data: by
     if end.status is EndStatus.OK:
         return commands
     if end.truncated:
+        cut = end.offset
+        if end.status is EndStatus.UNTERMINATED_MULTI:
+            log.warning(f"Revert incomplete MULTI/EXEC transaction in AOF file {name}")
+        elif end.before_multi is not None:
+            # EOF inside a record of an open MULTI: Redis 7.0 cuts at the last complete
+            # command, leaving "MULTI ..." without EXEC at the end of the file, so the
+            # commands appended after the restart are swallowed by that MULTI (and lost)
+            # at the next load. ember cuts before the MULTI: same dataset, clean tail.
+            cut = end.before_multi
+        if getattr(fake, "in_multi", False):
+            fake.in_multi = False  # type: ignore[attr-defined]
+            fake.multi_queue = []  # type: ignore[attr-defined]
         if not load_truncated:
             _fatal(
                 f"Unexpected end of file reading the append only file {name}. You can: "
                 "1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. "
                 "2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
             )
-        if end.status is EndStatus.UNTERMINATED_MULTI:
-            log.warning(f"Revert incomplete MULTI/EXEC transaction in AOF file {name}")
-            if getattr(fake, "in_multi", False):
-                fake.in_multi = False  # type: ignore[attr-defined]
-                fake.multi_queue = []  # type: ignore[attr-defined]
-        else:
-            log.warning(f"!!! Warning: short read while loading the AOF file {name}!!!")
-        log.warning(f"!!! Truncating the AOF {name} at offset {end.offset} !!!")
+        log.warning(f"!!! Warning: short read while loading the AOF file {name}!!!")
+        log.warning(f"!!! Truncating the AOF {name} at offset {cut} !!!")
         try:
-            os.truncate(path, end.offset)
+            os.truncate(path, cut)
         except OSError as e:
             _fatal(f"Error truncating the AOF file {name}: {e.strerror}")
         if not last:

@@ -153,7 +153,10 @@ class AofManager:
             fsmod.get_fs().rename(self.prefix, self._p(self.prefix))
             m = mf.upgrade_from_legacy(m or mf.Manifest(), self.prefix)
             self._persist_manifest(m)
-            log.notice(f"Successfully migrated an old-style AOF into the AOF directory ({self.dirname}).")
+            log.notice(
+                f"Successfully migrated an old-style AOF file ({self.prefix}) into the AOF "
+                f"directory ({self.dirname})."
+            )
         assert m is not None
         self.manifest = m
         await load_aof_files(self.server, self.dirname, m, self.cfg["aof-load-truncated"])
