@@ -98,11 +98,14 @@ class Persistence:
 
     # ------------------------------------------------------------------ MISCONF
     def write_block_reason(self) -> str | None:
-        v = self.server.config.values
-        if v["stop-writes-on-bgsave-error"] and v["save"] and self.last_bgsave_status == "err":
-            return errors.MISCONF
-        if self.aof is not None:
-            return self.aof.write_block_reason()
+        # called for every write command: cheap attribute tests first
+        if self.last_bgsave_status == "err":
+            v = self.server.config.values
+            if v["stop-writes-on-bgsave-error"] and v["save"]:
+                return errors.MISCONF
+        aof = self.aof
+        if aof is not None and aof.last_write_status == "err":
+            return aof.write_block_reason()
         return None
 
     # ------------------------------------------------------------------ SAVE

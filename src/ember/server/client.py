@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ember import errors
 from ember.commands.registry import CommandSpec, Flag
 from ember.errors import CommandError
-from ember.protocol.resp import NULL_ARRAY, QUEUED, Push, RequestParser, encode
+from ember.protocol.resp import NULL_ARRAY, QUEUED, Push, RequestParser, Status, encode
 
 if TYPE_CHECKING:
     from ember.keyspace.db import Db
@@ -120,7 +120,6 @@ class Client(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         srv = self.server
         self.transport = transport  # type: ignore[assignment]
-        srv.stats.total_connections_received += 1
         peer = transport.get_extra_info("peername")
         sock = transport.get_extra_info("sockname")
         if self.unix:
@@ -135,17 +134,13 @@ class Client(asyncio.Protocol):
             transport.close()
             self.closing = True
             return
-        if (
-            srv.config.values["protected-mode"]
-            and not srv.config.values["requirepass"]
-            and not self.unix
-            and peer
-            and not _is_loopback(peer[0])
-        ):
+        if protected_mode_denies(srv.config.values, peer[0] if peer and not self.unix else "", self.unix):
+            srv.stats.rejected_connections += 1
             transport.write(_PROTECTED_MSG)
             transport.close()
             self.closing = True
             return
+        srv.stats.total_connections_received += 1
         self.id = srv.next_client_id
         srv.next_client_id += 1
         srv.clients[self.id] = self
@@ -249,7 +244,16 @@ class Client(asyncio.Protocol):
             if self.reply_mode == 2:
                 self.reply_mode = 0
             return
-        self.out.append(encode(value, self.resp3))
+        # hot path: the common reply types inline, everything else through encode()
+        t = type(value)
+        if t is bytes:
+            self.out.append(b"$%d\r\n%b\r\n" % (len(value), value))
+        elif t is Status:
+            self.out.append(value.encoded)
+        elif t is int and value >= 0:
+            self.out.append(b":%d\r\n" % value)
+        else:
+            self.out.append(encode(value, self.resp3))
 
     def push(self, items: list[Any]) -> None:
         """Out-of-band message (pub/sub, monitor): RESP3 push, RESP2 array."""
@@ -590,6 +594,14 @@ def _write_denied(reason: str, flags: int, spec: CommandSpec, in_multi: bool) ->
     return bool(flags & Flag.WRITE)
 
 
+def protected_mode_denies(cfg: dict[str, Any], peer_ip: str, unix: bool) -> bool:
+    """Redis's protected mode: with ``protected-mode yes`` and no password, only local
+    clients (unix socket, 127.0.0.1, ::1 — ``islocalClient``) are accepted."""
+    if not cfg["protected-mode"] or cfg["requirepass"] or unix:
+        return False
+    return peer_ip not in ("127.0.0.1", "::1")
+
+
 def _is_loopback(host: str) -> bool:
     return host.startswith("127.") or host in ("::1", "localhost") or host.startswith("::ffff:127.")
 
@@ -605,7 +617,7 @@ _PROTECTED_MSG = (
     b"you can just disable the protected mode by editing the Redis configuration file, and "
     b"setting the protected mode option to 'no', and then restarting the server. 3) If you "
     b"started the server manually just for testing, restart it with the '--protected-mode no' "
-    b"option. 4) Set up an authentication password for the default user. NOTE: You only need "
+    b"option. 4) Setup a an authentication password for the default user. NOTE: You only need "
     b"to do one of the above things in order for the server to start accepting connections "
     b"from the outside.\r\n"
 )
