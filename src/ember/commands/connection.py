@@ -160,8 +160,8 @@ def hello(c: Client, argv: list[bytes]) -> Any:
 @command("select", 2, Flag.LOADING | Flag.STALE | Flag.FAST, group=G, summary="Changes the selected database.")
 def select(c: Client, argv: list[bytes]) -> Any:
     idx = parse_int(argv[1])
-    if idx < -(1 << 31) or idx >= 1 << 31:
-        raise CommandError(errors.NOT_INTEGER)
+    if idx < -(1 << 31) or idx >= 1 << 31:  # getIntFromObjectOrReply
+        raise CommandError("ERR value is out of range, value must between -2147483648 and 2147483647")
     if idx < 0 or idx >= len(c.server.dbs):
         raise CommandError(errors.DB_INDEX_RANGE)
     c.db = c.server.dbs[idx]

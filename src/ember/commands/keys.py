@@ -3,14 +3,15 @@ MOVE COPY TOUCH OBJECT and the expiry family (EXPIRE... TTL... PERSIST)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ember import errors
 from ember.commands.args import LLONG_MAX, parse_int
 from ember.commands.registry import Flag, command, container
 from ember.errors import CommandError
 from ember.keyspace.encoding import object_encoding
-from ember.keyspace.scan import ScanCursors, parse_cursor
+from ember.keyspace.scan import ScanCursors, keyspace_scans, parse_cursor
 from ember.keyspace.types import TYPE_NAMES, copy_value
 from ember.protocol.resp import OK, Status
 from ember.server.client import Client
@@ -121,7 +122,7 @@ def scan(c: Client, argv: list[bytes]) -> Any:
     cursor = parse_cursor(argv[1])
     count, pattern, typ, _ = parse_scan_options(argv, 2, True)
     db = c.db
-    nxt, chunk = scan_page(c, cursor, db.data, count)
+    nxt, chunk = keyspace_scans(c.server, db).page(db, cursor, count)
     match = fast_glob(pattern) if pattern is not None and pattern != b"*" else None
     out = []
     for k in chunk:

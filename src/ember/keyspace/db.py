@@ -40,6 +40,7 @@ class Db:
         "avg_ttl",
         "expire_scan",
         "expire_pos",
+        "scan_log",
     )
 
     def __init__(self, dbid: int, server: Server) -> None:
@@ -52,6 +53,7 @@ class Db:
         self.avg_ttl = 0
         self.expire_scan: list[bytes] = []
         self.expire_pos = 0
+        self.scan_log: list[bytes] | None = None  # see ember.keyspace.scan
 
     def __len__(self) -> int:
         return len(self.data)
@@ -118,6 +120,8 @@ class Db:
         data = self.data
         if key not in data:
             data[key] = value
+            if self.scan_log is not None:
+                self.scan_log.append(key)  # SCAN: a key created during an iteration
             if self.blocking and key in self.blocking:
                 self.server.ready_keys.append((self, key))
             if self.server.config.values["notify-keyspace-events"]:
@@ -133,6 +137,8 @@ class Db:
         """Store a value under a key known to be absent (creating collections)."""
         self.will_write(key)
         self.data[key] = value
+        if self.scan_log is not None:
+            self.scan_log.append(key)  # SCAN: a key created during an iteration
         if self.blocking and key in self.blocking:
             self.server.ready_keys.append((self, key))
         if self.server.config.values["notify-keyspace-events"]:

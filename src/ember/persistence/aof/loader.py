@@ -49,17 +49,29 @@ async def load_aof_files(server: Server, dirname: str, m: mf.Manifest, load_trun
     fake.reply_mode = 1  # replies are not needed
     fake.is_loader = True
     fake.authenticated = True
+    # getBaseAndIncrAppendOnlyFilesSize: every file named by the manifest must exist
+    # before anything is loaded
+    total_bytes = 0
+    for info in files:
+        try:
+            total_bytes += os.stat(os.path.join(dirname, info.name)).st_size
+        except OSError as e:
+            _fatal(f"Unable to obtain the AOF file {info.name} length. stat: {e.strerror}")
+    p = getattr(server, "persistence", None)
+    progress = p is not None and hasattr(p, "loading_total")
+    if progress:
+        p.loading_total, p.loading_loaded = total_bytes, 0  # type: ignore[union-attr]
     for idx, info in enumerate(files):
         path = os.path.join(dirname, info.name)
         last = idx == len(files) - 1
-        if not os.path.exists(path):
-            _fatal(f"The AOF file {info.name} doesn't exist")
         with open(path, "rb") as f:
             data = f.read()
         if not data:
             continue  # AOF_EMPTY: fine for any file
         n = await _load_one(server, fake, path, info.name, data, last, load_truncated)
         total += n
+        if progress:
+            p.loading_loaded += len(data)  # type: ignore[union-attr]
         log.notice(
             f"DB loaded from {'base' if info is m.base else 'incr'} file {info.name}: "
             f"{n} commands"
@@ -131,9 +143,9 @@ async def _load_one(server: Server, fake: object, path: str, name: str, data: by
             os.truncate(path, cut)
         except OSError as e:
             _fatal(f"Error truncating the AOF file {name}: {e.strerror}")
+        log.warning(f"AOF {name} loaded anyway because aof-load-truncated is enabled")
         if not last:
             _fatal("Fatal error: the truncated file is not the last file")
-        log.warning(f"AOF {name} loaded anyway because aof-load-truncated is enabled")
         return commands
     if end.status is EndStatus.PREAMBLE_ERROR:
         _fatal(f"Error reading the RDB preamble of the AOF file {name}, AOF loading aborted")
