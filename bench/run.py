@@ -435,12 +435,58 @@ def plot_forkless(series: dict[str, Any]) -> None:
     print(f"plot written to {out}")
 
 
+def scenario_zset(a: argparse.Namespace) -> dict[str, Any]:
+    """ZADD 1M members into one sorted set, then ZRANGE/ZRANK/ZSCORE on it."""
+    n = 100000 if a.quick else 1000000
+    rows, out = [], {}
+    res: dict[str, dict[str, float]] = {}
+    for kind in ("ember", "redis"):
+        s = Srv(kind)
+        try:
+            c = s.client()
+            rnd = random.Random(1)
+            t0 = time.monotonic()
+            c0 = s.cpu()
+            batch = 1000
+            for i in range(0, n, batch):
+                c.zadd("big", {f"member:{j}": rnd.random() * 1e6 for j in range(i, i + batch)})
+            res[kind] = {"zadd_s": time.monotonic() - t0, "zadd_cpu_us": (s.cpu() - c0) * 1e6 / n}
+            for label, cmd in (("ZRANGE mid 10", ["ZRANGE", "big", str(n // 2), str(n // 2 + 9)]),
+                               ("ZRANGEBYSCORE 10", ["ZRANGEBYSCORE", "big", "500000", "+inf", "LIMIT", "0", "10"]),
+                               ("ZRANK", ["ZRANK", "big", f"member:{n // 3}"]),
+                               ("ZSCORE", ["ZSCORE", "big", f"member:{n // 3}"])):
+                c0 = s.cpu()
+                m = 20000
+                out_cmd = ["redis-benchmark", "-p", str(s.port), "-c", "50", "-n", str(m), "--csv", *cmd]
+                text = subprocess.run(out_cmd, capture_output=True, text=True, timeout=600).stdout
+                rps = 0.0
+                for line in text.splitlines():
+                    cells = [x.strip('"') for x in line.split(",")]
+                    if len(cells) > 1 and cells[0] != "test":
+                        try:
+                            rps = float(cells[1])
+                        except ValueError:
+                            pass
+                res[kind][label] = rps
+                res[kind][label + " cpu"] = (s.cpu() - c0) * 1e6 / m
+        finally:
+            s.stop()
+    e, r = res["ember"], res["redis"]
+    rows.append([f"ZADD {n} members (batches of 1000)", f"{e['zadd_s']:.2f}s", f"{r['zadd_s']:.2f}s", f"{e['zadd_cpu_us']:.1f} / {r['zadd_cpu_us']:.1f}"])
+    for label in ("ZRANGE mid 10", "ZRANGEBYSCORE 10", "ZRANK", "ZSCORE"):
+        rows.append([label, f"{e[label]:.0f}/s", f"{r[label]:.0f}/s", f"{e[label + ' cpu']:.1f} / {r[label + ' cpu']:.1f}"])
+    out.update(res)
+    table(f"Sorted set with {n} members", ["operation", "ember", "redis", "CPU µs/op ember / redis"], rows)
+    return out
+
+
 SCENARIOS = {
     "throughput": scenario_throughput,
     "memory": scenario_memory,
     "rdb": scenario_rdb,
     "aof": scenario_aof,
     "forkless": scenario_forkless,
+    "zset": scenario_zset,
 }
 
 

@@ -83,7 +83,12 @@ class RdbEncoder:
     def encode_entry(self, dbid: int, key: bytes, value: Any, expire: int | None) -> bytes:
         one = self._one
         one.entries(((key, value, expire),))
-        data = bytes(one._buf)
+        chunks = self._scratch.chunks
+        if chunks:  # a value >= 64 KB was flushed to the scratch sink mid-entry
+            data = b"".join(chunks) + bytes(one._buf)
+            chunks.clear()
+        else:
+            data = bytes(one._buf)
         one._buf.clear()
         return data
 
