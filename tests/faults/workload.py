@@ -239,6 +239,7 @@ class Verdict:
     torn: int = 0
     applied: int = 0  # operations found in the recovered dataset
     notes: list[str] = field(default_factory=list)
+    present: set[tuple[int, int]] = field(default_factory=set)  # (writer, seq) found
 
     @property
     def ok(self) -> bool:
@@ -321,6 +322,7 @@ def check_round(before: State, ops_by_writer: dict[int, list[Op]], got: State, g
                     v.note(f"writer {w} op {op.seq} ({op.kind}) present but sent after the cut")
                 apply_op(after, op)
                 v.applied += 1
+                v.present.add((op.w, op.seq))
             elif i < last_present or must_have(op):
                 v.lost += 1
                 v.note(f"writer {w} op {op.seq} ({op.kind}, acked={op.acked}) missing"

@@ -289,7 +289,13 @@ def test_legacy_single_aof_is_loaded_and_migrated_like_redis(
             assert a("DEBUG", "DIGEST") == b("DEBUG", "DIGEST"), src
             assert a("DBSIZE") == b("DBSIZE") > 0
         got, want = snapshot(e.dir), snapshot(rd.dir)
-        assert got == want, src  # same files, same bytes
+        # same files, same bytes; the incr file only holds the DELs of keys whose TTL
+        # passed since the corpus was made, in expiry order (and ember wraps the DELs of
+        # one SCAN in MULTI/EXEC, Redis does not): compared as a multiset
+        incr = "appendonlydir/appendonly.aof.1.incr.aof"
+        assert sorted(got) == sorted(want), src
+        assert _unordered(got.pop(incr)) == _unordered(want.pop(incr)), src
+        assert got == want, src
         assert got["appendonlydir/appendonly.aof.manifest"] == (
             b"file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
         )
@@ -307,6 +313,11 @@ def test_legacy_single_aof_is_loaded_and_migrated_like_redis(
     with Raw(e.port) as r:
         assert r("DEBUG", "DIGEST") == want
         assert r("GET", "after-migration") == b"1"
+
+
+def _unordered(aof: bytes) -> list[list[bytes]]:
+    cmds = [c.argv for c in parse_aof(aof).commands]
+    return sorted(c for c in cmds if c[0].upper() not in (b"MULTI", b"EXEC", b"SELECT"))
 
 
 # --------------------------------------------------------------------------- truncation
@@ -643,7 +654,9 @@ def test_corpus_aof_replays_to_its_expectation(ember_factory: Factory, rel: str,
     exp = json.loads(expected_file.read_text())
     meta = exp.pop("_meta")
     src = CORPUS / "aof" / rel
-    s = ember_factory(*ember_args(), start=False, port=new_port())
+    # hashes with field TTLs (loaded from Valkey's RDB base) need a dialect that has them
+    rdb_version = ("--rdb-version", "valkey80") if "valkey" in rel else ()
+    s = ember_factory(*ember_args(*rdb_version), start=False, port=new_port())
     s.dir.mkdir(parents=True, exist_ok=True)
     if src.is_dir():
         shutil.copytree(src, s.dir / "appendonlydir")

@@ -138,7 +138,7 @@ def hello(c: Client, argv: list[bytes]) -> Any:
     if not c.authenticated:
         raise CommandError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-            "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+            "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
             "select the RESP protocol version at the same time"
         )
     if setname is not None:
@@ -334,7 +334,7 @@ def client_kill(c: Client, argv: list[bytes]) -> Any:
     return killed
 
 
-@command("pause", -3, CF | Flag.ADMIN, parent="client", group=G, since="3.0.0", summary="Suspends commands processing.")
+@command("pause", -3, CF | Flag.ADMIN, parent="client", group=G, since="2.9.50", summary="Suspends commands processing.")
 def client_pause(c: Client, argv: list[bytes]) -> Any:
     """Hold other clients' commands (all, or only writes) for ``timeout`` ms.
 
@@ -354,7 +354,7 @@ def client_pause(c: Client, argv: list[bytes]) -> Any:
     if ms < 0:
         raise CommandError("ERR timeout is negative")
     if ms > (1 << 63) - 1 - time.time_ns() // 1_000_000:
-        raise CommandError("ERR timeout is out of range")
+        return OK  # the end time overflows (wraps into the past in Redis): no pause
     srv = c.server
     now = time.monotonic()
     until = now + ms / 1000

@@ -34,7 +34,7 @@ def _fcall(c: Client, argv: list[bytes], ro: bool) -> Any:
     return eng.run(c, store.vm, fn.callback, name, False, fn.flags, read_only, keys, args, argv)
 
 
-@command("fcall", -3, EVAL_FLAGS, group=G, since="7.0.0", keys_fn=numkeys_keys, summary="Invoke a function")
+@command("fcall", -3, EVAL_FLAGS | Flag.MAY_REPLICATE, group=G, since="7.0.0", keys_fn=numkeys_keys, summary="Invoke a function")
 def fcall(c: Client, argv: list[bytes]) -> Any:
     return _fcall(c, argv, False)
 

@@ -117,7 +117,7 @@ def scan_page(c: Client, cursor: int, source: Any, count: int, scan_id: Any = No
     return _scan_cursors(c).page(cursor, source, count)
 
 
-@command("scan", -2, RO, group=G, since="2.8.0", summary="Iterates over the key names in the database.")
+@command("scan", -2, RO | Flag.TOUCHES_ARBITRARY_KEYS, group=G, since="2.8.0", summary="Iterates over the key names in the database.")
 def scan(c: Client, argv: list[bytes]) -> Any:
     cursor = parse_cursor(argv[1])
     count, pattern, typ, _ = parse_scan_options(argv, 2, True)
@@ -137,7 +137,7 @@ def scan(c: Client, argv: list[bytes]) -> Any:
     return [b"%d" % nxt, out]
 
 
-@command("randomkey", 1, RO, group=G, summary="Returns a random key name from the database.")
+@command("randomkey", 1, RO | Flag.TOUCHES_ARBITRARY_KEYS, group=G, summary="Returns a random key name from the database.")
 def randomkey(c: Client, argv: list[bytes]) -> Any:
     return c.server.random_key(c.db)
 

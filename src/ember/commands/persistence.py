@@ -311,7 +311,7 @@ def bgrewriteaof(c: Client, argv: list[bytes]) -> Any:
     return Status(_aof(c).bgrewriteaof())
 
 
-@command("waitaof", 4, Flag.NOSCRIPT, group="generic", since="7.2.0", summary="Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.")
+@command("waitaof", 4, Flag.NOSCRIPT, group="generic", acl=("@connection",), since="7.2.0", summary="Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.")
 def waitaof(c: Client, argv: list[bytes]) -> Any:
     try:
         numlocal = parse_int(argv[1])

@@ -140,7 +140,7 @@ class CommandSpec:
         if not (self.flags & Flag.FAST):
             cats.append("@slow")
         g = _GROUP_CATEGORY.get(self.group)
-        if g and g not in cats:
+        if g and not self.acl and g not in cats:  # explicit categories replace the group's
             cats.append(g)
         for c in self.acl:
             if c not in cats:

@@ -59,12 +59,12 @@ def _eval(c: Client, argv: list[bytes], evalsha: bool, ro: bool) -> Any:
     return eng.run(c, eng.eval_vm, sc.fn, sha, True, sc.flags, read_only, keys, args, argv)
 
 
-@command("eval", -3, EVAL_FLAGS, group=G, since="2.6.0", keys_fn=numkeys_keys, summary="Execute a Lua script server side")
+@command("eval", -3, EVAL_FLAGS | Flag.MAY_REPLICATE, group=G, since="2.6.0", keys_fn=numkeys_keys, summary="Execute a Lua script server side")
 def eval_(c: Client, argv: list[bytes]) -> Any:
     return _eval(c, argv, False, False)
 
 
-@command("evalsha", -3, EVAL_FLAGS, group=G, since="2.6.0", keys_fn=numkeys_keys, summary="Execute a Lua script server side")
+@command("evalsha", -3, EVAL_FLAGS | Flag.MAY_REPLICATE, group=G, since="2.6.0", keys_fn=numkeys_keys, summary="Execute a Lua script server side")
 def evalsha(c: Client, argv: list[bytes]) -> Any:
     return _eval(c, argv, True, False)
 

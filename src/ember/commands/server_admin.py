@@ -217,7 +217,7 @@ container("config", G, "2.0.0", "A container for server configuration commands."
 CFG = Flag.ADMIN | Flag.NOSCRIPT | Flag.LOADING | Flag.STALE
 
 
-@command("get", -3, CFG, parent="config", group=G, summary="Returns the effective values of configuration parameters.")
+@command("get", -3, CFG, parent="config", group=G, since="2.0.0", summary="Returns the effective values of configuration parameters.")
 def config_get(c: Client, argv: list[bytes]) -> Any:
     """``configGetCommand``: several names/patterns; each option once (names compare
     case-insensitively, the first spelling wins)."""
@@ -559,7 +559,7 @@ _TIPS: dict[str, str] = {
     "request_policy:all_shards response_policy:agg_logical_and": "script|exists",
     "request_policy:all_nodes nondeterministic_output": "slowlog|get",
     "request_policy:all_nodes response_policy:agg_sum nondeterministic_output": "slowlog|len",
-    "request_policy:all_shards response_policy:agg_min": "wait",
+    "request_policy:all_shards response_policy:agg_min": "wait waitaof",
 }
 
 _KEY_SPECS: dict[str, str] = {
@@ -818,7 +818,7 @@ def command_info(spec: CommandSpec) -> list[Any]:
         spec.last_key,
         spec.step,
         RSet(Status(x) for x in _categories(spec)),
-        [Status(t) for t in _TIPS_BY_CMD.get(spec.fullname, [])] or RSet(),
+        RSet(t.encode() for t in _TIPS_BY_CMD.get(spec.fullname, [])),
         RSet(_key_specs(spec)),
         [command_info(s) for s in spec.subcommands.values()] or RSet(),
     ]
@@ -960,6 +960,18 @@ def _spec_keys(spec: CommandSpec, argv: list[bytes]) -> list[tuple[int, list[str
     return out
 
 
+def _resolve_flags(spec: CommandSpec, argv: list[bytes], flags: list[str]) -> list[str]:
+    """Key specs with ``variable_flags`` (SET, BITFIELD) depend on the arguments."""
+    if "variable_flags" not in flags:
+        return flags
+    opts = {a.lower() for a in argv[2:]}
+    if spec.fullname == "set":
+        return ["RW", "access", "update"] if b"get" in opts else ["OW", "update"]
+    if spec.fullname == "bitfield":
+        return ["RW", "access", "update"] if opts & {b"set", b"incrby"} else ["RO", "access"]
+    return flags
+
+
 def _getkeys(c: Client, argv: list[bytes], with_flags: bool) -> Any:
     cmd = argv[2:]
     spec = c.server.commands_by_name.get(cmd[0].lower())
@@ -984,7 +996,7 @@ def _getkeys(c: Client, argv: list[bytes], with_flags: bool) -> Any:
             return []
         raise CommandError("ERR Invalid arguments specified for command")
     if with_flags:
-        return [[cmd[i], RSet(Status(f) for f in flags)] for i, flags in found]
+        return [[cmd[i], RSet(Status(f) for f in _resolve_flags(spec, cmd, flags))] for i, flags in found]
     return [cmd[i] for i, _ in found]
 
 

@@ -27,6 +27,7 @@ Raw                  bytes as they are        same
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import hiredis
@@ -346,6 +347,7 @@ class RequestParser:
         "max_bulk",
         "auth_required",
         "error",
+        "stopped_early",
     )
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
@@ -361,6 +363,15 @@ class RequestParser:
         self.max_bulk = max_bulk
         self.auth_required = False
         self.error: str | None = None
+        self.stopped_early = False  # one command handed out while unauthenticated
+
+    def buffered_after(self, n: int) -> int:
+        """Size of Redis's query buffer after reading ``n`` more bytes (for
+        ``client-query-buffer-limit``): the unparsed bytes, where a big bulk being
+        collected counts at most its own size (Redis reads no further than its end)."""
+        if self._chunks is not None:
+            return min(self._have + n, self._need)
+        return len(self._buf) + n
 
     def feed(self, data: bytes) -> list[list[bytes]]:
         if self.error is not None:
@@ -371,6 +382,7 @@ class RequestParser:
             and not self._left
             and self._chunks is None
             and not self.auth_required
+            and _HUGE_ARRAY.search(data) is None
         ):
             cmds = self._feed_fast(data)
             if cmds is not None:
@@ -435,9 +447,14 @@ class RequestParser:
         args = self._args
         bulklen = self._bulklen
         find = buf.find
+        self.stopped_early = False
         try:
             while pos < n:
                 if not left:
+                    if out and self.auth_required:
+                        # AUTH may change the limits for what follows: one at a time
+                        self.stopped_early = True
+                        break
                     if buf[pos] != 42:  # not '*': inline command
                         nl = find(b"\n", pos)
                         if nl >= 0 and find(b"\0", pos, nl) >= 0:
@@ -543,6 +560,9 @@ class RequestParser:
 
 
 _DIGITS = [len(b"%d" % i) for i in range(1 << 16)]
+# hiredis allocates an array of the announced size up front (and frees it element by
+# element): counts of a million or more go to the exact parser instead
+_HUGE_ARRAY = re.compile(rb"\*[0-9]{7}")
 
 
 class _Bail(Exception):

@@ -174,12 +174,13 @@ class Client(asyncio.Protocol):
         srv.stats.total_net_input_bytes += len(data)
         srv.stats.total_reads_processed += 1
         self.last_interaction = time.monotonic()
-        cmds = self.parser.feed(data)  # a malformed request sets parser.error
-        if self.parser.pending > srv.config.values["client-query-buffer-limit"]:
+        if self.parser.buffered_after(len(data)) > srv.config.values["client-query-buffer-limit"]:
+            # unparsed bytes after this read, as Redis checks its query buffer
             srv.stats.client_query_buffer_limit_disconnections += 1
             srv.log("warning", f"Closing client that reached max query buffer length: id={self.id} addr={self.addr}")
             self.close()
             return
+        cmds = self.parser.feed(data)  # a malformed request sets parser.error
         if not cmds:
             if self.parser.error is not None and not self.queue and self.blocked is None:
                 self.protocol_error(self.parser.error)
@@ -202,6 +203,8 @@ class Client(asyncio.Protocol):
             self.flush()
         if self.parser.error is not None and not self.queue and self.blocked is None and not self.closing:
             self.protocol_error(self.parser.error)
+        if self.parser.stopped_early and not self.closing and srv.loop is not None:
+            srv.loop.call_soon(self.data_received, b"")  # unauthenticated: next command
 
     def flush(self) -> None:
         out = self.out
@@ -455,7 +458,8 @@ class Client(asyncio.Protocol):
             srv.prop_ops.append((self.db.id, self.prop_argv or argv))
         srv.prevent_prop = False
         if srv.call_depth == 0 and srv.prop_ops:
-            srv.flush_propagation()
+            # CMD_TOUCHES_ARBITRARY_KEYS (SCAN, RANDOMKEY): expired-key DELs are not wrapped
+            srv.flush_propagation(not spec.flags & Flag.TOUCHES_ARBITRARY_KEYS)
         threshold = srv.config.values["slowlog-log-slower-than"]
         if threshold >= 0 and elapsed >= threshold and not spec.flags & Flag.SKIP_SLOWLOG:
             from ember.commands.server_admin import slowlog_add

@@ -156,12 +156,12 @@ class Server:
         cmd = b"UNLINK" if self.config.values["lazyfree-lazy-expire"] else b"DEL"
         self.also_propagate(dbid, [cmd, key])
 
-    def flush_propagation(self) -> None:
+    def flush_propagation(self, wrap: bool = True) -> None:
         ops = self.prop_ops
         if not ops:
             return
         self.prop_ops = []
-        if len(ops) > 1 and not any(a[0].upper() == b"MULTI" for _, a in ops[:1]):
+        if wrap and len(ops) > 1 and not any(a[0].upper() == b"MULTI" for _, a in ops[:1]):
             dbid = ops[0][0]
             ops = [(dbid, [b"MULTI"]), *ops, (ops[-1][0], [b"EXEC"])]
         for sink in self.propagation_sinks:

@@ -69,6 +69,7 @@ class AofManager:
         self.appended = 0
         self.durable = 0
         self.current_size = 0
+        self.incr_size = 0  # bytes of the open incr file known complete (truncate target)
         self.base_size = 0
         self.rewrite_base_size = 0
         self.held: list[tuple[int, Client, bytes]] = []
@@ -159,7 +160,12 @@ class AofManager:
             )
         assert m is not None
         self.manifest = m
-        await load_aof_files(self.server, self.dirname, m, self.cfg["aof-load-truncated"])
+        try:
+            await load_aof_files(self.server, self.dirname, m, self.cfg["aof-load-truncated"])
+        except SystemExit as e:
+            # exit now, like Redis's exit(1): unwinding the event loop would keep the
+            # listeners answering (with a partial dataset) while tasks are cancelled
+            os._exit(e.code if isinstance(e.code, int) else 1)
         self.base_size = _fsize(self._p(m.base.name)) if m.base else 0
         self.current_size = sum(_fsize(self._p(i.name)) for i in m.load_order())
         self.rewrite_base_size = self.current_size
@@ -179,6 +185,7 @@ class AofManager:
             self.current_size = self.base_size
             self.rewrite_base_size = self.current_size
         m, incr = mf.last_incr(m, self.prefix)
+        self._create_file(incr)
         self._persist_manifest(m)
         self.manifest = m
         self._open_incr(incr)
@@ -214,8 +221,17 @@ class AofManager:
             fs.close(self.fd, self.path)
         self.path = self._p(info.name)
         self.fd = fs.open_write(self.path, append=True)
+        self.incr_size = fs.size(self.fd)
         self.last_db = -1  # first record of a new incr is a SELECT
         self.last_ts = 0
+
+    def _create_file(self, info: mf.AofInfo) -> None:
+        """Create a file before the manifest naming it is persisted (Redis's order): the
+        manifest's directory fsync then makes its entry durable too, so no crash or power
+        loss leaves a manifest naming a missing file."""
+        fs = fsmod.get_fs()
+        path = self._p(info.name)
+        fs.close(fs.open_write(path, append=True), path)
 
     def _persist_manifest(self, m: mf.Manifest) -> None:
         os.makedirs(self.dirname, exist_ok=True)
@@ -256,10 +272,21 @@ class AofManager:
         if self.cfg["appendfsync"] == "always":
             if self.durable >= self.appended:
                 return False
+            if self.last_write_status == "err" and self._may_pass(client, data):
+                return False
         elif not (self.buf and self.flush_scheduled):
             return False
         self.held.append((self.appended, client, data))
         return True
+
+    def _may_pass(self, client: Client, data: bytes) -> bool:
+        """``always`` with a disk error: a reply that reveals no data (an error such as
+        -MISCONF, or one reply to INFO, PING, CLIENT SETINFO...) still leaves, so the
+        server stays observable and clients can connect; replies that might show a write
+        not yet on disk stay held. Never overtakes the client's own held replies."""
+        if not _single_reply(data) or any(c is client for _, c, _ in self.held):
+            return False
+        return data[:1] == b"-" or client.last_cmd in _NO_DATA_COMMANDS
 
     def _release(self) -> None:
         if not self.held:
@@ -311,6 +338,7 @@ class AofManager:
             return False
         del self.buf[: len(data)]
         self.current_size += len(data)
+        self.incr_size += len(data)
         self._write_ok()
         return True
 
@@ -318,8 +346,8 @@ class AofManager:
         # undo a short write so the file never holds a torn command (Redis ftruncate)
         fs = fsmod.get_fs()
         try:
-            fs.truncate(self.fd, self.current_size, self.path)
-            os.lseek(self.fd, self.current_size, os.SEEK_SET)
+            fs.truncate(self.fd, self.incr_size, self.path)
+            os.lseek(self.fd, self.incr_size, os.SEEK_SET)
         except OSError:
             pass
         if self.last_write_status == "ok":
@@ -406,6 +434,7 @@ class AofManager:
             self.buf[:0] = data
             return
         self.current_size = size0 + len(data)
+        self.incr_size += len(data)
         self.durable = target
         self._write_ok()
         self._release()
@@ -492,6 +521,7 @@ class AofManager:
             self.fsync_now()
             m, new_incr_info = mf.start_rewrite(m, self.prefix)
             try:
+                self._create_file(new_incr_info)
                 self._persist_manifest(m)
             except OSError as e:
                 log.warning(f"Can't persist the AOF manifest: {e}")
@@ -588,6 +618,7 @@ class AofManager:
         # everything old becomes history once the new base exists
         m = mf.mark_incrs_as_history(m, keep_last=False)
         m, incr = mf.new_incr(m, self.prefix)
+        self._create_file(incr)
         self._persist_manifest(m)
         self.manifest = m
         self._open_incr(incr)
@@ -717,6 +748,26 @@ class AofManager:
             if self.on
             else []
         )
+
+
+# commands whose reply shows nothing of the dataset (see AofManager._may_pass)
+_NO_DATA_COMMANDS = frozenset(
+    (b"info", b"ping", b"echo", b"lastsave", b"auth", b"hello", b"select", b"debug", b"client|setinfo",
+     b"client|setname", b"client|getname", b"client|id", b"client|list", b"client|info", b"config|get",
+     b"config|set", b"latency|latest", b"slowlog|get", b"time", b"command|docs", b"command|count")
+)
+
+
+def _single_reply(data: bytes) -> bool:
+    """True when ``data`` holds exactly one complete RESP reply."""
+    import hiredis
+
+    reader = hiredis.Reader()
+    try:
+        reader.feed(data)
+        return reader.gets() is not False and reader.gets() is False
+    except hiredis.ProtocolError:
+        return False
 
 
 def _fsize(path: str) -> int:

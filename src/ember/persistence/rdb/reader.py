@@ -72,6 +72,8 @@ _U64_MASK = (1 << 64) - 1
 
 # Errors that mean "the bytes ran out or do not fit" when raised inside the parser.
 _PARSE_ERRORS = (IndexError, struct.error, EncodingError, OverflowError, ValueError)
+# What makes the bulk-load fast loop hand a record over to the careful path.
+_FAST_ERRORS = (RdbFormatError, *_PARSE_ERRORS)
 
 _REDIS_OBJECT_TYPES = frozenset(
     {0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25}
@@ -142,6 +144,14 @@ class Entry:
     lru_idle: int | None = None
     lfu_freq: int | None = None
     rdb_type: int = 0
+
+
+@dataclass(slots=True)
+class Progress:
+    """:meth:`RdbReader.load_into` made ``keys`` entries so far (loaded or dropped)."""
+
+    pos: int
+    keys: int
 
 
 @dataclass(slots=True)
@@ -228,6 +238,13 @@ class RdbReader:
         self.doing = "start"
         self.key: bytes | None = None
         self.key_type: int | None = None
+        # per-key prefixes (EXPIRETIME[_MS], IDLE, FREQ) waiting for the next key
+        self._expire: int | None = None
+        self._idle: int | None = None
+        self._freq: int | None = None
+        # load_into statistics
+        self.keys_loaded = 0
+        self.keys_expired = 0
 
     # ------------------------------------------------------------------ errors
     def _error(self, msg: str, offset: int | None = None) -> RdbFormatError:
@@ -928,181 +945,373 @@ class RdbReader:
         except RdbFormatError:
             raise
         except _PARSE_ERRORS as e:
-            if isinstance(e, (IndexError, struct.error)):
-                msg = "Unexpected EOF reading RDB file"
-            else:
-                msg = f"Corrupt RDB data: {e}"
-            raise self._error(msg, min(self.pos, len(self.data))) from None
+            raise self._parse_error(e) from None
+
+    def _parse_error(self, e: BaseException) -> RdbFormatError:
+        if isinstance(e, (IndexError, struct.error)):
+            msg = "Unexpected EOF reading RDB file"
+        else:
+            msg = f"Corrupt RDB data: {e}"
+        return self._error(msg, min(self.pos, len(self.data)))
 
     def _events(self) -> Iterator[Event]:
         yield self.read_header()
         data = self.data
-        n = len(data)
-        version = self.version
-        valid_types = _VALKEY_OBJECT_TYPES if self.valkey else _REDIS_OBJECT_TYPES
-        expire: int | None = None
-        idle: int | None = None
-        freq: int | None = None
-        load_string = self.load_string
-        load_len = self.load_len
+        last = len(data) - 2
+        record = self._record
         while True:
             pos = self.pos
-            if pos >= n:
-                self.doing = "read-type"
-                raise self._error("Unexpected EOF reading RDB file", n)
-            t = data[pos]
-            pos += 1
-            if t == 0:
-                # Fast path: a string key with a short raw key and value, no method
-                # calls; anything else goes through load_string with full context.
-                b = data[pos] if pos < n else 0xFF
+            # Fast path: a string key with a short raw key and value that fit in the
+            # buffer; anything else (and every error) goes through _record.
+            if pos < last and data[pos] == 0:
+                b = data[pos + 1]
                 if b < 0x40:
-                    end = pos + 1 + b
-                    if end >= n:
-                        self.pos = n
-                        self.doing = "read-key" if end > n else "read-object-value"
-                        self.key_type = 0
-                        raise self._error("Unexpected EOF reading RDB file", n)
-                    key = data[pos + 1 : end]
-                    pos = end
-                else:
-                    self.pos = pos
-                    self.doing = "read-key"
-                    self.key_type = 0
-                    key = load_string()
-                    pos = self.pos
-                b = data[pos] if pos < n else 0xFF
-                if b < 0x40:
-                    end = pos + 1 + b
-                    if end > n:
-                        self.pos = n
-                        self.doing = "read-object-value"
-                        self.key = key
-                        self.key_type = 0
-                        raise self._error("Unexpected EOF reading RDB file", n)
-                    value: Any = data[pos + 1 : end]
-                    self.pos = end
-                else:
-                    self.pos = pos
-                    self.doing = "read-object-value"
-                    self.key = key
-                    self.key_type = 0
-                    value = load_string()
-                    self.key = None
-                    self.key_type = None
-                yield Entry(key, value, expire, idle, freq, 0)
-                expire = idle = freq = None
-                continue
-            self.pos = pos
+                    kend = pos + 2 + b
+                    if kend <= last:
+                        b = data[kend]
+                        if b < 0x40:
+                            end = kend + 1 + b
+                            if end <= last + 2:
+                                self.pos = end
+                                yield Entry(
+                                    data[pos + 2 : kend],
+                                    data[kend + 1 : end],
+                                    self._expire,
+                                    self._idle,
+                                    self._freq,
+                                    0,
+                                )
+                                self._expire = self._idle = self._freq = None
+                                continue
+            ev = record()
+            if ev is not None:
+                yield ev
+                if type(ev) is Eof:
+                    return
+
+    def _record(self) -> Event | None:
+        """Parse the record at ``pos`` (redis ``rdbLoadRioWithLoadingCtx``, one step).
+
+        Returns its event, or None for a per-key prefix opcode (kept until the next key
+        in ``_expire`` / ``_idle`` / ``_freq``) and for a key that is skipped.
+        """
+        data = self.data
+        pos = self.pos
+        n = len(data)
+        if pos >= n:
             self.doing = "read-type"
-            if t < 0xF3:
-                if t not in valid_types:
-                    raise self._error("Invalid object type: %d" % t, pos)
-                self.doing = "read-key"
-                self.key_type = t
-                key = load_string()
-                self.key = key
-                self.doing = "read-object-value"
-                value = self.load_object(t)
-                self.key = None
-                self.key_type = None
-                if value is None:
-                    if t != C.RDB_TYPE_MODULE_2 and t != C.RDB_TYPE_MODULE_PRE_GA:
-                        self.empty_keys_skipped += 1
-                    expire = idle = freq = None
-                    continue
-                yield Entry(key, value, expire, idle, freq, t)
-                expire = idle = freq = None
+            raise self._error("Unexpected EOF reading RDB file", n)
+        t = data[pos]
+        pos += 1
+        self.pos = pos
+        self.doing = "read-type"
+        if t < 0xF3:
+            if t not in (_VALKEY_OBJECT_TYPES if self.valkey else _REDIS_OBJECT_TYPES):
+                raise self._error("Invalid object type: %d" % t, pos)
+            self.doing = "read-key"
+            self.key_type = t
+            key = self.load_string()
+            self.key = key
+            self.doing = "read-object-value"
+            value = self.load_object(t)
+            self.key = None
+            self.key_type = None
+            expire, idle, freq = self._expire, self._idle, self._freq
+            self._expire = self._idle = self._freq = None
+            if value is None:
+                if t != C.RDB_TYPE_MODULE_2 and t != C.RDB_TYPE_MODULE_PRE_GA:
+                    self.empty_keys_skipped += 1
+                return None
+            return Entry(key, value, expire, idle, freq, t)
+        load_string = self.load_string
+        load_len = self.load_len
+        if t == C.RDB_OPCODE_EXPIRETIME_MS:
+            self.doing = "read-expire"
+            self._expire = self.load_millisecond_time()
+        elif t == C.RDB_OPCODE_SELECTDB:
+            self.doing = "read-len"
+            return SelectDb(load_len())
+        elif t == C.RDB_OPCODE_RESIZEDB:
+            self.doing = "read-len"
+            a = load_len()
+            return ResizeDb(a, load_len())
+        elif t == C.RDB_OPCODE_AUX:
+            self.doing = "read-aux"
+            name = load_string()
+            return Aux(name, load_string())
+        elif t == C.RDB_OPCODE_EOF:
+            return self._eof()
+        elif t == C.RDB_OPCODE_EXPIRETIME:
+            self.doing = "read-expire"
+            self._expire = int(_I32.unpack_from(data, pos)[0]) * 1000
+            self.pos = pos + 4
+        elif t == C.RDB_OPCODE_IDLE:
+            self._idle = load_len()
+        elif t == C.RDB_OPCODE_FREQ:
+            self._freq = data[pos]
+            self.pos = pos + 1
+        elif t == C.RDB_OPCODE_FUNCTION2:
+            self.doing = "read-functions"
+            return Function(load_string())
+        elif t == C.RDB_OPCODE_FUNCTION_PRE_GA:
+            self.doing = "read-functions"
+            if not self.allow_function_pre_ga:
+                raise self._error("Pre-release function format not supported %d" % self.version)
+            fname = load_string()
+            engine = load_string()
+            if load_len():
+                load_string()  # description: dropped, as redis 7.0 rdbFunctionLoad does
+            blob = load_string()
+            return Function(b"#!%s name=%s\n%s" % (engine, fname, blob))
+        elif t == C.RDB_OPCODE_MODULE_AUX:
+            self.doing = "read-module-aux"
+            module_id = load_len()
+            when_opcode = load_len()
+            when = load_len()
+            if when_opcode != C.RDB_MODULE_OPCODE_UINT:
+                raise self._error("bad when_opcode")
+            if not self.skip_modules:
+                raise RdbModuleError(
+                    "The RDB file contains AUX module data I can't load: "
+                    f"no matching module '{module_type_name(module_id)}'",
+                    offset=self.pos,
+                    doing=self.doing,
+                )
+            self.skip_module_opcodes()
+            return ModuleAux(module_id, module_type_name(module_id), when)
+        elif t == C.RDB_OPCODE_SLOT_INFO:
+            self.doing = "read-len"
+            slot = load_len()
+            size = load_len()
+            return SlotInfo(slot, size, load_len())
+        elif t == C.RDB_OPCODE_SLOT_IMPORT and self.valkey:
+            self.doing = "read-len"
+            job = load_string()
+            ranges = []
+            for _ in range(load_len()):
+                lo = load_len()
+                ranges.append((lo, load_len()))
+            return SlotImport(job, ranges)
+        else:
+            raise self._error("Invalid object type: %d" % t, pos + 1)
+        return None
+
+    def _eof(self) -> Eof:
+        """The EOF opcode was read: check the CRC64 trailer (version >= 5)."""
+        self.doing = "check-sum"
+        data = self.data
+        n = len(data)
+        eof_end = self.pos
+        if self.version < 5:
+            return Eof(eof_end, None, False)
+        if eof_end + 8 > n:
+            raise self._error("Unexpected EOF reading RDB file", n)
+        stored = int(_U64.unpack_from(data, eof_end)[0])
+        self.pos = eof_end + 8
+        verified = False
+        if stored != 0 and self.verify_checksum:
+            # one pass at C speed over the whole image (anycrc)
+            expected = crc64(memoryview(data)[:eof_end])
+            if expected != stored:
+                raise self._error(
+                    f"Wrong RDB checksum expected: ({stored:x}) got ({expected:x}). Aborting now.",
+                    eof_end,
+                )
+            verified = True
+        return Eof(self.pos, stored, verified)
+
+    # ------------------------------------------------------------ bulk load
+    def load_into(
+        self,
+        select_db: Callable[[int], tuple[dict[bytes, Any], dict[bytes, int]]],
+        *,
+        now_ms: int | None = None,
+        allow_duplicates: bool = False,
+        slice_entries: int = 0,
+        before_insert: Callable[[bytes], None] | None = None,
+        duplicate_message: str = "RDB has duplicated key '{key}' in DB {db}",
+    ) -> Iterator[Event | Progress]:
+        """Load the whole file with the keys going straight into dicts (no ``Entry``).
+
+        Yields the events of :meth:`events` except ``Entry``: each key is stored in the
+        first dict ``select_db(db)`` returned for the current DB (called on SELECTDB,
+        before the ``SelectDb`` event is yielded, and with 0 for keys before any
+        SELECTDB), its expire (ms) in the second one. LRU/LFU prefixes are dropped.
+
+        * ``now_ms``: keys whose expire is before it are dropped (``keys_expired``);
+          None keeps every key. Loaded keys are counted in ``keys_loaded``.
+        * A key already in the dict raises ``RdbFormatError`` (``duplicate_message``
+          formatted with ``key`` and ``db``) unless ``allow_duplicates``: then the old
+          key and its expire are replaced.
+        * ``before_insert(key)`` is called before each key is stored (not for dropped
+          ones).
+        * ``slice_entries`` > 0: a :class:`Progress` is yielded after every that many
+          keys (loaded or dropped), so an async caller can let others run.
+
+        Runs of plain string keys (optionally with an EXPIRETIME_MS prefix) take an
+        inlined loop; any other record, any anomaly in such a run (short buffer, bad
+        encoding, duplicate key) and every error goes through the same per-record path
+        as :meth:`events`, so results and errors (offsets, context) are the same.
+        """
+        try:
+            yield from self._load_into(
+                select_db,
+                now_ms,
+                allow_duplicates,
+                slice_entries,
+                before_insert,
+                duplicate_message,
+            )
+        except RdbFormatError:
+            raise
+        except _PARSE_ERRORS as e:
+            raise self._parse_error(e) from None
+
+    def _load_into(
+        self,
+        select_db: Callable[[int], tuple[dict[bytes, Any], dict[bytes, int]]],
+        now_ms: int | None,
+        allow_duplicates: bool,
+        slice_entries: int,
+        before_insert: Callable[[bytes], None] | None,
+        duplicate_message: str,
+    ) -> Iterator[Event | Progress]:
+        yield self.read_header()
+        data = self.data
+        n = len(data)
+        # expires are int64: nothing is below this when every key is kept
+        cutoff = now_ms if now_ms is not None else -(1 << 64)
+        slice_n = slice_entries if slice_entries > 0 else 1 << 62
+        left = slice_n  # entries until the next Progress
+        tdata: dict[bytes, Any] | None = None
+        texp: dict[bytes, int] = {}
+        dbid = 0
+        loaded = expired = 0
+        record = self._record
+        load_string = self.load_string
+        unpack_q = _I64.unpack_from
+        fast = before_insert is None
+        fast_errors = _FAST_ERRORS
+        pos = self.pos
+        while True:
+            if (
+                fast
+                and tdata is not None
+                and self._expire is None
+                and self._idle is None
+                and self._freq is None
+            ):
+                # ---- a run of string keys, no events, no per-key method calls. An
+                # entry is committed only once it fully parsed; on anything unusual
+                # pos goes back to its start and _record below takes over.
+                start = pos
+                try:
+                    while True:
+                        start = pos
+                        t = data[pos]
+                        exp = None
+                        if t == 0xFC:  # RDB_OPCODE_EXPIRETIME_MS
+                            exp = unpack_q(data, pos + 1)[0]
+                            pos += 9
+                            t = data[pos]
+                        if t != 0:
+                            break
+                        b = data[pos + 1]
+                        if b < 0x40:
+                            kend = pos + 2 + b
+                            key = data[pos + 2 : kend]
+                        else:
+                            self.pos = pos + 1
+                            key = load_string()
+                            kend = self.pos
+                        b = data[kend]
+                        if b < 0x40:
+                            pos = kend + 1 + b
+                            if pos > n:
+                                break
+                            value = data[kend + 1 : pos]
+                        elif b < 0x80:
+                            pos = kend + 2 + (((b & 0x3F) << 8) | data[kend + 1])
+                            if pos > n:
+                                break
+                            value = data[kend + 2 : pos]
+                        else:
+                            self.pos = kend
+                            value = load_string()
+                            pos = self.pos
+                        if exp is None:
+                            if key in tdata:
+                                break
+                            tdata[key] = value
+                            loaded += 1
+                        elif exp < cutoff:
+                            expired += 1
+                        else:
+                            if key in tdata:
+                                break
+                            tdata[key] = value
+                            texp[key] = exp
+                            loaded += 1
+                        left -= 1
+                        if not left:
+                            left = slice_n
+                            self.pos = pos
+                            self.keys_loaded = loaded
+                            self.keys_expired = expired
+                            yield Progress(pos, loaded + expired)
+                except fast_errors:
+                    pass
+                pos = start
+            # ---- one record, with full checks and error context
+            self.pos = pos
+            self.keys_loaded = loaded
+            self.keys_expired = expired
+            ev = record()
+            pos = self.pos
+            if ev is None:
                 continue
-            if t == C.RDB_OPCODE_EXPIRETIME_MS:
-                self.doing = "read-expire"
-                expire = self.load_millisecond_time()
-            elif t == C.RDB_OPCODE_SELECTDB:
-                self.doing = "read-len"
-                yield SelectDb(load_len())
-            elif t == C.RDB_OPCODE_RESIZEDB:
-                self.doing = "read-len"
-                a = load_len()
-                yield ResizeDb(a, load_len())
-            elif t == C.RDB_OPCODE_AUX:
-                self.doing = "read-aux"
-                name = load_string()
-                yield Aux(name, load_string())
-            elif t == C.RDB_OPCODE_EOF:
-                self.doing = "check-sum"
-                eof_end = self.pos
-                if version >= 5:
-                    if eof_end + 8 > n:
-                        raise self._error("Unexpected EOF reading RDB file", n)
-                    stored = int(_U64.unpack_from(data, eof_end)[0])
-                    self.pos = eof_end + 8
-                    verified = False
-                    if stored != 0 and self.verify_checksum:
-                        expected = crc64(memoryview(data)[:eof_end])
-                        if expected != stored:
-                            raise self._error(
-                                f"Wrong RDB checksum expected: ({stored:x}) got ({expected:x}). Aborting now.",
-                                eof_end,
-                            )
-                        verified = True
-                    yield Eof(self.pos, stored, verified)
+            if type(ev) is Entry:
+                if tdata is None:
+                    tdata, texp = select_db(0)
+                exp = ev.expire_ms
+                if exp is not None and exp < cutoff:
+                    expired += 1
                 else:
-                    yield Eof(self.pos, None, False)
+                    key = ev.key
+                    if before_insert is not None:
+                        before_insert(key)
+                    if key in tdata:
+                        if not allow_duplicates:
+                            raise RdbFormatError(
+                                duplicate_message.format(
+                                    key=key.decode("utf-8", "replace"), db=dbid
+                                ),
+                                offset=pos,
+                                doing="read-object-value",
+                                key=key,
+                                rdb_type=ev.rdb_type,
+                            )
+                        del tdata[key]
+                        texp.pop(key, None)
+                    tdata[key] = ev.value
+                    if exp is not None:
+                        texp[key] = exp
+                    loaded += 1
+                left -= 1
+                if not left:
+                    left = slice_n
+                    self.keys_loaded = loaded
+                    self.keys_expired = expired
+                    yield Progress(pos, loaded + expired)
+                continue
+            if type(ev) is SelectDb:
+                dbid = ev.db
+                tdata, texp = select_db(dbid)
+            self.keys_loaded = loaded
+            self.keys_expired = expired
+            yield ev
+            if type(ev) is Eof:
                 return
-            elif t == C.RDB_OPCODE_EXPIRETIME:
-                self.doing = "read-expire"
-                pos = self.pos
-                expire = int(_I32.unpack_from(data, pos)[0]) * 1000
-                self.pos = pos + 4
-            elif t == C.RDB_OPCODE_IDLE:
-                idle = load_len()
-            elif t == C.RDB_OPCODE_FREQ:
-                freq = data[self.pos]
-                self.pos += 1
-            elif t == C.RDB_OPCODE_FUNCTION2:
-                self.doing = "read-functions"
-                yield Function(load_string())
-            elif t == C.RDB_OPCODE_FUNCTION_PRE_GA:
-                self.doing = "read-functions"
-                if not self.allow_function_pre_ga:
-                    raise self._error("Pre-release function format not supported %d" % version)
-                fname = load_string()
-                engine = load_string()
-                if load_len():
-                    load_string()  # description: dropped, as redis 7.0 rdbFunctionLoad does
-                blob = load_string()
-                yield Function(b"#!%s name=%s\n%s" % (engine, fname, blob))
-            elif t == C.RDB_OPCODE_MODULE_AUX:
-                self.doing = "read-module-aux"
-                module_id = load_len()
-                when_opcode = load_len()
-                when = load_len()
-                if when_opcode != C.RDB_MODULE_OPCODE_UINT:
-                    raise self._error("bad when_opcode")
-                if not self.skip_modules:
-                    raise RdbModuleError(
-                        "The RDB file contains AUX module data I can't load: "
-                        f"no matching module '{module_type_name(module_id)}'",
-                        offset=self.pos,
-                        doing=self.doing,
-                    )
-                self.skip_module_opcodes()
-                yield ModuleAux(module_id, module_type_name(module_id), when)
-            elif t == C.RDB_OPCODE_SLOT_INFO:
-                self.doing = "read-len"
-                slot = load_len()
-                size = load_len()
-                yield SlotInfo(slot, size, load_len())
-            elif t == C.RDB_OPCODE_SLOT_IMPORT and self.valkey:
-                self.doing = "read-len"
-                job = load_string()
-                ranges = []
-                for _ in range(load_len()):
-                    lo = load_len()
-                    ranges.append((lo, load_len()))
-                yield SlotImport(job, ranges)
-            else:
-                raise self._error("Invalid object type: %d" % t, pos + 1)
 
 
 def _estimate_distance(s: Stream, length: int, gid: tuple[int, int]) -> int:
@@ -1196,55 +1405,47 @@ def load_rdb(
         allow_function_pre_ga=allow_function_pre_ga,
     )
     out = RdbFile(version=0)
-    dbs = out.dbs
-    cur_db = 0
-    db: dict[bytes, tuple[Any, int | None]] | None = None
-    expired = 0
+    plain: dict[int, tuple[dict[bytes, Any], dict[bytes, int]]] = {}
+
+    def select_db(dbid: int) -> tuple[dict[bytes, Any], dict[bytes, int]]:
+        pair = plain.get(dbid)
+        if pair is None:
+            pair = plain[dbid] = ({}, {})
+        return pair
+
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of new acyclic objects: skip the useless collections
     try:
-        for ev in r.events():
-            if type(ev) is Entry:
-                exp = ev.expire_ms
-                if exp is not None and now_ms is not None and exp < now_ms:
-                    expired += 1
-                    continue
-                if db is None:
-                    db = dbs.setdefault(cur_db, {})
-                key = ev.key
-                rec = (ev.value, exp)
-                if db.setdefault(key, rec) is not rec:
-                    if not allow_duplicates:
-                        raise RdbFormatError(
-                            "Duplicate key '{}' found in RDB file".format(
-                                key.decode("utf-8", "replace")
-                            ),
-                            offset=r.pos,
-                            doing="read-object-value",
-                            key=key,
-                            rdb_type=ev.rdb_type,
-                        )
-                    db[key] = rec
-            elif type(ev) is SelectDb:
-                cur_db = ev.db
-                db = dbs.setdefault(cur_db, {})
-            elif type(ev) is Aux:
-                out.aux[ev.name] = ev.value
-            elif type(ev) is Function:
-                out.functions.append(ev.code)
-            elif type(ev) is ModuleAux:
-                out.module_aux.append(ev)
-            elif type(ev) is Header:
-                out.version = ev.version
-                out.valkey = ev.valkey
-            elif type(ev) is Eof:
-                out.end_offset = ev.end_offset
-                out.checksum = ev.checksum
-                out.checksum_verified = ev.checksum_verified
+        for ev in r.load_into(
+            select_db,
+            now_ms=now_ms,
+            allow_duplicates=allow_duplicates,
+            duplicate_message="Duplicate key '{key}' found in RDB file",
+        ):
+            t = type(ev)
+            if t is Aux:
+                out.aux[ev.name] = ev.value  # type: ignore[union-attr]
+            elif t is Function:
+                out.functions.append(ev.code)  # type: ignore[union-attr]
+            elif t is ModuleAux:
+                out.module_aux.append(ev)  # type: ignore[arg-type]
+            elif t is Header:
+                out.version = ev.version  # type: ignore[union-attr]
+                out.valkey = ev.valkey  # type: ignore[union-attr]
+            elif t is Eof:
+                out.end_offset = ev.end_offset  # type: ignore[union-attr]
+                out.checksum = ev.checksum  # type: ignore[union-attr]
+                out.checksum_verified = ev.checksum_verified  # type: ignore[union-attr]
+        dbs = out.dbs
+        for dbid, (data, expires) in plain.items():
+            if expires:
+                dbs[dbid] = {k: (v, expires.get(k)) for k, v in data.items()}
+            else:
+                dbs[dbid] = {k: (v, None) for k, v in data.items()}
     finally:
         if gc_was_enabled:
             gc.enable()
-    out.expired_skipped = expired
+    out.expired_skipped = r.keys_expired
     out.empty_keys_skipped = r.empty_keys_skipped
     return out
 
