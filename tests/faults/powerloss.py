@@ -155,9 +155,30 @@ class TimedRecordingFS(fsmod.RecordingFS):
         self._add(TOp("fsync_dir", os.path.abspath(path or "."), t0=t0))
 
 
+MUTATIONS = ("reply-before-write", "manifest-before-file")
+
+
+def _mutate(name: str) -> None:
+    """Reintroduce a known durability bug, to prove the checks catch it."""
+    from ember.persistence.aof.manager import AofManager
+
+    if name == "reply-before-write":  # replies leave before the AOF write() (everysec/no)
+        orig = AofManager.hold_output
+
+        def hold_output(self: Any, client: Any, data: bytes) -> bool:
+            return orig(self, client, data) if self.cfg["appendfsync"] == "always" else False
+
+        AofManager.hold_output = hold_output  # type: ignore[method-assign]
+    elif name == "manifest-before-file":  # the manifest names an incr file not created yet
+        AofManager._create_file = lambda self, info: None  # type: ignore[method-assign]
+
+
 def serve_main(record: str, args: list[str]) -> int:
     rec = TimedRecordingFS()
     fsmod.set_fs(rec)
+    mutation = os.environ.get("EMBER_FAULTS_MUTATION", "")
+    if mutation:
+        _mutate(mutation)
     from ember.server.main import main
 
     try:
@@ -170,9 +191,10 @@ def serve_main(record: str, args: list[str]) -> int:
 class RecordingServer(ServerProcess):
     """ember-server run through :func:`serve_main` (same arguments as ServerProcess)."""
 
-    def __init__(self, workdir: Path, args: list[str], record: Path) -> None:
+    def __init__(self, workdir: Path, args: list[str], record: Path, mutation: str = "") -> None:
         super().__init__("ember", workdir, args)
         self.record = record
+        self.mutation = mutation
 
     def command_line(self) -> list[str]:
         cmd = super().command_line()
@@ -181,7 +203,8 @@ class RecordingServer(ServerProcess):
 
     def start(self, wait: bool = True, timeout: float = 30.0) -> RecordingServer:
         log = open(self.logfile, "ab")
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+                   EMBER_FAULTS_MUTATION=self.mutation)
         self.proc = subprocess.Popen(self.command_line(), cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, env=env)
         if wait:
             self.wait_ready(timeout)
@@ -369,7 +392,7 @@ class Recording:
     log: str = ""
 
 
-def record_workload(policy: str, workdir: Path, seed: int, quick: bool) -> Recording:
+def record_workload(policy: str, workdir: Path, seed: int, quick: bool, mutation: str = "") -> Recording:
     """Run writers against a recording server; returns what happened on both sides."""
     rng = random.Random(f"{seed}:record:{policy}")
     if workdir.exists():
@@ -382,12 +405,13 @@ def record_workload(policy: str, workdir: Path, seed: int, quick: bool) -> Recor
         args += ["--appendonly", "yes", "--appendfsync", policy]
     record = workdir / "ops.pickle"
     (workdir / "data").mkdir()
-    srv = RecordingServer(Path(os.path.realpath(workdir / "data")), args, record).start()
+    srv = RecordingServer(Path(os.path.realpath(workdir / "data")), args, record, mutation).start()
     nwriters = 2 if quick else 4
-    duration = 0.8 if quick else 2.5
+    duration = 1.5 if quick else 3.0
     stop = threading.Event()
     gate = Gate(nwriters)
-    writers = [Writer(w, srv.port, 0, stop, gate, seed=rng.randrange(1 << 30), value_size=(8, 200))
+    writers = [Writer(w, srv.port, 0, stop, gate, seed=rng.randrange(1 << 30), value_size=(8, 200),
+                      pause=0.002 if quick else 0.0)
                for w in range(nwriters)]
     saves: list[SaveMark] = []
     c = connect(srv.port, 60)
@@ -459,6 +483,7 @@ class PLStats:
     tails_repaired: int = 0
     errors: list[str] = field(default_factory=list)
     max_fsync_gap: float = 0.0
+    max_loss_window: float = 0.0  # seconds between the oldest lost acknowledgement and the cut
     real_starts: int = 0
 
     @property
@@ -561,10 +586,7 @@ def _check_aof_cut(rec: Recording, st: PLStats, loaded: Loaded, all_ops: list[Op
                    t_cut: float, last_fsync_t0: float, where: str) -> None:
     from tests.faults.workload import read_dataset_local
 
-    keys: set[bytes] = set()
-    for op in all_ops:
-        keys.update(keys_of(op))
-    got = read_dataset_local(loaded.server.dbs, keys)
+    got = read_dataset_local(loaded.server.dbs, _keys_cache(all_ops))
     count = len(loaded.server.dbs[0].data)
     if variant == "process" or rec.policy == "always":
         limit = t_cut
@@ -584,10 +606,28 @@ def _check_aof_cut(rec: Recording, st: PLStats, loaded: Loaded, all_ops: list[Op
     st.lost += v.lost
     st.phantom += v.phantom
     st.torn += v.torn
-    st.unsaved += sum(1 for op in all_ops
-                      if op.acked and op.t_ack is not None and op.t_ack < t_cut and (op.w, op.seq) not in v.present)
+    gone = [op.t_ack for op in all_ops
+            if op.acked and op.t_ack is not None and op.t_ack < t_cut and (op.w, op.seq) not in v.present]
+    st.unsaved += len(gone)
+    if gone and t_cut != float("inf"):
+        # how far back the loss reaches: the oldest acknowledged write the cut lost
+        st.max_loss_window = max(st.max_loss_window, t_cut - min(gone))
     if not v.ok:
         st.errors.append(f"{where}: " + "; ".join(v.notes[:4]))
+
+
+_KEYS: dict[int, set[bytes]] = {}
+
+
+def _keys_cache(all_ops: list[Op]) -> set[bytes]:
+    k = id(all_ops)
+    if k not in _KEYS:
+        _KEYS.clear()
+        keys: set[bytes] = set()
+        for op in all_ops:
+            keys.update(keys_of(op))
+        _KEYS[k] = keys
+    return _KEYS[k]
 
 
 def _check_rdb_cut(rec: Recording, st: PLStats, loaded: Loaded, variant: str, t_cut: float,
@@ -666,9 +706,9 @@ POLICIES = ("always", "everysec", "no", "rdb")
 
 
 def run_policy(policy: str, workdir: Path, seed: int = 0, quick: bool = True,
-               log: Callable[[str], None] = lambda s: None) -> PLStats:
-    rec = record_workload(policy, workdir / "record", seed, quick)
-    st = check_recording(rec, workdir / "cuts", seed, limit=40 if quick else 400, real_checks=1 if quick else 4,
+               log: Callable[[str], None] = lambda s: None, mutation: str = "") -> PLStats:
+    rec = record_workload(policy, workdir / "record", seed, quick, mutation)
+    st = check_recording(rec, workdir / "cuts", seed, limit=20 if quick else 400, real_checks=1 if quick else 4,
                          log=log)
     if policy != "rdb":
         checked, bad = write_before_reply_violations(rec)
@@ -685,7 +725,8 @@ def run_all(workdir: Path, quick: bool = False, seed: int = 0, log: Callable[[st
         t0 = time.monotonic()
         st = run_policy(p, workdir / p, seed, quick, log)
         out.append(st)
-        extra = f", max gap between fsyncs {st.max_fsync_gap:.2f} s" if p == "everysec" else ""
+        extra = (f", max gap between fsyncs {st.max_fsync_gap:.2f} s, oldest lost acknowledgement "
+                 f"{st.max_loss_window:.2f} s before the cut") if p == "everysec" else ""
         log(f"{st.name}: {'ok' if st.ok else 'FAILED'} ({time.monotonic() - t0:.1f} s{extra})")
         for e in st.errors[:5]:
             log("   " + e)

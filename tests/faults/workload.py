@@ -118,7 +118,8 @@ class Writer(threading.Thread):
 
     def __init__(self, w: int, port: int, start_seq: int, stop: threading.Event, gate: Gate | None = None,
                  seed: int = 0, value_size: tuple[int, int] = (8, 300), kinds: Iterable[tuple[str, int]] = KIND_WEIGHTS,
-                 max_ops: int = 1_000_000, timeout: float = 15.0, on_error: str = "continue") -> None:
+                 max_ops: int = 1_000_000, timeout: float = 15.0, on_error: str = "continue",
+                 pause: float = 0.0) -> None:
         super().__init__(name=f"writer-{w}", daemon=True)
         self.w = w
         self.port = port
@@ -133,6 +134,7 @@ class Writer(threading.Thread):
         self.max_ops = max_ops
         self.timeout = timeout
         self.on_error = on_error  # continue | stop
+        self.pause = pause  # seconds to sleep after each acknowledged operation
         self.ops: list[Op] = []
         self.fatal: BaseException | None = None
 
@@ -166,6 +168,8 @@ class Writer(threading.Thread):
             try:
                 op.result = execute(conn, op)
                 op.t_ack = time.monotonic()
+                if self.pause:
+                    time.sleep(self.pause)
             except redis.ResponseError as e:
                 op.t_ack = time.monotonic()
                 op.err = str(e)

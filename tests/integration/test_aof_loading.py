@@ -112,7 +112,9 @@ def launch(servers: Iterable[ServerProcess], timeout: float = 60.0) -> list[int 
             if _ready(s):
                 out.append(None)
                 break
-            assert time.monotonic() < deadline, f"{s.kind} neither started nor exited:\n{s.log_text()}"
+            assert time.monotonic() < deadline, (
+                f"{s.kind} neither started nor exited:\n{s.log_text()}"
+            )
             time.sleep(0.03)
     return out
 
@@ -198,7 +200,9 @@ def read_dataset(port: int) -> dict[int, dict[bytes, Any]]:
 # ------------------------------------------------------------------------ startup order
 
 
-def test_startup_order_aof_first_then_rdb_like_redis(ember_factory: Factory, redis_factory: Factory) -> None:
+def test_startup_order_aof_first_then_rdb_like_redis(
+    ember_factory: Factory, redis_factory: Factory
+) -> None:
     """AOF on and present: the AOF wins over dump.rdb; AOF off: dump.rdb is loaded."""
     prep = ember_factory(*ember_args("--appendfsync", "always"), sub="prep")
     with Raw(prep.port) as r:
@@ -214,7 +218,12 @@ def test_startup_order_aof_first_then_rdb_like_redis(ember_factory: Factory, red
     for appendonly in ("yes", "no"):
         servers = []
         for kind, factory in (("ember", ember_factory), ("redis", redis_factory)):
-            s = factory(*ember_args("--appendonly", appendonly), sub=f"{kind}-{appendonly}", start=False, port=new_port())
+            s = factory(
+                *ember_args("--appendonly", appendonly),
+                sub=f"{kind}-{appendonly}",
+                start=False,
+                port=new_port(),
+            )
             for name, data in files.items():
                 (s.dir / name).parent.mkdir(parents=True, exist_ok=True)
                 (s.dir / name).write_bytes(data)
@@ -386,7 +395,9 @@ def _inprocess_load(d: Path, load_truncated: bool = True) -> dict[bytes, Any] | 
     return out
 
 
-def test_truncated_tail_every_offset_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_truncated_tail_every_offset_in_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     d = tmp_path / "appendonlydir"
     write_dir(tmp_path, {MANIFEST: TWO_FILES, BASE: b""})
     for cut in range(len(T_DATA) + 1):
@@ -411,18 +422,24 @@ def test_truncated_tail_every_offset_in_process(tmp_path: Path, capsys: pytest.C
 
 def _region() -> list[int]:
     """Every offset inside the RPUSH record and the MULTI ... EXEC block (+ next cut)."""
-    return list(range(T_ENDS[1] + 1, T_ENDS[2] + 1)) + list(range(T_ENDS[T_MULTI - 1] + 1, T_ENDS[T_EXEC] + 2))
+    return list(range(T_ENDS[1] + 1, T_ENDS[2] + 1)) + list(
+        range(T_ENDS[T_MULTI - 1] + 1, T_ENDS[T_EXEC] + 2)
+    )
 
 
 @pytest.mark.interop
-def test_truncated_tail_matches_redis_at_every_offset(redis_factory: Factory, tmp_path: Path) -> None:
+def test_truncated_tail_matches_redis_at_every_offset(
+    redis_factory: Factory, tmp_path: Path
+) -> None:
     """redis-server 7.0.15 loads each cut: same dataset as the model / ember's loader,
     same file left on disk (except where ember cuts an open MULTI, see loader.py)."""
     offsets = _region()
     assert len(offsets) > 60
     servers = []
     for cut in offsets:
-        s = redis_factory(*ember_args("--appendfsync", "always"), sub=f"cut{cut}", start=False, port=new_port())
+        s = redis_factory(
+            *ember_args("--appendfsync", "always"), sub=f"cut{cut}", start=False, port=new_port()
+        )
         write_dir(s.dir, {MANIFEST: TWO_FILES, BASE: b"", INCR: T_DATA[:cut]})
         servers.append(s)
     for i in range(0, len(servers), 16):
@@ -462,10 +479,13 @@ SAMPLE = sorted(
 )
 
 
+@pytest.mark.slow
 def test_truncated_tail_in_a_started_ember(ember_factory: Factory) -> None:
     servers = []
     for cut in SAMPLE:
-        s = ember_factory(*ember_args("--appendfsync", "always"), sub=f"cut{cut}", start=False, port=new_port())
+        s = ember_factory(
+            *ember_args("--appendfsync", "always"), sub=f"cut{cut}", start=False, port=new_port()
+        )
         write_dir(s.dir, {MANIFEST: TWO_FILES, BASE: b"", INCR: T_DATA[:cut]})
         servers.append(s)
     start_all(servers)
@@ -477,7 +497,10 @@ def test_truncated_tail_in_a_started_ember(ember_factory: Factory) -> None:
         log = s.log_text()
         if size != cut:
             assert f"!!! Truncating the AOF appendonly.aof.1.incr.aof at offset {size} !!!" in log
-            assert "AOF appendonly.aof.1.incr.aof loaded anyway because aof-load-truncated is enabled" in log
+            assert (
+                "AOF appendonly.aof.1.incr.aof loaded anyway because aof-load-truncated is enabled"
+                in log
+            )
         # the server appends after the cut; the next start sees everything
         with Raw(s.port) as r:
             r("SET", "after", "restart")
@@ -511,46 +534,117 @@ def _broken_cases() -> dict[str, tuple[dict[str, bytes], tuple[str, ...], bool]]
     bad_rdb = rdb[:20] + bytes([rdb[20] ^ 0xFF]) + rdb[21:]
     two_incr = TWO_FILES + b"file appendonly.aof.2.incr.aof seq 2 type i\n"
     return {
-        "garbage-in-the-middle": ({MANIFEST: TWO_FILES, BASE: b"", INCR: GOOD + b"garbage\r\n" + GOOD2}, (), False),
+        "garbage-in-the-middle": (
+            {MANIFEST: TWO_FILES, BASE: b"", INCR: GOOD + b"garbage\r\n" + GOOD2},
+            (),
+            False,
+        ),
         "argc-zero": ({MANIFEST: TWO_FILES, BASE: b"", INCR: GOOD + b"*0\r\n" + GOOD2}, (), False),
-        "bulk-without-dollar": ({MANIFEST: TWO_FILES, BASE: b"", INCR: GOOD + b"*1\r\nSET\r\n" + GOOD2}, (), False),
-        "unknown-command": ({MANIFEST: TWO_FILES, BASE: b"", INCR: GOOD + _cmds([b"x", b"1"]) + GOOD2}, (), False),
+        "bulk-without-dollar": (
+            {MANIFEST: TWO_FILES, BASE: b"", INCR: GOOD + b"*1\r\nSET\r\n" + GOOD2},
+            (),
+            False,
+        ),
+        "unknown-command": (
+            {MANIFEST: TWO_FILES, BASE: b"", INCR: GOOD + _cmds([b"x", b"1"]) + GOOD2},
+            (),
+            False,
+        ),
         "missing-incr": ({MANIFEST: two_incr, BASE: b"", INCR: GOOD}, (), False),
         "missing-base": ({MANIFEST: TWO_FILES, INCR: GOOD}, (), False),
         "truncated-not-last": ({MANIFEST: TWO_FILES, BASE: GOOD[:-3], INCR: GOOD2}, (), False),
-        "truncated-load-truncated-no": ({MANIFEST: TWO_FILES, BASE: b"", INCR: GOOD + GOOD2[:-5]}, ("--aof-load-truncated", "no"), False),
-        "open-multi-load-truncated-no": ({MANIFEST: TWO_FILES, BASE: b"", INCR: GOOD + _cmds([b"MULTI"], [b"SET", b"m", b"1"])}, ("--aof-load-truncated", "no"), False),
+        "truncated-load-truncated-no": (
+            {MANIFEST: TWO_FILES, BASE: b"", INCR: GOOD + GOOD2[:-5]},
+            ("--aof-load-truncated", "no"),
+            False,
+        ),
+        "open-multi-load-truncated-no": (
+            {MANIFEST: TWO_FILES, BASE: b"", INCR: GOOD + _cmds([b"MULTI"], [b"SET", b"m", b"1"])},
+            ("--aof-load-truncated", "no"),
+            False,
+        ),
         "bad-rdb-base": (
-            {MANIFEST: TWO_FILES.replace(b"base.aof", b"base.rdb"), "appendonly.aof.1.base.rdb": bad_rdb, INCR: GOOD},
-            (), False,
+            {
+                MANIFEST: TWO_FILES.replace(b"base.aof", b"base.rdb"),
+                "appendonly.aof.1.base.rdb": bad_rdb,
+                INCR: GOOD,
+            },
+            (),
+            False,
         ),
         "truncated-rdb-base": (
-            {MANIFEST: TWO_FILES.replace(b"base.aof", b"base.rdb"), "appendonly.aof.1.base.rdb": rdb[:-12], INCR: GOOD},
-            (), False,
+            {
+                MANIFEST: TWO_FILES.replace(b"base.aof", b"base.rdb"),
+                "appendonly.aof.1.base.rdb": rdb[:-12],
+                INCR: GOOD,
+            },
+            (),
+            False,
         ),
-        "manifest-missing-type": ({MANIFEST: f"file {BASE} seq 1\n".encode(), BASE: GOOD}, (), False),
-        "manifest-unknown-type": ({MANIFEST: f"file {BASE} seq 1 type x\n".encode(), BASE: GOOD}, (), False),
+        "manifest-missing-type": (
+            {MANIFEST: f"file {BASE} seq 1\n".encode(), BASE: GOOD},
+            (),
+            False,
+        ),
+        "manifest-unknown-type": (
+            {MANIFEST: f"file {BASE} seq 1 type x\n".encode(), BASE: GOOD},
+            (),
+            False,
+        ),
         "manifest-odd-args": ({MANIFEST: f"file {BASE} seq\n".encode(), BASE: GOOD}, (), False),
-        "manifest-unterminated-quote": ({MANIFEST: f'file "{BASE} seq 1 type b\n'.encode(), BASE: GOOD}, (), False),
-        "manifest-two-bases": ({MANIFEST: TWO_FILES + f"file {BASE} seq 2 type b\n".encode(), BASE: b"", INCR: GOOD}, (), False),
-        "manifest-non-monotonic-incr": (
-            {MANIFEST: f"file {INCR} seq 2 type i\nfile appendonly.aof.2.incr.aof seq 1 type i\n".encode(),
-             INCR: GOOD, "appendonly.aof.2.incr.aof": GOOD2},
-            (), False,
+        "manifest-unterminated-quote": (
+            {MANIFEST: f'file "{BASE} seq 1 type b\n'.encode(), BASE: GOOD},
+            (),
+            False,
         ),
-        "manifest-line-too-long": ({MANIFEST: TWO_FILES + b"#" + b"x" * 1100 + b"\n", BASE: b"", INCR: GOOD}, (), False),
+        "manifest-two-bases": (
+            {MANIFEST: TWO_FILES + f"file {BASE} seq 2 type b\n".encode(), BASE: b"", INCR: GOOD},
+            (),
+            False,
+        ),
+        "manifest-non-monotonic-incr": (
+            {
+                MANIFEST: f"file {INCR} seq 2 type i\nfile appendonly.aof.2.incr.aof seq 1 type i\n".encode(),
+                INCR: GOOD,
+                "appendonly.aof.2.incr.aof": GOOD2,
+            },
+            (),
+            False,
+        ),
+        "manifest-line-too-long": (
+            {MANIFEST: TWO_FILES + b"#" + b"x" * 1100 + b"\n", BASE: b"", INCR: GOOD},
+            (),
+            False,
+        ),
         "manifest-empty": ({MANIFEST: b"", BASE: b"", INCR: GOOD}, (), False),
-        "manifest-no-newline": ({MANIFEST: TWO_FILES.rstrip(b"\n"), BASE: b"", INCR: GOOD}, (), False),
+        "manifest-no-newline": (
+            {MANIFEST: TWO_FILES.rstrip(b"\n"), BASE: b"", INCR: GOOD},
+            (),
+            False,
+        ),
         # these load
         "manifest-comments-and-history": (
-            {MANIFEST: b"# a comment\n" + b"file old.aof seq 7 type h\n" + TWO_FILES, BASE: GOOD, INCR: GOOD2},
-            (), True,
+            {
+                MANIFEST: b"# a comment\n" + b"file old.aof seq 7 type h\n" + TWO_FILES,
+                BASE: GOOD,
+                INCR: GOOD2,
+            },
+            (),
+            True,
         ),
-        "incr-only": ({MANIFEST: f"file {INCR} seq 1 type i\n".encode(), INCR: GOOD + GOOD2}, (), True),
+        "incr-only": (
+            {MANIFEST: f"file {INCR} seq 1 type i\n".encode(), INCR: GOOD + GOOD2},
+            (),
+            True,
+        ),
         "quoted-names": (
-            {MANIFEST: b'file "my base.aof" seq 1 type b\nfile "my\\x01incr" seq 1 type i\n',
-             "my base.aof": GOOD, "my\x01incr": GOOD2},
-            (), True,
+            {
+                MANIFEST: b'file "my base.aof" seq 1 type b\nfile "my\\x01incr" seq 1 type i\n',
+                "my base.aof": GOOD,
+                "my\x01incr": GOOD2,
+            },
+            (),
+            True,
         ),
     }
 
@@ -559,6 +653,7 @@ CASES = _broken_cases()
 
 
 @pytest.mark.interop
+@pytest.mark.slow
 def test_damaged_aof_is_refused_like_redis(ember_factory: Factory, redis_factory: Factory) -> None:
     """Same broken dir to both: same outcome, Redis's fatal messages, same bytes left."""
     pairs = []
@@ -575,7 +670,13 @@ def test_damaged_aof_is_refused_like_redis(ember_factory: Factory, redis_factory
     for (name, (e, rd)), rc, ec in zip(pairs, codes, ember_codes, strict=True):
         loads = CASES[name][2]
         if loads:
-            assert rc is None and ec is None, (name, rc, ec, e.log_text()[-1500:], rd.log_text()[-1500:])
+            assert rc is None and ec is None, (
+                name,
+                rc,
+                ec,
+                e.log_text()[-1500:],
+                rd.log_text()[-1500:],
+            )
             with Raw(e.port) as a, Raw(rd.port) as b:
                 assert a("DEBUG", "DIGEST") == b("DEBUG", "DIGEST"), name
                 assert a("DBSIZE") > 0
@@ -589,7 +690,9 @@ def test_damaged_aof_is_refused_like_redis(ember_factory: Factory, redis_factory
         if name.endswith("rdb-base"):
             # Redis reports where in rdb.c it failed and runs redis-check-rdb: ember
             # names the file, the offset and what it was reading instead
-            want.append("Error reading the RDB base file appendonly.aof.1.base.rdb, AOF loading aborted")
+            want.append(
+                "Error reading the RDB base file appendonly.aof.1.base.rdb, AOF loading aborted"
+            )
             got = [m.split(" (")[0] for m in got]
         missing = [m for m in want if m not in got]
         if missing:
@@ -598,7 +701,9 @@ def test_damaged_aof_is_refused_like_redis(ember_factory: Factory, redis_factory
         before = {f"appendonlydir/{k}": v for k, v in CASES[name][0].items()}
         after_e, after_r = snapshot(e.dir), snapshot(rd.dir)
         if after_e != after_r:
-            problems.append(f"{name}: files differ from Redis's: {sorted(after_e)} vs {sorted(after_r)}")
+            problems.append(
+                f"{name}: files differ from Redis's: {sorted(after_e)} vs {sorted(after_r)}"
+            )
         if name != "truncated-not-last":  # Redis cuts that file before giving up
             assert after_r == before, name
     assert not problems, "\n".join(problems)
@@ -648,7 +753,9 @@ def test_corpus_is_complete() -> None:
 
 
 @pytest.mark.parametrize("rel,expected_file", CORPUS_CASES, ids=[c[0] for c in CORPUS_CASES])
-def test_corpus_aof_replays_to_its_expectation(ember_factory: Factory, rel: str, expected_file: Path) -> None:
+def test_corpus_aof_replays_to_its_expectation(
+    ember_factory: Factory, rel: str, expected_file: Path
+) -> None:
     from ember.commands.registry import COMMANDS, load_all
 
     exp = json.loads(expected_file.read_text())
@@ -681,7 +788,11 @@ def test_corpus_aof_replays_to_its_expectation(ember_factory: Factory, rel: str,
             if m and " # " in text:
                 assert m[1].strip() in log, (rel, m[1])
         if unknown:
-            assert re.search(rf"Unknown command '{re.escape(unknown[0])}' reading the append only file \S+", log, re.I), log
+            assert re.search(
+                rf"Unknown command '{re.escape(unknown[0])}' reading the append only file \S+",
+                log,
+                re.I,
+            ), log
         # every file is still there, unchanged (an old single file may have been moved
         # into the AOF directory first, as Redis does)
         after = {(Path(k).name, v) for k, v in snapshot(s.dir).items()}

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from ember.persistence.aof.manifest import parse_manifest
-from ember.persistence.aof.parser import parse_aof
+from ember.persistence.aof.parser import Annotation, parse_aof
 from tests.helpers.servers import ServerProcess, free_port
 from tests.interop import Raw, dataset_commands, info, scan_keys, wait_until
 
@@ -44,7 +44,9 @@ IDS = [f"{v}-{st}" for v, st in CASES]
 
 def server(kind: str, d: Path, *args: str) -> ServerProcess:
     return ServerProcess(
-        kind, d, ["--enable-debug-command", "yes", "--save", "", "--appendonly", "yes", *args],
+        kind,
+        d,
+        ["--enable-debug-command", "yes", "--save", "", "--appendonly", "yes", *args],
         port=_port(),
     )
 
@@ -110,22 +112,34 @@ def _write_dataset(s: ServerProcess, snaps: Path) -> dict[str, tuple[bytes, Any]
             for reply in r.pipeline(cmds):
                 assert not isinstance(reply, Exception), (key, reply)
         r("SELECT", 0)
-        time.sleep(1.1)  # a second #TS annotation when enabled
+        if "--aof-timestamp-enabled" in s.args:
+            time.sleep(1.1)  # a second #TS annotation
         r("SET", "before-rewrite", "1")
         digests["before-rewrite"] = (r("DEBUG", "DIGEST"), key_digests(r))
         shutil.copytree(s.dir / "appendonlydir", snaps / "before-rewrite")
         assert r("BGREWRITEAOF") == b"Background append only file rewriting started"
         wait_rewrite_done(r)
         settled(s.dir / "appendonlydir")
-        r.pipeline([("SET", "after-rewrite", "1"), ("RPUSH", "list:big", "tail"), ("SELECT", 9),
-                    ("HSET", "db9:hash", "f", "v"), ("SELECT", 0), ("DEL", "str:raw")])
+        r.pipeline(
+            [
+                ("SET", "after-rewrite", "1"),
+                ("RPUSH", "list:big", "tail"),
+                ("SELECT", 9),
+                ("HSET", "db9:hash", "f", "v"),
+                ("SELECT", 0),
+                ("DEL", "str:raw"),
+            ]
+        )
         digests["after-rewrite"] = (r("DEBUG", "DIGEST"), key_digests(r))
         shutil.copytree(s.dir / "appendonlydir", snaps / "after-rewrite")
     return digests
 
 
 def _written_by(kind: str, base: Path) -> dict[tuple[str, str], tuple[Path, bytes, Any]]:
-    servers = {v: server(kind, base / f"{kind}-{v}", "--appendfsync", "always", *a) for v, a in VARIANTS.items()}
+    servers = {
+        v: server(kind, base / f"{kind}-{v}", "--appendfsync", "always", *a)
+        for v, a in VARIANTS.items()
+    }
     start_all(list(servers.values()))
     out = {}
     try:
@@ -141,12 +155,16 @@ def _written_by(kind: str, base: Path) -> dict[tuple[str, str], tuple[Path, byte
 
 
 @pytest.fixture(scope="module")
-def ember_files(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tuple[Path, bytes, Any]]:
+def ember_files(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[tuple[str, str], tuple[Path, bytes, Any]]:
     return _written_by("ember", tmp_path_factory.mktemp("aof-ember"))
 
 
 @pytest.fixture(scope="module")
-def redis_files(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tuple[Path, bytes, Any]]:
+def redis_files(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[tuple[str, str], tuple[Path, bytes, Any]]:
     return _written_by("redis", tmp_path_factory.mktemp("aof-redis"))
 
 
@@ -170,7 +188,8 @@ def test_the_snapshots_have_the_expected_shape(ember_files: Any) -> None:
 
 @pytest.fixture(scope="module")
 def redis_loaded_ember(
-    ember_files: dict[tuple[str, str], tuple[Path, bytes, Any]], tmp_path_factory: pytest.TempPathFactory
+    ember_files: dict[tuple[str, str], tuple[Path, bytes, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[tuple[str, str], ServerProcess]]:
     base = tmp_path_factory.mktemp("redis-loads-ember")
     servers = {}
@@ -226,13 +245,17 @@ def _check(tool: str, path: Path, *args: str, stdin: str = "") -> tuple[int, str
     else:
         exe = Path(sys.executable).with_name("ember-check-aof")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "ember.tools.check_aof"]
-    p = subprocess.run([*cmd, *args, str(path)], input=stdin, capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [*cmd, *args, str(path)], input=stdin, capture_output=True, text=True, timeout=60
+    )
     lines = (p.stdout + p.stderr).splitlines(keepends=True)
     return p.returncode, "".join(x for x in lines if not _EXTRA.match(x.rstrip("\n")))
 
 
 @pytest.mark.parametrize("variant,stage", CASES, ids=IDS)
-def test_check_aof_tools_accept_and_agree_on_embers_files(ember_files: Any, variant: str, stage: str) -> None:
+def test_check_aof_tools_accept_and_agree_on_embers_files(
+    ember_files: Any, variant: str, stage: str
+) -> None:
     d = ember_files[(variant, stage)][0]
     manifest = d / "appendonly.aof.manifest"
     want = _check("redis", manifest)
@@ -259,8 +282,11 @@ def test_check_aof_tools_agree_on_redis_files(redis_files: Any, variant: str, st
 def _damaged(incr: bytes) -> dict[str, bytes]:
     cmds = parse_aof(incr).commands
     mid = cmds[len(cmds) // 2]
-    multi = next(c for c in cmds if c.argv[0].upper() == b"MULTI") if any(
-        c.argv[0].upper() == b"MULTI" for c in cmds) else None
+    multi = (
+        next(c for c in cmds if c.argv[0].upper() == b"MULTI")
+        if any(c.argv[0].upper() == b"MULTI" for c in cmds)
+        else None
+    )
     out = {
         "cut-in-last-command": incr[:-3],
         "cut-after-star": incr + b"*",
@@ -277,7 +303,9 @@ def _damaged(incr: bytes) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_check_aof_tools_agree_on_damaged_ember_files(ember_files: Any, variant: str, tmp_path: Path) -> None:
+def test_check_aof_tools_agree_on_damaged_ember_files(
+    ember_files: Any, variant: str, tmp_path: Path
+) -> None:
     src = ember_files[(variant, "before-rewrite")][0]
     m = parse_manifest((src / "appendonly.aof.manifest").read_bytes())
     incr_name = m.incrs[-1].name
@@ -301,12 +329,16 @@ def test_check_aof_tools_agree_on_damaged_ember_files(ember_files: Any, variant:
 
 @pytest.fixture(scope="module")
 def ember_loaded_redis(
-    redis_files: dict[tuple[str, str], tuple[Path, bytes, Any]], tmp_path_factory: pytest.TempPathFactory
+    redis_files: dict[tuple[str, str], tuple[Path, bytes, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[tuple[str, str], tuple[ServerProcess, ServerProcess]]]:
     base = tmp_path_factory.mktemp("ember-loads-redis")
-    servers = {}
+    servers: dict[tuple[str, str], tuple[ServerProcess, ServerProcess]] = {}
     for (v, st), (src, *_) in redis_files.items():
-        pair = tuple(server(kind, base / f"{kind}-{v}-{st}", *VARIANTS[v]) for kind in ("ember", "redis"))
+        pair = (
+            server("ember", base / f"ember-{v}-{st}", *VARIANTS[v]),
+            server("redis", base / f"redis-{v}-{st}", *VARIANTS[v]),
+        )
         for s in pair:
             shutil.copytree(src, s.dir / "appendonlydir")
         servers[(v, st)] = pair
@@ -318,7 +350,9 @@ def ember_loaded_redis(
 
 
 @pytest.mark.parametrize("variant,stage", CASES, ids=IDS)
-def test_ember_loads_redis_aof(redis_files: Any, ember_loaded_redis: Any, variant: str, stage: str) -> None:
+def test_ember_loads_redis_aof(
+    redis_files: Any, ember_loaded_redis: Any, variant: str, stage: str
+) -> None:
     """Same dataset as redis-server loading the same copy (Redis's own RESP rewrite may
     lose a -0 zset score, depending on its dict order: the bug noted above)."""
     s, rd = ember_loaded_redis[(variant, stage)]
@@ -336,9 +370,7 @@ def test_ember_loads_redis_aof(redis_files: Any, ember_loaded_redis: Any, varian
         assert r("DEBUG", "DIGEST") == want
 
 
-def test_redis_loads_what_ember_appended_to_a_redis_aof(
-    redis_files: Any, tmp_path: Path
-) -> None:
+def test_redis_loads_what_ember_appended_to_a_redis_aof(redis_files: Any, tmp_path: Path) -> None:
     """Round trip: Redis's dir, ember appends (and rewrites), Redis loads it again."""
     src = redis_files[("preamble", "after-rewrite")][0]
     e = server("ember", tmp_path / "ember")
@@ -368,3 +400,30 @@ def test_redis_loads_what_ember_appended_to_a_redis_aof(
     with Raw(rd.port) as r:
         assert r("DEBUG", "DIGEST") == second
     rd.stop()
+
+
+def test_truncate_to_timestamp_agrees_on_embers_files(ember_files: Any, tmp_path: Path) -> None:
+    src = ember_files[("resp-ts", "before-rewrite")][0]
+    m = parse_manifest((src / "appendonly.aof.manifest").read_bytes())
+    incr_name = m.incrs[-1].name
+    stamps = [
+        e.timestamp
+        for e in parse_aof((src / incr_name).read_bytes()).events
+        if isinstance(e, Annotation) and e.timestamp is not None
+    ]
+    assert len(stamps) >= 2
+    sizes = []
+    for ts in (stamps[0] - 1, stamps[0], stamps[-1] + 100):
+        results = {}
+        d = tmp_path / str(ts)
+        for tool in ("redis", "ember"):
+            shutil.rmtree(d, ignore_errors=True)
+            shutil.copytree(src, d)
+            out = _check(
+                tool, d / "appendonly.aof.manifest", "--truncate-to-timestamp", str(ts), stdin="y\n"
+            )
+            results[tool] = (out, (d / incr_name).read_bytes())
+        assert results["ember"] == results["redis"], ts
+        assert results["redis"][0][0] == 0, results["redis"][0][1]
+        sizes.append(len(results["redis"][1]))
+    assert sizes[0] < sizes[1] < sizes[2] == (src / incr_name).stat().st_size

@@ -275,7 +275,7 @@ def config_set(c: Client, argv: list[bytes]) -> Any:
         if srv.loading and opt.deny_loading:
             deny_loading = invalid = True
             continue
-        if any(o is opt for o, _ in chosen):
+        if raw_name.lower() in names:  # an alias is a separate entry, as in Redis
             errstr = "duplicate parameter"
             err_name = raw_name
             invalid = True
@@ -368,11 +368,10 @@ def _on_maxclients(srv: Any, old: int, new: int) -> None:
     """``updateMaxclients``: raise the open files limit for the new value."""
     from ember.server.main import adjust_open_files_limit
 
-    if new > old:
-        adjust_open_files_limit(srv.config, at_runtime=True)
-        if srv.config.values["maxclients"] < new:
-            srv.config.values["maxclients"] = new
-            raise ConfigError("The operating system is not able to handle the specified number of clients")
+    adjust_open_files_limit(srv.config, at_runtime=True)
+    got = srv.config.values["maxclients"]
+    if got != new:
+        raise ConfigError(f"The operating system is not able to handle the specified number of clients, try with {got}")
 
 
 def _on_listeners(srv: Any, old: Any, new: Any) -> None:

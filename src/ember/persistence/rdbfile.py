@@ -8,12 +8,13 @@ into the server's databases in slices (so clients get ``-LOADING`` meanwhile).
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from typing import TYPE_CHECKING, Any
 
 from ember.persistence.rdb.errors import RdbFormatError
-from ember.persistence.rdb.reader import Aux, Entry, Eof, Function, RdbReader, SelectDb
+from ember.persistence.rdb.reader import Aux, Eof, Function, Progress, RdbReader
 from ember.persistence.rdb.writer import RdbWriteOptions, RdbWriter
 
 if TYPE_CHECKING:
@@ -143,8 +144,15 @@ async def load_rdb_into(
 
     Expired keys are dropped unless ``aof_preamble`` (an AOF base keeps them and lets
     expiry delete them later, as Redis does). ``allow_duplicates`` (DEBUG RELOAD MERGE,
-    Redis ``RDBFLAGS_ALLOW_DUP``): a key already present is replaced instead of an error. Raises :class:`RdbFormatError`; on error
-    the caller must discard the partially loaded dataset.
+    Redis ``RDBFLAGS_ALLOW_DUP``): a key already present is replaced instead of an error.
+    Raises :class:`RdbFormatError`; on error the caller must discard the partially
+    loaded dataset. Unless ``sync``, the event loop gets control every
+    ``slice_entries`` keys (clients meanwhile get ``-LOADING``).
+
+    Keys go straight into ``db.data`` / ``db.expires`` (:meth:`RdbReader.load_into`):
+    loading is the one place that bypasses the ``Db`` write methods; the
+    ``before_write`` hook (DEBUG RELOAD NOFLUSH during a background save) is still
+    called for every stored key.
     """
     res = LoadResult()
     verify = bool(server.config.values["rdbchecksum"])
@@ -153,54 +161,54 @@ async def load_rdb_into(
     reader = RdbReader(
         data, verify_checksum=verify, deep_sanitize=deep, on_warning=lambda m: server.log("warning", m)
     )
-    now = int(time.time() * 1000)
     dbs = server.dbs
-    db = dbs[0]
-    n = 0
     functions = getattr(server, "functions", None)
     hook = server.before_write
-    for ev in reader.events():
-        t = type(ev)
-        if t is Entry:
-            key = ev.key  # type: ignore[union-attr]
-            exp = ev.expire_ms  # type: ignore[union-attr]
-            if exp is not None and exp < now and not aof_preamble:
-                res.keys_expired += 1
-            else:
-                if hook is not None:
-                    hook(db, key)  # DEBUG RELOAD NOFLUSH during a background save
-                if key in db.data:
-                    if not allow_duplicates:
-                        raise RdbFormatError(
-                            f"RDB has duplicated key '{key.decode(errors='replace')}' in DB {db.id}",
-                            offset=reader.pos, doing="read key", key=key,
-                        )
-                    del db.data[key]
-                    db.expires.pop(key, None)
-                db.data[key] = ev.value  # type: ignore[union-attr]
-                if exp is not None:
-                    db.expires[key] = exp
-                res.keys_loaded += 1
-            n += 1
-            if not sync and n % slice_entries == 0:
+    current = [dbs[0]]  # the DB keys are going into (for the hook)
+
+    def select_db(idx: int) -> tuple[dict[bytes, Any], dict[bytes, int]]:
+        if idx >= len(dbs):
+            raise RdbFormatError(
+                f"FATAL: Data file was created with a Redis server configured to handle "
+                f"more than {len(dbs)} databases. Exiting", offset=reader.pos, doing="select db",
+            )
+        db = dbs[idx]
+        current[0] = db
+        return db.data, db.expires
+
+    before_insert = None
+    if hook is not None:
+        def before_insert(key: bytes) -> None:
+            hook(current[0], key)
+
+    events = reader.load_into(
+        select_db,
+        now_ms=None if aof_preamble else int(time.time() * 1000),
+        allow_duplicates=allow_duplicates,
+        slice_entries=0 if sync else slice_entries,
+        before_insert=before_insert,
+    )
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of new objects, none of them garbage: skip the collections
+    try:
+        for ev in events:
+            t = type(ev)
+            if t is Progress:
                 if progress is not None:
-                    progress(reader.pos)
+                    progress(ev.pos)  # type: ignore[union-attr]
                 await asyncio.sleep(0)
-        elif t is SelectDb:
-            idx = ev.db  # type: ignore[union-attr]
-            if idx >= len(dbs):
-                raise RdbFormatError(
-                    f"FATAL: Data file was created with a Redis server configured to handle "
-                    f"more than {len(dbs)} databases. Exiting", offset=reader.pos, doing="select db",
-                )
-            db = dbs[idx]
-        elif t is Aux:
-            res.aux[ev.name] = ev.value  # type: ignore[union-attr]
-        elif t is Function:
-            if functions is not None:
-                functions.load(ev.code, replace=True)  # type: ignore[union-attr]
-        elif t is Eof:
-            res.end_offset = ev.end_offset  # type: ignore[union-attr]
+            elif t is Aux:
+                res.aux[ev.name] = ev.value  # type: ignore[union-attr]
+            elif t is Function:
+                if functions is not None:
+                    functions.load(ev.code, replace=True)  # type: ignore[union-attr]
+            elif t is Eof:
+                res.end_offset = ev.end_offset  # type: ignore[union-attr]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    res.keys_loaded = reader.keys_loaded
+    res.keys_expired = reader.keys_expired
     res.version = reader.version
     return res
 

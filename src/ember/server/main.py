@@ -67,10 +67,19 @@ def adjust_open_files_limit(config: Config, at_runtime: bool = False) -> None:
         return
     best = maxfiles
     err = 0
-    cap = _max_settable(_hard)
-    if best > cap:
-        # Redis steps down 16 fds at a time until setrlimit() works: jump to that step
-        best -= 16 * -(-(best - cap) // 16)
+    # Redis steps down 16 fds at a time until setrlimit() works: jump close to that step
+    # (the kernel's nr_open for a privileged process, else the hard limit)
+    for cap in (_max_settable(_hard), _hard):
+        if best > cap and cap != resource.RLIM_INFINITY:
+            candidate = maxfiles - 16 * -(-(maxfiles - cap) // 16)
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (candidate, candidate))
+            except (OSError, ValueError) as e:
+                err = getattr(e, "errno", None) or errno.EPERM
+                continue
+            resource.setrlimit(resource.RLIMIT_NOFILE, (oldlimit, _hard))
+            best = candidate
+            break
     while best > oldlimit:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (best, best))
