@@ -246,6 +246,7 @@ def test_aof_enabled_but_absent_loads_the_rdb_then_writes_a_base(ember_factory: 
     s.stop()
     assert not (s.dir / "appendonlydir").exists()
     s.args[s.args.index("--appendonly") + 1] = "yes"
+    s.port = new_port()  # the old port may be taken meanwhile
     s.start()
     with Raw(s.port) as r:
         assert r("DEBUG", "DIGEST") == want
@@ -258,6 +259,7 @@ def test_aof_enabled_but_absent_loads_the_rdb_then_writes_a_base(ember_factory: 
     # the base alone carries the dataset now
     s.stop()
     (s.dir / "dump.rdb").unlink()
+    s.port = new_port()  # the old port may be taken meanwhile
     s.start()
     with Raw(s.port) as r:
         assert r("DEBUG", "DIGEST") == want
@@ -318,6 +320,7 @@ def test_legacy_single_aof_is_loaded_and_migrated_like_redis(
         r("SET", "after-migration", "1")
         want = r("DEBUG", "DIGEST")
     e.stop()
+    e.port = new_port()  # the old port may be taken meanwhile
     e.start()
     with Raw(e.port) as r:
         assert r("DEBUG", "DIGEST") == want
@@ -505,6 +508,8 @@ def test_truncated_tail_in_a_started_ember(ember_factory: Factory) -> None:
         with Raw(s.port) as r:
             r("SET", "after", "restart")
     stop_all(servers)
+    for s in servers:
+        s.port = new_port()  # the old ports may be taken meanwhile
     start_all(servers)
     for cut, s in zip(SAMPLE, servers, strict=True):
         want, _ = t_model(cut)

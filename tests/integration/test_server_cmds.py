@@ -3,6 +3,7 @@ RESETSTAT — compared with redis-server 7.0.15."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -292,7 +293,10 @@ def test_shutdown_variants(ember_factory: Callable[..., ServerProcess],
     d("SHUTDOWN")
     d("EXEC")
     for s in (e, r):
-        s.client().shutdown(nosave=True)
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        sock.sendall(b"SHUTDOWN NOSAVE\r\n")
+        assert sock.recv(100) == b""  # no reply: the server goes away
+        sock.close()
         assert s.proc is not None and s.proc.wait(10) == 0
     assert "User requested shutdown..." in e.log_text()
     assert "ready to exit, bye bye" in e.log_text()

@@ -197,6 +197,13 @@ class Client(asyncio.Protocol):
             if self.blocked is not None or self.paused or self.closing or self.close_after_reply:
                 self.queue.extend(cmds[i + 1 :])
                 break
+            if len(out) >= 64 or (len(out) >= 4 and len(out[-1]) > 65536):
+                # many or big replies in one batch: send them and apply
+                # client-output-buffer-limit now (Redis checks after every reply)
+                self.flush()
+                self.check_output_limits()
+                if self.closing:
+                    break
         if srv.ready_keys:
             handle_ready_keys(srv)
         if out:

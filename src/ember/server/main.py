@@ -183,7 +183,8 @@ async def start_listeners(srv: Server) -> None:
         log.warning("Configured to not listen anywhere, exiting.")
         raise SystemExit(1)
     for sock in socks:
-        srv.servers.append(await loop.create_server(lambda: Client(srv), sock=sock))
+        # backlog again: create_server re-listens with its own default (100) otherwise
+        srv.servers.append(await loop.create_server(lambda: Client(srv), sock=sock, backlog=cfg["tcp-backlog"]))
     srv.tcp_servers = list(srv.servers)  # type: ignore[attr-defined]
     if cfg["unixsocket"]:
         path = cfg["unixsocket"]
@@ -221,7 +222,7 @@ def rebind_listeners(srv: Server) -> bool:
     srv.tcp_servers = []  # type: ignore[attr-defined]
 
     async def serve_on(sock: socket.socket) -> None:
-        server = await loop.create_server(lambda: Client(srv), sock=sock)
+        server = await loop.create_server(lambda: Client(srv), sock=sock, backlog=srv.config.values["tcp-backlog"])
         srv.servers.append(server)
         srv.tcp_servers.append(server)  # type: ignore[attr-defined]
 
