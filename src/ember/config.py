@@ -369,7 +369,7 @@ OPTIONS: list[Option] = [
     _o("oom-score-adj-values", "special", "0 200 800", multi_arg=True, parse=_parse_oom_values),
     # -- memory / eviction
     _o("maxmemory", "memory", 0, min=0, max=ULLONG_MAX),
-    _o("maxmemory-policy", "enum", "noeviction", choices=_MAXMEMORY_POLICIES),
+    _o("maxmemory-policy", "enum", "noeviction", choices=_MAXMEMORY_POLICIES, hook="on_maxmemory_policy"),
     _o("maxmemory-samples", "int", 5, min=1, max=INT_MAX),
     _o("maxmemory-eviction-tenacity", "int", 10, min=0, max=100),
     _o("lfu-log-factor", "int", 10, min=0, max=INT_MAX),

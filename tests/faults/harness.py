@@ -77,26 +77,72 @@ class Scenario:
 AOF_BASE = ["--save", "", "--appendonly", "yes"]
 
 SCENARIOS: list[Scenario] = [
-    Scenario("aof-always", [*AOF_BASE, "--appendfsync", "always"], "aof",
-             about="kill -9 at a random moment"),
-    Scenario("aof-everysec", [*AOF_BASE, "--appendfsync", "everysec"], "aof",
-             about="kill -9 at a random moment"),
-    Scenario("aof-no", [*AOF_BASE, "--appendfsync", "no"], "aof",
-             about="kill -9 at a random moment"),
-    Scenario("aof-always-rewrite", [*AOF_BASE, "--appendfsync", "always"], "aof", "rewrite",
-             about="kill -9 during BGREWRITEAOF (forkless)"),
-    Scenario("aof-everysec-rewrite-fork", [*AOF_BASE, "--appendfsync", "everysec", "--bgsave-engine", "fork"],
-             "aof", "rewrite", about="kill -9 during BGREWRITEAOF (fork engine)"),
-    Scenario("rdb+aof-everysec-bgsave", ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"],
-             "aof", "bgsave", about="kill -9 during BGSAVE with the AOF on"),
-    Scenario("rdb-bgsave", ["--save", "", "--appendonly", "no"], "rdb", "bgsave",
-             about="kill -9 during or after BGSAVE (forkless)"),
-    Scenario("rdb-bgsave-fork", ["--save", "", "--appendonly", "no", "--bgsave-engine", "fork"], "rdb", "bgsave",
-             about="kill -9 during or after BGSAVE (fork engine)"),
-    Scenario("aof-load", [*AOF_BASE, "--appendfsync", "everysec"], "aof", "loading", preload=300_000,
-             about="kill -9 while loading a 300k-key AOF at startup"),
-    Scenario("rdb-load", ["--save", "", "--appendonly", "no"], "rdb", "loading", preload=300_000,
-             about="kill -9 while loading a 300k-key RDB at startup"),
+    Scenario(
+        "aof-always",
+        [*AOF_BASE, "--appendfsync", "always"],
+        "aof",
+        about="kill -9 at a random moment",
+    ),
+    Scenario(
+        "aof-everysec",
+        [*AOF_BASE, "--appendfsync", "everysec"],
+        "aof",
+        about="kill -9 at a random moment",
+    ),
+    Scenario(
+        "aof-no", [*AOF_BASE, "--appendfsync", "no"], "aof", about="kill -9 at a random moment"
+    ),
+    Scenario(
+        "aof-always-rewrite",
+        [*AOF_BASE, "--appendfsync", "always"],
+        "aof",
+        "rewrite",
+        about="kill -9 during BGREWRITEAOF (forkless)",
+    ),
+    Scenario(
+        "aof-everysec-rewrite-fork",
+        [*AOF_BASE, "--appendfsync", "everysec", "--bgsave-engine", "fork"],
+        "aof",
+        "rewrite",
+        about="kill -9 during BGREWRITEAOF (fork engine)",
+    ),
+    Scenario(
+        "rdb+aof-everysec-bgsave",
+        ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"],
+        "aof",
+        "bgsave",
+        about="kill -9 during BGSAVE with the AOF on",
+    ),
+    Scenario(
+        "rdb-bgsave",
+        ["--save", "", "--appendonly", "no"],
+        "rdb",
+        "bgsave",
+        about="kill -9 during or after BGSAVE (forkless)",
+    ),
+    Scenario(
+        "rdb-bgsave-fork",
+        ["--save", "", "--appendonly", "no", "--bgsave-engine", "fork"],
+        "rdb",
+        "bgsave",
+        about="kill -9 during or after BGSAVE (fork engine)",
+    ),
+    Scenario(
+        "aof-load",
+        [*AOF_BASE, "--appendfsync", "everysec"],
+        "aof",
+        "loading",
+        preload=300_000,
+        about="kill -9 while loading a 300k-key AOF at startup",
+    ),
+    Scenario(
+        "rdb-load",
+        ["--save", "", "--appendonly", "no"],
+        "rdb",
+        "loading",
+        preload=300_000,
+        about="kill -9 while loading a 300k-key RDB at startup",
+    ),
 ]
 
 
@@ -128,8 +174,14 @@ class SaveRecord:
 class Run:
     """One scenario: a directory, a server, the model, and the rounds."""
 
-    def __init__(self, sc: Scenario, workdir: Path, rng: random.Random, run_time: tuple[float, float],
-                 log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        sc: Scenario,
+        workdir: Path,
+        rng: random.Random,
+        run_time: tuple[float, float],
+        log: Callable[[str], None],
+    ) -> None:
         self.sc = sc
         self.rng = rng
         self.run_time = run_time
@@ -236,7 +288,9 @@ class Run:
                 for op in ops:
                     keys.update(keys_of(op))
             got = read_dataset(c, keys)
-            v, after = check_round(self.state, self.pending, got, c.dbsize(), extra_count=self.sc.preload)
+            v, after = check_round(
+                self.state, self.pending, got, c.dbsize(), extra_count=self.sc.preload
+            )
             self._account(v)
             self.state = after
         else:
@@ -264,8 +318,14 @@ class Run:
                 keys.update(keys_of(op))
         got = read_dataset(c, keys)
         count = c.dbsize() - self.sc.preload
-        match = next((i for i in range(len(cands) - 1, first_ok - 1, -1)
-                      if cands[i].state == got and len(got) == count), None)
+        match = next(
+            (
+                i
+                for i in range(len(cands) - 1, first_ok - 1, -1)
+                if cands[i].state == got and len(got) == count
+            ),
+            None,
+        )
         self.saves = []
         if match is not None:
             covered = self.covered.get(match - 1, 0) if match > 0 else 0
@@ -318,7 +378,10 @@ class Run:
         stop = threading.Event()
         gate = Gate(sc.writers)
         seed = rng.randrange(1 << 30)
-        writers = [Writer(w, self.srv.port, self.next_seq[w], stop, gate, seed=seed) for w in range(sc.writers)]
+        writers = [
+            Writer(w, self.srv.port, self.next_seq[w], stop, gate, seed=seed)
+            for w in range(sc.writers)
+        ]
         for w in writers:
             w.start()
         lo, hi = self.run_time
@@ -387,7 +450,9 @@ class Run:
         else:
             time.sleep(rng.uniform(0.0, total / (n + 1)))
 
-    def _pause_and_save(self, writers: list[Writer], gate: Gate, wait: bool, slow: bool = False) -> None:
+    def _pause_and_save(
+        self, writers: list[Writer], gate: Gate, wait: bool, slow: bool = False
+    ) -> None:
         if not gate.pause():
             self.stats.errors.append("writers did not pause")
             return
@@ -399,12 +464,16 @@ class Run:
                 for op in w.ops:
                     if op.err is None:
                         if not op.acked:
-                            self.stats.errors.append(f"op {op.w}:{op.seq} not acknowledged while paused")
+                            self.stats.errors.append(
+                                f"op {op.w}:{op.seq} not acknowledged while paused"
+                            )
                         apply_op(state, op)
                         covered += 1
             if slow:
                 n = max(1, c.dbsize())
-                c.config_set("rdb-key-save-delay", str(max(1, int(self.rng.uniform(0.5, 1.5) * 1e6 / n))))
+                c.config_set(
+                    "rdb-key-save-delay", str(max(1, int(self.rng.uniform(0.5, 1.5) * 1e6 / n)))
+                )
             else:
                 c.config_set("rdb-key-save-delay", "0")
             saves0 = int(c.info("persistence")["rdb_saves"])
@@ -416,7 +485,9 @@ class Run:
             gate.resume()
         if wait:
             info = _wait_info(c, "rdb_bgsave_in_progress", 0)
-            rec.completed = info.get("rdb_last_bgsave_status") == "ok" and int(info["rdb_saves"]) > saves0
+            rec.completed = (
+                info.get("rdb_last_bgsave_status") == "ok" and int(info["rdb_saves"]) > saves0
+            )
             if not rec.completed:
                 self.stats.errors.append(f"BGSAVE failed: {info.get('rdb_last_bgsave_status')}")
         c.close()
@@ -462,8 +533,14 @@ def _wait_info(c: redis.Redis, key: str, want: int, timeout: float = 120.0) -> d
     raise TimeoutError(f"{key} stayed != {want}")
 
 
-def run_scenario(sc: Scenario, rounds: int, workdir: Path, seed: int = 0, quick: bool = False,
-                 log: Callable[[str], None] = lambda s: None) -> Stats:
+def run_scenario(
+    sc: Scenario,
+    rounds: int,
+    workdir: Path,
+    seed: int = 0,
+    quick: bool = False,
+    log: Callable[[str], None] = lambda s: None,
+) -> Stats:
     """Run one scenario from an empty directory. ``quick``: short rounds, a preloaded
     dataset of 60k keys instead of 300k (the pytest version)."""
     rng = random.Random(f"{seed}:{sc.name}")
@@ -477,26 +554,53 @@ def run_scenario(sc: Scenario, rounds: int, workdir: Path, seed: int = 0, quick:
 
 # ------------------------------------------------------------------------------ report
 
-COLUMNS = ("scenario", "rounds", "acked writes", "lost", "phantom", "torn", "refused to start",
-           "kills in event", "unsaved (RDB)", "tails repaired")
+COLUMNS = (
+    "scenario",
+    "rounds",
+    "acked writes",
+    "lost",
+    "phantom",
+    "torn",
+    "refused to start",
+    "kills in event",
+    "unsaved (RDB)",
+    "tails repaired",
+)
 
 
 def table(rows: list[Stats]) -> str:
     data = [
-        (s.name, s.rounds, s.acked, s.lost, s.phantom, s.torn, s.refused, s.killed_in_event, s.unsaved,
-         s.tails_repaired)
+        (
+            s.name,
+            s.rounds,
+            s.acked,
+            s.lost,
+            s.phantom,
+            s.torn,
+            s.refused,
+            s.killed_in_event,
+            s.unsaved,
+            s.tails_repaired,
+        )
         for s in rows
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(COLUMNS, *data, strict=True)]
     line = "| " + " | ".join(f"{c:<{w}}" for c, w in zip(COLUMNS, widths, strict=True)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(f"{str(x):<{w}}" for x, w in zip(r, widths, strict=True)) + " |" for r in data]
+    body = [
+        "| " + " | ".join(f"{str(x):<{w}}" for x, w in zip(r, widths, strict=True)) + " |"
+        for r in data
+    ]
     return "\n".join([line, sep, *body])
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.faults.harness", description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=None, help="rounds per scenario (default 20, --quick 3)")
+    ap = argparse.ArgumentParser(
+        prog="python -m tests.faults.harness", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=None, help="rounds per scenario (default 20, --quick 3)"
+    )
     ap.add_argument("--quick", action="store_true", help="few rounds, short runs")
     ap.add_argument("--scenario", action="append", default=[], help="run only these (repeatable)")
     ap.add_argument("--seed", type=int, default=None)
@@ -507,12 +611,17 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     base = Path(tempfile.mkdtemp(prefix="ember-faults-"))
-    print(f"ember crash harness: {len(chosen)} scenarios x {rounds} rounds, seed {seed}, dir {base}", flush=True)
+    print(
+        f"ember crash harness: {len(chosen)} scenarios x {rounds} rounds, seed {seed}, dir {base}",
+        flush=True,
+    )
     results: list[Stats] = []
     try:
         for sc in chosen:
             t0 = time.monotonic()
-            st = run_scenario(sc, rounds, base / sc.name, seed, args.quick, log=lambda s: print(s, flush=True))
+            st = run_scenario(
+                sc, rounds, base / sc.name, seed, args.quick, log=lambda s: print(s, flush=True)
+            )
             results.append(st)
             status = "ok" if st.ok else "FAILED"
             print(f"{sc.name}: {status} ({time.monotonic() - t0:.1f} s) - {sc.about}", flush=True)
@@ -522,8 +631,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_powerloss and not args.scenario:
             from tests.faults import powerloss
 
-            pl_rows = powerloss.run_all(base / "powerloss", quick=args.quick, seed=seed,
-                                        log=lambda s: print(s, flush=True))
+            pl_rows = powerloss.run_all(
+                base / "powerloss", quick=args.quick, seed=seed, log=lambda s: print(s, flush=True)
+            )
             results += pl_rows
     finally:
         if not args.keep:

@@ -198,14 +198,26 @@ class RecordingServer(ServerProcess):
 
     def command_line(self) -> list[str]:
         cmd = super().command_line()
-        return [sys.executable, "-m", "tests.faults.powerloss", "serve", str(self.record), "--",
-                *cmd[len(ember_cmd()) :]]
+        return [
+            sys.executable,
+            "-m",
+            "tests.faults.powerloss",
+            "serve",
+            str(self.record),
+            "--",
+            *cmd[len(ember_cmd()) :],
+        ]
 
     def start(self, wait: bool = True, timeout: float = 30.0) -> RecordingServer:
         log = open(self.logfile, "ab")
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-                   EMBER_FAULTS_MUTATION=self.mutation)
-        self.proc = subprocess.Popen(self.command_line(), cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, env=env)
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            EMBER_FAULTS_MUTATION=self.mutation,
+        )
+        self.proc = subprocess.Popen(
+            self.command_line(), cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
         if wait:
             self.wait_ready(timeout)
         return self
@@ -392,7 +404,9 @@ class Recording:
     log: str = ""
 
 
-def record_workload(policy: str, workdir: Path, seed: int, quick: bool, mutation: str = "") -> Recording:
+def record_workload(
+    policy: str, workdir: Path, seed: int, quick: bool, mutation: str = ""
+) -> Recording:
     """Run writers against a recording server; returns what happened on both sides."""
     rng = random.Random(f"{seed}:record:{policy}")
     if workdir.exists():
@@ -410,9 +424,19 @@ def record_workload(policy: str, workdir: Path, seed: int, quick: bool, mutation
     duration = 1.5 if quick else 3.0
     stop = threading.Event()
     gate = Gate(nwriters)
-    writers = [Writer(w, srv.port, 0, stop, gate, seed=rng.randrange(1 << 30), value_size=(8, 200),
-                      pause=0.002 if quick else 0.0)
-               for w in range(nwriters)]
+    writers = [
+        Writer(
+            w,
+            srv.port,
+            0,
+            stop,
+            gate,
+            seed=rng.randrange(1 << 30),
+            value_size=(8, 200),
+            pause=0.002 if quick else 0.0,
+        )
+        for w in range(nwriters)
+    ]
     saves: list[SaveMark] = []
     c = connect(srv.port, 60)
     try:
@@ -451,8 +475,15 @@ def record_workload(policy: str, workdir: Path, seed: int, quick: bool, mutation
     srv.stop()  # SIGTERM: graceful, the wrapper pickles the operations
     with open(record, "rb") as f:
         ops = pickle.load(f)
-    return Recording(policy, os.path.realpath(workdir / "data"), ops, {w.w: w.ops for w in writers}, saves,
-                     real.decode() if isinstance(real, bytes) else real, srv.log_text())
+    return Recording(
+        policy,
+        os.path.realpath(workdir / "data"),
+        ops,
+        {w.w: w.ops for w in writers},
+        saves,
+        real.decode() if isinstance(real, bytes) else real,
+        srv.log_text(),
+    )
 
 
 def _wait_persist(c: Any, key: str, timeout: float = 60.0) -> None:
@@ -511,8 +542,14 @@ def cut_points(ops: list[TOp], rng: random.Random, limit: int) -> list[int]:
     return chosen
 
 
-def check_recording(rec: Recording, scratch: Path, seed: int, limit: int, real_checks: int,
-                    log: Callable[[str], None] = lambda s: None) -> PLStats:
+def check_recording(
+    rec: Recording,
+    scratch: Path,
+    seed: int,
+    limit: int,
+    real_checks: int,
+    log: Callable[[str], None] = lambda s: None,
+) -> PLStats:
     rng = random.Random(f"{seed}:replay:{rec.policy}")
     st = PLStats(f"powerloss-{rec.policy}")
     ops = rec.ops
@@ -564,14 +601,23 @@ def check_recording(rec: Recording, scratch: Path, seed: int, limit: int, real_c
             where = f"cut {cut}/{len(ops)} ({variant})"
             if not loaded.ok:
                 st.refused += 1
-                st.errors.append(f"{where}: refused to load: {loaded.log.strip().splitlines()[-3:]}")
+                st.errors.append(
+                    f"{where}: refused to load: {loaded.log.strip().splitlines()[-3:]}"
+                )
                 continue
             st.tails_repaired += loaded.log.count("Truncating the AOF")
             if appendonly:
                 _check_aof_cut(rec, st, loaded, all_ops, variant, t_cut, last_fsync_t0, where)
             else:
-                _check_rdb_cut(rec, st, loaded, variant, t_cut, durable_saves, len(renames_dump), where)
-            if real_left and variant in ("torn", "meta") and cut not in (0, len(ops)) and rng.random() < 0.3:
+                _check_rdb_cut(
+                    rec, st, loaded, variant, t_cut, durable_saves, len(renames_dump), where
+                )
+            if (
+                real_left
+                and variant in ("torn", "meta")
+                and cut not in (0, len(ops))
+                and rng.random() < 0.3
+            ):
                 real_left -= 1
                 _check_real_start(dest, appendonly, digest_of(loaded.server), st, where)
             shutil.rmtree(dest, ignore_errors=True)
@@ -582,8 +628,16 @@ def check_recording(rec: Recording, scratch: Path, seed: int, limit: int, real_c
     return st
 
 
-def _check_aof_cut(rec: Recording, st: PLStats, loaded: Loaded, all_ops: list[Op], variant: str,
-                   t_cut: float, last_fsync_t0: float, where: str) -> None:
+def _check_aof_cut(
+    rec: Recording,
+    st: PLStats,
+    loaded: Loaded,
+    all_ops: list[Op],
+    variant: str,
+    t_cut: float,
+    last_fsync_t0: float,
+    where: str,
+) -> None:
     from tests.faults.workload import read_dataset_local
 
     got = read_dataset_local(loaded.server.dbs, _keys_cache(all_ops))
@@ -606,8 +660,14 @@ def _check_aof_cut(rec: Recording, st: PLStats, loaded: Loaded, all_ops: list[Op
     st.lost += v.lost
     st.phantom += v.phantom
     st.torn += v.torn
-    gone = [op.t_ack for op in all_ops
-            if op.acked and op.t_ack is not None and op.t_ack < t_cut and (op.w, op.seq) not in v.present]
+    gone = [
+        op.t_ack
+        for op in all_ops
+        if op.acked
+        and op.t_ack is not None
+        and op.t_ack < t_cut
+        and (op.w, op.seq) not in v.present
+    ]
     st.unsaved += len(gone)
     if gone and t_cut != float("inf"):
         # how far back the loss reaches: the oldest acknowledged write the cut lost
@@ -630,8 +690,16 @@ def _keys_cache(all_ops: list[Op]) -> set[bytes]:
     return _KEYS[k]
 
 
-def _check_rdb_cut(rec: Recording, st: PLStats, loaded: Loaded, variant: str, t_cut: float,
-                   durable_saves: int, renamed_saves: int, where: str) -> None:
+def _check_rdb_cut(
+    rec: Recording,
+    st: PLStats,
+    loaded: Loaded,
+    variant: str,
+    t_cut: float,
+    durable_saves: int,
+    renamed_saves: int,
+    where: str,
+) -> None:
     if loaded.source == "empty":
         if (durable_saves if variant != "process" else renamed_saves) > 0:
             st.lost += 1
@@ -648,12 +716,21 @@ def _check_rdb_cut(rec: Recording, st: PLStats, loaded: Loaded, variant: str, t_
         allowed = [durable_saves - 1]
     if not any(0 <= i < len(digests) and digests[i] == d for i in allowed):
         st.phantom += 1
-        st.errors.append(f"{where}: dump.rdb digest {d[:12]} is not save(s) {[i + 1 for i in allowed]} "
-                         f"of {[x[:12] for x in digests]}")
+        st.errors.append(
+            f"{where}: dump.rdb digest {d[:12]} is not save(s) {[i + 1 for i in allowed]} "
+            f"of {[x[:12] for x in digests]}"
+        )
 
 
 def _check_real_start(dest: Path, appendonly: bool, want: str, st: PLStats, where: str) -> None:
-    args = ["--enable-debug-command", "yes", "--save", "", "--appendonly", "yes" if appendonly else "no"]
+    args = [
+        "--enable-debug-command",
+        "yes",
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if appendonly else "no",
+    ]
     srv = ServerProcess("ember", dest, args)
     try:
         srv.start(timeout=60)
@@ -663,7 +740,9 @@ def _check_real_start(dest: Path, appendonly: bool, want: str, st: PLStats, wher
         c.close()
         st.real_starts += 1
         if got != want:
-            st.errors.append(f"{where}: real ember-server digest {got[:12]} != in-process {want[:12]}")
+            st.errors.append(
+                f"{where}: real ember-server digest {got[:12]} != in-process {want[:12]}"
+            )
     except RuntimeError as e:
         st.refused += 1
         st.errors.append(f"{where}: real ember-server refused to start: {str(e)[-300:]}")
@@ -679,8 +758,13 @@ def write_before_reply_violations(rec: Recording) -> tuple[int, int]:
     reply leaves: that is why ``kill -9`` loses nothing with ``everysec``/``no``. Each
     SET/register/transaction carries a unique value, found in the stream of writes to the
     incr files; the write holding it must have completed before the acknowledgement."""
-    writes = [op for op in rec.ops if op.kind == "write" and "appendonlydir" in op.path
-              and not os.path.basename(op.path).startswith("temp-")]
+    writes = [
+        op
+        for op in rec.ops
+        if op.kind == "write"
+        and "appendonlydir" in op.path
+        and not os.path.basename(op.path).startswith("temp-")
+    ]
     stream = bytearray()
     starts: list[int] = []
     for op in writes:
@@ -705,28 +789,50 @@ def write_before_reply_violations(rec: Recording) -> tuple[int, int]:
 POLICIES = ("always", "everysec", "no", "rdb")
 
 
-def run_policy(policy: str, workdir: Path, seed: int = 0, quick: bool = True,
-               log: Callable[[str], None] = lambda s: None, mutation: str = "") -> PLStats:
+def run_policy(
+    policy: str,
+    workdir: Path,
+    seed: int = 0,
+    quick: bool = True,
+    log: Callable[[str], None] = lambda s: None,
+    mutation: str = "",
+) -> PLStats:
     rec = record_workload(policy, workdir / "record", seed, quick, mutation)
-    st = check_recording(rec, workdir / "cuts", seed, limit=20 if quick else 400, real_checks=1 if quick else 4,
-                         log=log)
+    st = check_recording(
+        rec,
+        workdir / "cuts",
+        seed,
+        limit=20 if quick else 200,
+        real_checks=1 if quick else 4,
+        log=log,
+    )
     if policy != "rdb":
         checked, bad = write_before_reply_violations(rec)
         if bad:
             st.lost += bad
-            st.errors.append(f"{bad} of {checked} replies left before the write() of their AOF bytes "
-                             "(a kill -9 at that moment loses them)")
+            st.errors.append(
+                f"{bad} of {checked} replies left before the write() of their AOF bytes "
+                "(a kill -9 at that moment loses them)"
+            )
     return st
 
 
-def run_all(workdir: Path, quick: bool = False, seed: int = 0, log: Callable[[str], None] = lambda s: None) -> list[Any]:
+def run_all(
+    workdir: Path, quick: bool = False, seed: int = 0, log: Callable[[str], None] = lambda s: None
+) -> list[Any]:
     out = []
     for p in POLICIES:
         t0 = time.monotonic()
         st = run_policy(p, workdir / p, seed, quick, log)
         out.append(st)
-        extra = (f", max gap between fsyncs {st.max_fsync_gap:.2f} s, oldest lost acknowledgement "
-                 f"{st.max_loss_window:.2f} s before the cut") if p == "everysec" else ""
+        extra = (
+            (
+                f", max gap between fsyncs {st.max_fsync_gap:.2f} s, oldest lost acknowledgement "
+                f"{st.max_loss_window:.2f} s before the cut"
+            )
+            if p == "everysec"
+            else ""
+        )
         log(f"{st.name}: {'ok' if st.ok else 'FAILED'} ({time.monotonic() - t0:.1f} s{extra})")
         for e in st.errors[:5]:
             log("   " + e)
@@ -739,7 +845,10 @@ def main(argv: list[str]) -> int:
         if rest and rest[0] == "--":
             rest = rest[1:]
         return serve_main(argv[1], rest)
-    print("usage: python -m tests.faults.powerloss serve RECORD -- <ember-server args>", file=sys.stderr)
+    print(
+        "usage: python -m tests.faults.powerloss serve RECORD -- <ember-server args>",
+        file=sys.stderr,
+    )
     return 2
 
 
@@ -748,4 +857,3 @@ if __name__ == "__main__":
     from tests.faults import powerloss as _module
 
     sys.exit(_module.main(sys.argv[1:]))
-

@@ -15,6 +15,8 @@ from tests.faults.harness import SCENARIOS, Scenario, run_scenario
 from tests.faults.workload import connect
 from tests.helpers.servers import ServerProcess
 
+pytestmark = [pytest.mark.faults]
+
 SEED = int(os.environ.get("FAULTS_SEED", random.randrange(1 << 30)))
 
 
@@ -23,8 +25,10 @@ def test_crash_scenario(name: str, tmp_path: Path) -> None:
     sc = next(s for s in SCENARIOS if s.name == name)
     st = run_scenario(sc, 2, tmp_path / "data", seed=SEED, quick=True)
     detail = "\n".join(st.errors[:5])
-    assert st.ok, f"{name} (FAULTS_SEED={SEED}): lost={st.lost} phantom={st.phantom} torn={st.torn} " \
-                  f"refused={st.refused}\n{detail}"
+    assert st.ok, (
+        f"{name} (FAULTS_SEED={SEED}): lost={st.lost} phantom={st.phantom} torn={st.torn} "
+        f"refused={st.refused}\n{detail}"
+    )
     assert st.rounds == 2
     assert st.acked > 0
 
@@ -57,7 +61,11 @@ def test_checker_sees_phantoms(tmp_path: Path) -> None:
 def test_bgsave_keeps_big_value_written_during_save(tmp_path: Path) -> None:
     """Regression (found by the rdb-load scenario): a value >= 64 KB modified while a
     forkless BGSAVE runs was preserved as empty bytes, so the key vanished from the file."""
-    s = ServerProcess("ember", tmp_path / "d", ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"])
+    s = ServerProcess(
+        "ember",
+        tmp_path / "d",
+        ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"],
+    )
     s.start()
     try:
         c = connect(s.port)

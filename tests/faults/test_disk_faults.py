@@ -29,6 +29,8 @@ import redis
 from tests.faults.workload import Writer, check_round, connect, keys_of, read_dataset
 from tests.helpers.servers import ServerProcess
 
+pytestmark = [pytest.mark.faults, pytest.mark.interop]
+
 RDB_MISCONF = (
     "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
     "Commands that may modify the data set are disabled, because this instance is configured to report "
@@ -113,8 +115,15 @@ def test_aof_everysec_fault_then_recovery(op: str, err: str, tmp_path: Path) -> 
         w.start()
         time.sleep(0.3)
         assert c.execute_command("DEBUG", "FS-FAULT", op, err, "incr.aof") == b"OK"
-        wait_for(lambda: persist_info(c)["aof_last_write_status"] == "err", 5, "aof_last_write_status:err")
-        assert error_of(lambda: c.set("x", "1")) == f"MISCONF Errors writing to the AOF file: {STRERROR[err]}"
+        wait_for(
+            lambda: persist_info(c)["aof_last_write_status"] == "err",
+            5,
+            "aof_last_write_status:err",
+        )
+        assert (
+            error_of(lambda: c.set("x", "1"))
+            == f"MISCONF Errors writing to the AOF file: {STRERROR[err]}"
+        )
         assert c.get("before") == b"1"  # reads keep working
         assert c.dbsize() >= 1
         assert "Error writing to the AOF file" in s.log_text()
@@ -147,8 +156,13 @@ def test_aof_always_write_fault_holds_replies(tmp_path: Path) -> None:
         c2 = connect(s.port)  # new clients still connect (HELLO, CLIENT SETINFO pass)
         info = persist_info(c2)
         assert info["aof_last_write_status"] == "err"
-        assert (error_of(c2.ping) or "").startswith("MISCONF")  # PING is refused like a write (Redis)
-        assert error_of(lambda: c2.set("c", "3")) == "MISCONF Errors writing to the AOF file: No space left on device"
+        assert (error_of(c2.ping) or "").startswith(
+            "MISCONF"
+        )  # PING is refused like a write (Redis)
+        assert (
+            error_of(lambda: c2.set("c", "3"))
+            == "MISCONF Errors writing to the AOF file: No space left on device"
+        )
         reader = raw(s.port)
         reader.sendall(b"GET b\r\n")  # could show b, which is not on disk: held
         assert recv_within(reader, 0.5) == b""
@@ -193,8 +207,10 @@ def test_aof_rewrite_fault(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ RDB
 
 
-@pytest.mark.parametrize("op,err,path", [("write", "ENOSPC", "temp-"), ("fsync", "EIO", "temp-"),
-                                         ("rename", "EIO", "dump.rdb")])
+@pytest.mark.parametrize(
+    "op,err,path",
+    [("write", "ENOSPC", "temp-"), ("fsync", "EIO", "temp-"), ("rename", "EIO", "dump.rdb")],
+)
 def test_rdb_bgsave_fault(op: str, err: str, path: str, tmp_path: Path) -> None:
     with ember(tmp_path, "--save", "3600 1", "--appendonly", "no") as s:
         c = connect(s.port)
@@ -227,9 +243,14 @@ def test_fs_fault_after_n_and_usage(tmp_path: Path) -> None:
     """The hook itself: ``after N`` lets N calls through; bad arguments are refused."""
     with ember(tmp_path, "--save", "", "--appendonly", "yes", "--appendfsync", "everysec") as s:
         c = connect(s.port)
-        assert error_of(lambda: c.execute_command("DEBUG", "FS-FAULT", "open", "EIO")) == \
-            "op must be write, fsync or rename"
-        assert error_of(lambda: c.execute_command("DEBUG", "FS-FAULT", "write", "ENOPE")) == "unknown errno name"
+        assert (
+            error_of(lambda: c.execute_command("DEBUG", "FS-FAULT", "open", "EIO"))
+            == "op must be write, fsync or rename"
+        )
+        assert (
+            error_of(lambda: c.execute_command("DEBUG", "FS-FAULT", "write", "ENOPE"))
+            == "unknown errno name"
+        )
         c.execute_command("DEBUG", "FS-FAULT", "write", "EIO", "after", "3", "incr.aof")
         for i in range(3):
             c.set(f"ok{i}", "1")
@@ -245,8 +266,9 @@ def test_debug_fs_fault_needs_debug_enabled(tmp_path: Path) -> None:
     s = ServerProcess("ember", tmp_path / "d", ["--enable-debug-command", "no"]).start()
     try:
         c = connect(s.port)
-        assert (error_of(lambda: c.execute_command("DEBUG", "FS-FAULT", "write", "EIO")) or "").startswith(
-            "DEBUG command not allowed")
+        assert (
+            error_of(lambda: c.execute_command("DEBUG", "FS-FAULT", "write", "EIO")) or ""
+        ).startswith("DEBUG command not allowed")
     finally:
         s.stop()
 
@@ -257,10 +279,15 @@ def test_debug_fs_fault_needs_debug_enabled(tmp_path: Path) -> None:
 @contextlib.contextmanager
 def tmpfs(path: Path, size: str) -> Iterator[Path]:
     path.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip() or r.returncode}): real-ENOSPC test skipped")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({r.stderr.strip() or r.returncode}): real-ENOSPC test skipped"
+        )
     try:
         yield path
     finally:
@@ -268,13 +295,17 @@ def tmpfs(path: Path, size: str) -> Iterator[Path]:
 
 
 def grow(path: Path, size: str) -> None:
-    subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], check=True, capture_output=True)
+    subprocess.run(
+        ["mount", "-o", f"remount,size={size}", str(path)], check=True, capture_output=True
+    )
 
 
 def _fill_aof(kind: str, mnt: Path, log_dir: Path) -> dict[str, Any]:
     """Write 100 KB values into a 3 MB tmpfs until the AOF write fails; return what was
     observed (same procedure for ember and redis-server)."""
-    s = ServerProcess(kind, mnt / "d", ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"])
+    s = ServerProcess(
+        kind, mnt / "d", ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"]
+    )
     s.logfile = log_dir / f"{kind}.log"  # keep the log off the full disk
     s.start()
     out: dict[str, Any] = {}
@@ -313,13 +344,17 @@ def test_real_enospc_aof_like_redis(tmp_path: Path) -> None:
         with tmpfs(tmp_path / f"mnt-{kind}", "3m") as mnt:
             got[kind] = _fill_aof(kind, mnt, tmp_path)
     assert got["ember"] == got["redis"]
-    assert got["ember"]["misconf"] == "MISCONF Errors writing to the AOF file: No space left on device"
+    assert (
+        got["ember"]["misconf"] == "MISCONF Errors writing to the AOF file: No space left on device"
+    )
     assert got["ember"]["kept"] and got["ember"]["acked"] and got["ember"]["after_kept"]
 
 
 def _fill_rdb(kind: str, mnt: Path, log_dir: Path) -> dict[str, Any]:
     """BGSAVE of ~3 MB into a 2 MB tmpfs, then with space back (ember and redis alike)."""
-    s = ServerProcess(kind, mnt / "d", ["--save", "3600 1", "--appendonly", "no", "--rdbcompression", "no"])
+    s = ServerProcess(
+        kind, mnt / "d", ["--save", "3600 1", "--appendonly", "no", "--rdbcompression", "no"]
+    )
     s.logfile = log_dir / f"{kind}.log"
     s.start()
     try:
@@ -331,8 +366,12 @@ def _fill_rdb(kind: str, mnt: Path, log_dir: Path) -> dict[str, Any]:
         c.bgsave()
         wait_for(lambda: persist_info(c)["rdb_bgsave_in_progress"] == 0, 20)
         info = persist_info(c)
-        res = {"status": info["rdb_last_bgsave_status"], "misconf": error_of(lambda: c.set("x", "1")),
-               "read": c.get("small"), "temps": [p.name for p in (mnt / "d").iterdir() if p.name.startswith("temp-")]}
+        res = {
+            "status": info["rdb_last_bgsave_status"],
+            "misconf": error_of(lambda: c.set("x", "1")),
+            "read": c.get("small"),
+            "temps": [p.name for p in (mnt / "d").iterdir() if p.name.startswith("temp-")],
+        }
         grow(mnt, "40m")
         c.bgsave()
         wait_for(lambda: persist_info(c)["rdb_bgsave_in_progress"] == 0, 20)

@@ -20,6 +20,8 @@ import pytest
 from tests.faults.workload import connect
 from tests.helpers.servers import ServerProcess
 
+pytestmark = [pytest.mark.faults, pytest.mark.interop]
+
 
 def rss_mb(s: ServerProcess) -> float:
     assert s.proc is not None
@@ -86,7 +88,9 @@ PAYLOADS = [
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: repr(p[:24]))
-def test_protocol_errors_like_redis(pair: tuple[ServerProcess, ServerProcess], payload: bytes) -> None:
+def test_protocol_errors_like_redis(
+    pair: tuple[ServerProcess, ServerProcess], payload: bytes
+) -> None:
     e, r = pair
     with ThreadPoolExecutor(2) as pool:
         got, want = pool.map(lambda s: exchange(s.port, payload, 0.25), (e, r))
@@ -98,8 +102,13 @@ def test_random_garbage_never_crashes(pair: tuple[ServerProcess, ServerProcess])
     e, _ = pair
     rng = random.Random(1234)
     base = rss_mb(e)
-    valid = [b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nabc\r\n", b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
-             b"*4\r\n$5\r\nLPUSH\r\n$1\r\nl\r\n$1\r\na\r\n$1\r\nb\r\n", b"PING\r\n", b"*1\r\n$4\r\nINFO\r\n"]
+    valid = [
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nabc\r\n",
+        b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+        b"*4\r\n$5\r\nLPUSH\r\n$1\r\nl\r\n$1\r\na\r\n$1\r\nb\r\n",
+        b"PING\r\n",
+        b"*1\r\n$4\r\nINFO\r\n",
+    ]
     monitor = connect(e.port)
     for batch in range(8):
         socks = []
@@ -116,9 +125,19 @@ def test_random_garbage_never_crashes(pair: tuple[ServerProcess, ServerProcess])
                 data = b"".join(rng.choice(valid) for _ in range(rng.randint(1, 20)))
                 data = data[: rng.randrange(len(data))]
             else:  # random headers
-                data = b"".join(rng.choice([b"*%d\r\n" % rng.randint(-3, 1 << 31), b"$%d\r\n" % rng.randint(-3, 1 << 40),
-                                            b"x" * rng.randint(0, 100), b"\r\n", b":1\r\n", b"+OK\r\n"])
-                                for _ in range(rng.randint(1, 30)))
+                data = b"".join(
+                    rng.choice(
+                        [
+                            b"*%d\r\n" % rng.randint(-3, 1 << 31),
+                            b"$%d\r\n" % rng.randint(-3, 1 << 40),
+                            b"x" * rng.randint(0, 100),
+                            b"\r\n",
+                            b":1\r\n",
+                            b"+OK\r\n",
+                        ]
+                    )
+                    for _ in range(rng.randint(1, 30))
+                )
             sk = socket.create_connection(("127.0.0.1", e.port), timeout=5)
             try:
                 sk.sendall(data)
@@ -128,7 +147,9 @@ def test_random_garbage_never_crashes(pair: tuple[ServerProcess, ServerProcess])
         time.sleep(0.05)
         for sk in socks:
             if rng.random() < 0.5:
-                sk.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
+                sk.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                )  # RST
             sk.close()
         assert monitor.ping() is True, f"batch {batch}"
     assert alive(e)
@@ -211,7 +232,9 @@ def test_thousands_of_idle_connections(tmp_path: Path) -> None:
         s.stop()
 
 
-def test_slow_reader_of_big_replies_is_disconnected(pair: tuple[ServerProcess, ServerProcess]) -> None:
+def test_slow_reader_of_big_replies_is_disconnected(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
     e, r = pair
     for s in (e, r):
         c = connect(s.port)
@@ -249,7 +272,9 @@ def test_slow_reader_of_big_replies_is_disconnected(pair: tuple[ServerProcess, S
         c.close()
 
 
-def test_endless_bulk_is_cut_by_query_buffer_limit(pair: tuple[ServerProcess, ServerProcess]) -> None:
+def test_endless_bulk_is_cut_by_query_buffer_limit(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
     """A 2 GB bulk header (allowed by proto-max-bulk-len 4gb) then data trickling in:
     the connection is closed once client-query-buffer-limit (16 MB) is reached."""
     for s in pair:
@@ -289,7 +314,9 @@ def test_endless_bulk_is_cut_by_query_buffer_limit(pair: tuple[ServerProcess, Se
         assert alive(s)
 
 
-def test_huge_multibulk_count_does_not_preallocate(pair: tuple[ServerProcess, ServerProcess]) -> None:
+def test_huge_multibulk_count_does_not_preallocate(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
     """``*1048576`` then nothing: no memory is reserved for a million arguments."""
     e, _ = pair
     base = rss_mb(e)

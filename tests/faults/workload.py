@@ -46,8 +46,12 @@ KIND_WEIGHTS = (("incr", 30), ("set", 30), ("reg", 15), ("tx", 25))
 def connect(port: int, timeout: float = 10.0, **kw: Any) -> redis.Redis:
     """A client that never retries (a retried INCR would be applied twice)."""
     return redis.Redis(
-        host="127.0.0.1", port=port, socket_timeout=timeout, socket_connect_timeout=5,
-        retry=Retry(NoBackoff(), 0), **kw,
+        host="127.0.0.1",
+        port=port,
+        socket_timeout=timeout,
+        socket_connect_timeout=5,
+        retry=Retry(NoBackoff(), 0),
+        **kw,
     )
 
 
@@ -116,10 +120,21 @@ class Gate:
 class Writer(threading.Thread):
     """One connection, one operation at a time, until ``stop`` or a connection error."""
 
-    def __init__(self, w: int, port: int, start_seq: int, stop: threading.Event, gate: Gate | None = None,
-                 seed: int = 0, value_size: tuple[int, int] = (8, 300), kinds: Iterable[tuple[str, int]] = KIND_WEIGHTS,
-                 max_ops: int = 1_000_000, timeout: float = 15.0, on_error: str = "continue",
-                 pause: float = 0.0) -> None:
+    def __init__(
+        self,
+        w: int,
+        port: int,
+        start_seq: int,
+        stop: threading.Event,
+        gate: Gate | None = None,
+        seed: int = 0,
+        value_size: tuple[int, int] = (8, 300),
+        kinds: Iterable[tuple[str, int]] = KIND_WEIGHTS,
+        max_ops: int = 1_000_000,
+        timeout: float = 15.0,
+        on_error: str = "continue",
+        pause: float = 0.0,
+    ) -> None:
         super().__init__(name=f"writer-{w}", daemon=True)
         self.w = w
         self.port = port
@@ -298,9 +313,15 @@ def read_dataset_local(dbs: Any, keys: Iterable[bytes]) -> State:
     return out
 
 
-def check_round(before: State, ops_by_writer: dict[int, list[Op]], got: State, got_count: int,
-                extra_count: int = 0, must_have: Callable[[Op], bool] | None = None,
-                cannot_have: Callable[[Op], bool] | None = None) -> tuple[Verdict, State]:
+def check_round(
+    before: State,
+    ops_by_writer: dict[int, list[Op]],
+    got: State,
+    got_count: int,
+    extra_count: int = 0,
+    must_have: Callable[[Op], bool] | None = None,
+    cannot_have: Callable[[Op], bool] | None = None,
+) -> tuple[Verdict, State]:
     """Compare the recovered dataset with the model.
 
     ``before``: the model dataset when the round started (verified earlier);
@@ -329,8 +350,10 @@ def check_round(before: State, ops_by_writer: dict[int, list[Op]], got: State, g
                 v.present.add((op.w, op.seq))
             elif i < last_present or must_have(op):
                 v.lost += 1
-                v.note(f"writer {w} op {op.seq} ({op.kind}, acked={op.acked}) missing"
-                       + (" before a later present op" if i < last_present else ""))
+                v.note(
+                    f"writer {w} op {op.seq} ({op.kind}, acked={op.acked}) missing"
+                    + (" before a later present op" if i < last_present else "")
+                )
     # the whole recovered namespace must now equal the model
     for k in set(after) | set(got):
         a, g = after.get(k), got.get(k)

@@ -288,3 +288,32 @@ def test_many_concurrent_scans(r: redis.Redis) -> None:
             break
     assert all(done)
     assert all(len(s) == 500 for s in results)
+
+
+def test_object_idletime_under_lru_policy(r: redis.Redis, rr: redis.Redis) -> None:
+    import time
+
+    for c in (r, rr):
+        c.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        for c in (r, rr):  # (not small integers: Redis shares those, without a clock)
+            c.set("idle", "value")
+            c.set("busy", "value")
+        time.sleep(1.2)
+        for c in (r, rr):
+            c.get("busy")
+            assert c.object("idletime", "idle") >= 1, c
+            assert c.object("idletime", "idle") >= 1, c  # OBJECT does not count as an access
+            assert c.object("idletime", "busy") == 0, c
+            c.type("idle")
+            c.exists("idle")
+            c.ttl("idle")
+            assert c.object("idletime", "idle") >= 1, c  # neither do TYPE, EXISTS, TTL
+            c.touch("idle")
+            assert c.object("idletime", "idle") == 0, c
+        r.execute_command("SWAPDB", "0", "1")
+        r.execute_command("SELECT", "1")
+        assert r.object("idletime", "busy") == 0
+    finally:
+        for c in (r, rr):
+            c.config_set("maxmemory-policy", "noeviction")

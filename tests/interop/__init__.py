@@ -21,10 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ember.persistence.rdb.dump import restore_payload
-
-CORPUS = Path(
-    os.environ.get("EMBER_CORPUS", Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus")
-).resolve()
+from tests.helpers.corpus import CORPUS as CORPUS
 
 
 class RespError(Exception):

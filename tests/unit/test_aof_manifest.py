@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -33,8 +32,7 @@ from ember.persistence.aof.manifest import (
     temp_rewrite_name,
     upgrade_from_legacy,
 )
-
-CORPUS = Path(os.environ.get("EMBER_CORPUS", "/work/shared/corpus"))
+from tests.helpers.corpus import CORPUS
 
 
 def B(name: str, seq: int) -> AofInfo:

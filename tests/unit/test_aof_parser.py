@@ -4,7 +4,6 @@ test_aof_check_tool.py.)"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,8 @@ from ember.persistence.aof.parser import (
     parse_aof,
     parse_timestamp,
 )
+from tests.helpers.corpus import CORPUS
 
-CORPUS = Path(os.environ.get("EMBER_CORPUS", "/work/shared/corpus"))
 AOF = CORPUS / "aof"
 TS_INCR = AOF / "generated-redis-7.0.15/plain-ts/1-before-rewrite/appendonlydir/appendonly.aof.1.incr.aof"
 PLAIN_INCR = AOF / "generated-redis-7.0.15/plain/1-before-rewrite/appendonlydir/appendonly.aof.1.incr.aof"

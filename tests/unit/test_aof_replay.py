@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -10,8 +9,8 @@ import pytest
 
 from ember.persistence.aof.manifest import ManifestError
 from ember.persistence.aof.replay import AofMissingFileError, iter_aof_dir, resolve_aof_dir
+from tests.helpers.corpus import CORPUS
 
-CORPUS = Path(os.environ.get("EMBER_CORPUS", "/work/shared/corpus"))
 AOF = CORPUS / "aof"
 needs_corpus = pytest.mark.skipif(not AOF.is_dir(), reason="corpus not available")
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +23,8 @@ from ember.persistence.aof.rewrite import (
     rewrite_dataset,
     rewrite_key,
 )
+from tests.helpers.corpus import CORPUS
 
-CORPUS = Path(os.environ.get("EMBER_CORPUS", "/work/shared/corpus"))
 BASE_70 = (
     CORPUS
     / "aof/generated-redis-7.0.15/plain/2-after-rewrite/appendonlydir/appendonly.aof.2.base.aof"

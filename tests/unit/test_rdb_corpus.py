@@ -24,7 +24,6 @@ Comparison rule (decided from each expectation's ``_meta``, see corpus README):
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -33,15 +32,12 @@ import pytest
 
 from ember.persistence.rdb import RdbFormatError, RdbReader, load_rdb
 from ember.tools.check_rdb import rdb_to_json
+from tests.helpers.corpus import CORPUS
 
-CORPUS = Path(
-    os.environ.get("EMBER_CORPUS", Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus")
-).resolve()
 EXPECTED = CORPUS / "expected"
 SERVERS = {"redis-7.0.15", "valkey-9.1.2"}
 FAKETIME_2000_MS = 946684800000
 
-pytestmark = pytest.mark.skipif(not EXPECTED.is_dir(), reason="shared corpus not found")
 
 
 def _cases() -> list[tuple[str, Path]]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 import zlib
 from collections import deque
-from pathlib import Path
 
 import pytest
 
@@ -16,10 +14,7 @@ from ember.persistence.rdb import RdbFormatError, RdbReader, load_object, load_r
 from ember.persistence.rdb.dump import dump_payload, restore_payload
 from ember.persistence.rdb.errors import DumpBadDataError, DumpPayloadError
 from ember.persistence.rdb.writer import RdbWriteOptions, save_rdb_bytes
-
-CORPUS = Path(
-    os.environ.get("EMBER_CORPUS", Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus")
-).resolve()
+from tests.helpers.corpus import CORPUS
 
 SMALL_CORPUS_FILES = [
     "rdb/redis/list-quicklist.rdb",

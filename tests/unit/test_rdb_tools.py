@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 from pathlib import Path
 
 import lzf
@@ -23,10 +22,7 @@ from ember.persistence.rdb.writer import (
     zset_score_element,
 )
 from ember.tools import check_rdb
-
-CORPUS = Path(
-    os.environ.get("EMBER_CORPUS", Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus")
-).resolve()
+from tests.helpers.corpus import CORPUS
 
 
 def test_crc64_check_value() -> None:

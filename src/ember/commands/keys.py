@@ -22,6 +22,12 @@ RO = Flag.READONLY
 W = Flag.WRITE
 
 
+def peek(db: Any, key: bytes) -> Any:
+    """The value of ``key`` without counting as an access (Redis LOOKUP_NOTOUCH): lazy
+    expiry applies, the OBJECT IDLETIME clock is left alone."""
+    return db.data.get(key) if db.exists(key) else None
+
+
 def all_keys(argv: list[bytes]) -> list[int]:
     return list(range(1, len(argv)))
 
@@ -54,12 +60,13 @@ def exists(c: Client, argv: list[bytes]) -> Any:
 
 @command("touch", -2, RO | Flag.FAST, keys=(1, -1, 1), group=G, since="3.2.1", summary="Returns the number of existing keys out of those specified after updating the time they were last accessed.")
 def touch(c: Client, argv: list[bytes]) -> Any:
-    return exists(c, argv)
+    db = c.db
+    return sum(1 for k in argv[1:] if db.lookup(k) is not None)  # an access: LRU clock
 
 
 @command("type", 2, RO | Flag.FAST, keys=(1, 1, 1), group=G, summary="Determines the type of value stored at a key.")
 def type_(c: Client, argv: list[bytes]) -> Any:
-    v = c.db.lookup(argv[1])
+    v = peek(c.db, argv[1])
     if v is None:
         return Status("none")
     return Status(TYPE_NAMES[type(v)])
@@ -126,7 +133,7 @@ def scan(c: Client, argv: list[bytes]) -> Any:
     match = fast_glob(pattern) if pattern is not None and pattern != b"*" else None
     out = []
     for k in chunk:
-        v = db.lookup(k)
+        v = peek(db, k)
         if v is None:
             continue
         if match is not None and not match(k):  # type: ignore[operator]
@@ -254,7 +261,7 @@ container("object", G, "2.2.3", "A container for object introspection commands."
 
 @command("encoding", 3, RO, keys=(2, 2, 1), parent="object", group=G, since="2.2.3", summary="Returns the internal encoding of a Redis object.")
 def object_encoding_cmd(c: Client, argv: list[bytes]) -> Any:
-    v = c.db.lookup(argv[2])
+    v = peek(c.db, argv[2])
     if v is None:
         return None
     return object_encoding(v, c.server.config.values)
@@ -262,7 +269,7 @@ def object_encoding_cmd(c: Client, argv: list[bytes]) -> Any:
 
 @command("refcount", 3, RO, keys=(2, 2, 1), parent="object", group=G, since="2.2.3", summary="Returns the reference count of a value of a key.")
 def object_refcount(c: Client, argv: list[bytes]) -> Any:
-    v = c.db.lookup(argv[2])
+    v = peek(c.db, argv[2])
     if v is None:
         return None
     if type(v) is bytes and object_encoding(v, c.server.config.values) == b"int" and 0 <= int(v) < 10000:
@@ -272,7 +279,7 @@ def object_refcount(c: Client, argv: list[bytes]) -> Any:
 
 @command("idletime", 3, RO, keys=(2, 2, 1), parent="object", group=G, since="2.2.3", summary="Returns the time since the last access to a Redis object.")
 def object_idletime(c: Client, argv: list[bytes]) -> Any:
-    v = c.db.lookup(argv[2])
+    v = peek(c.db, argv[2])
     if v is None:
         return None
     if "lfu" in c.server.config.values["maxmemory-policy"]:
@@ -281,12 +288,34 @@ def object_idletime(c: Client, argv: list[bytes]) -> Any:
             "when switching between policies at runtime LRU and LFU data will take some time "
             "to adjust."
         )
-    return 0
+    lru = c.db.lru
+    if lru is None:
+        return 0  # access times are tracked only under an LRU maxmemory-policy
+    srv = c.server
+    since = lru.get(argv[2], getattr(srv, "lru_since_ms", srv.cached_now_ms()))
+    return max(0, (srv.cached_now_ms() - since) // 1000)
+
+
+LRU_POLICIES = ("allkeys-lru", "volatile-lru")
+
+
+def configure_lru(srv: Any) -> None:
+    """Track per-key access times (OBJECT IDLETIME) while maxmemory-policy is an LRU
+    policy: one dict entry per key, kept by the Db lookup/write paths. Keys untouched
+    since tracking started count as idle since then."""
+    on = srv.config.values["maxmemory-policy"] in LRU_POLICIES
+    if on:
+        srv.lru_since_ms = srv.cached_now_ms()
+    for db in srv.dbs:
+        if on and db.lru is None:
+            db.lru = {}
+        elif not on:
+            db.lru = None
 
 
 @command("freq", 3, RO, keys=(2, 2, 1), parent="object", group=G, since="4.0.0", summary="Returns the logarithmic access frequency counter of a Redis object.")
 def object_freq(c: Client, argv: list[bytes]) -> Any:
-    v = c.db.lookup(argv[2])
+    v = peek(c.db, argv[2])
     if v is None:
         return None
     if "lfu" not in c.server.config.values["maxmemory-policy"]:
@@ -394,7 +423,7 @@ def pexpireat(c: Client, argv: list[bytes]) -> Any:
 
 def _ttl(c: Client, key: bytes, unit_ms: int, absolute: bool) -> int:
     db = c.db
-    if db.lookup(key) is None:
+    if peek(db, key) is None:
         return -2
     when = db.expires.get(key)
     if when is None:

@@ -201,6 +201,7 @@ def swapdb(c: Client, argv: list[bytes]) -> Any:
         touch_all_watched_keys(db_, da)
         da.data, db_.data = db_.data, da.data
         da.expires, db_.expires = db_.expires, da.expires
+        da.lru, db_.lru = db_.lru, da.lru
         da.expire_scan, db_.expire_scan = [], []
         da.expire_pos = db_.expire_pos = 0
         for d in (da, db_):
@@ -240,7 +241,8 @@ def _protected_allowed(c: Client, setting: str) -> bool:
 
 
 def _is_local(c: Client) -> bool:
-    return c.unix or c.addr.startswith("127.") or c.addr.startswith("::1:") or c.addr.startswith("[::1]")
+    # Redis's islocalClient: unix socket, or exactly 127.0.0.1 / ::1 (127.0.0.2 is not local)
+    return c.unix or c.addr.rsplit(":", 1)[0] in ("127.0.0.1", "::1", "[::1]")
 
 
 @command("set", -4, CFG, parent="config", group=G, since="2.0.0", summary="Sets configuration parameters in-flight.")
@@ -382,7 +384,14 @@ def _on_listeners(srv: Any, old: Any, new: Any) -> None:
         raise ConfigError("Failed to bind to specified addresses." if isinstance(new, str) else "Unable to listen on this port. Check server logs.")
 
 
+def _on_maxmemory_policy(srv: Any, old: str, new: str) -> None:
+    from ember.commands.keys import configure_lru
+
+    configure_lru(srv)
+
+
 CONFIG_HOOKS: dict[str, Any] = {
+    "on_maxmemory_policy": _on_maxmemory_policy,
     "on_proto_max_bulk": _on_proto_max_bulk,
     "on_hz": _on_hz,
     "on_maxclients": _on_maxclients,

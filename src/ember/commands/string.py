@@ -128,7 +128,7 @@ def set_(c: Client, argv: list[bytes]) -> Any:
 def get(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
-    if db.expires and key in db.expires:
+    if (db.expires and key in db.expires) or db.lru is not None:
         v = db.lookup(key)
     else:
         v = db.data.get(key)

@@ -41,6 +41,7 @@ class Db:
         "expire_scan",
         "expire_pos",
         "scan_log",
+        "lru",
     )
 
     def __init__(self, dbid: int, server: Server) -> None:
@@ -54,6 +55,7 @@ class Db:
         self.expire_scan: list[bytes] = []
         self.expire_pos = 0
         self.scan_log: list[bytes] | None = None  # see ember.keyspace.scan
+        self.lru: dict[bytes, int] | None = None  # last access (ms) under *-lru policies
 
     def __len__(self) -> int:
         return len(self.data)
@@ -63,7 +65,12 @@ class Db:
         """Value of ``key`` or None; expired keys are deleted on the way (lazy expiry)."""
         if self.expires and key in self.expires and self._expire_if_needed(key):
             return None
-        return self.data.get(key)
+        if self.lru is None:
+            return self.data.get(key)
+        value = self.data.get(key)
+        if value is not None:
+            self.lru[key] = self.server._now_ms  # OBJECT IDLETIME
+        return value
 
     def exists(self, key: bytes) -> bool:
         if self.expires and key in self.expires and self._expire_if_needed(key):
@@ -100,6 +107,8 @@ class Db:
         value = self.data.get(key)
         if value is not None:
             self.will_write(key)
+            if self.lru is not None:
+                self.lru[key] = self.server._now_ms
         return value
 
     def will_write(self, key: bytes) -> None:
@@ -118,6 +127,8 @@ class Db:
             self._expire_if_needed(key)  # an expired key is deleted first, as lookupKeyWrite does
         self.will_write(key)
         data = self.data
+        if self.lru is not None:
+            self.lru[key] = self.server._now_ms
         if key not in data:
             data[key] = value
             if self.scan_log is not None:
@@ -137,6 +148,8 @@ class Db:
         """Store a value under a key known to be absent (creating collections)."""
         self.will_write(key)
         self.data[key] = value
+        if self.lru is not None:
+            self.lru[key] = self.server._now_ms
         if self.scan_log is not None:
             self.scan_log.append(key)  # SCAN: a key created during an iteration
         if self.blocking and key in self.blocking:
@@ -158,6 +171,8 @@ class Db:
         del self.data[key]
         if self.expires:
             self.expires.pop(key, None)
+        if self.lru is not None:
+            self.lru.pop(key, None)
         return True
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
@@ -189,6 +204,8 @@ class Db:
         self.expires = {}
         self.expire_scan = []
         self.expire_pos = 0
+        if self.lru is not None:
+            self.lru = {}
         return n
 
     # ------------------------------------------------------------------ active expiry

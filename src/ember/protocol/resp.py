@@ -348,6 +348,8 @@ class RequestParser:
         "auth_required",
         "error",
         "stopped_early",
+        "querybuf_limit",
+        "overflow",
     )
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
@@ -364,17 +366,13 @@ class RequestParser:
         self.auth_required = False
         self.error: str | None = None
         self.stopped_early = False  # one command handed out while unauthenticated
-
-    def buffered_after(self, n: int) -> int:
-        """Size of Redis's query buffer after reading ``n`` more bytes (for
-        ``client-query-buffer-limit``): the unparsed bytes, where a big bulk being
-        collected counts at most its own size (Redis reads no further than its end)."""
-        if self._chunks is not None:
-            return min(self._have + n, self._need)
-        return len(self._buf) + n
+        # client-query-buffer-limit: Redis closes a client whose query buffer (the bytes
+        # of the request being read, a big argument included) grows past it
+        self.querybuf_limit = 1 << 62
+        self.overflow = False
 
     def feed(self, data: bytes) -> list[list[bytes]]:
-        if self.error is not None:
+        if self.error is not None or self.overflow:
             return []
         if (
             data[:1] == b"*"
@@ -423,7 +421,9 @@ class RequestParser:
         if pos != len(data) or reader.has_data():
             self._reader = hiredis.Reader()
             return None
-        if len(data) > self.max_bulk and any(len(a) > self.max_bulk for c in out for a in c):
+        if len(data) > min(self.max_bulk, self.querybuf_limit - 2) and any(
+            len(a) > min(self.max_bulk, self.querybuf_limit - 2) for c in out for a in c
+        ):
             return None
         return out
 
@@ -431,6 +431,9 @@ class RequestParser:
         if self._chunks is not None:
             self._chunks.append(data)
             self._have += len(data)
+            if min(self._have, self._need) > self.querybuf_limit:
+                self.overflow = True
+                return []
             if self._have < self._need:
                 self.pending = self._have
                 return []
@@ -521,6 +524,8 @@ class RequestParser:
                         pos = r + 2
                         bulklen = ll
                     end = pos + bulklen
+                    if bulklen + 2 > self.querybuf_limit and n - pos > self.querybuf_limit:
+                        raise _Overflow
                     if end + 2 > n:
                         break
                     args.append(buf[pos:end])
@@ -531,6 +536,11 @@ class RequestParser:
                     break
                 out.append(args)
                 args = []
+        except _Overflow:
+            self.overflow = True
+            self._buf = b""
+            self.pending = 0
+            return out
         except _Err as e:
             self.error = e.msg
             self._buf = b""
@@ -556,6 +566,8 @@ class RequestParser:
         else:
             self._buf = buf[pos:] if pos else buf
             self.pending = n - pos
+            if self.pending > self.querybuf_limit:
+                self.overflow = True
         return out
 
 
@@ -566,6 +578,10 @@ _HUGE_ARRAY = re.compile(rb"\*[0-9]{7}")
 
 
 class _Bail(Exception):
+    pass
+
+
+class _Overflow(Exception):
     pass
 
 

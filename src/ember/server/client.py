@@ -131,13 +131,13 @@ class Client(asyncio.Protocol):
         if len(srv.clients) >= srv.config.values["maxclients"]:
             srv.stats.rejected_connections += 1
             transport.write(b"-ERR max number of clients reached\r\n")
-            transport.close()
+            graceful_close(transport, srv.loop)  # type: ignore[arg-type]
             self.closing = True
             return
         if protected_mode_denies(srv.config.values, peer[0] if peer and not self.unix else "", self.unix):
             srv.stats.rejected_connections += 1
             transport.write(_PROTECTED_MSG)
-            transport.close()
+            graceful_close(transport, srv.loop)  # type: ignore[arg-type]
             self.closing = True
             return
         srv.stats.total_connections_received += 1
@@ -170,17 +170,23 @@ class Client(asyncio.Protocol):
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return  # closed by the server: input is drained and dropped
         srv = self.server
         srv.stats.total_net_input_bytes += len(data)
         srv.stats.total_reads_processed += 1
         self.last_interaction = time.monotonic()
-        if self.parser.buffered_after(len(data)) > srv.config.values["client-query-buffer-limit"]:
-            # unparsed bytes after this read, as Redis checks its query buffer
+        self.parser.querybuf_limit = srv.config.values["client-query-buffer-limit"]
+        cmds = self.parser.feed(data)  # a malformed request sets parser.error
+        if self.parser.overflow:  # client-query-buffer-limit: run what came before, then close
+            for argv in cmds:
+                if not self.closing:
+                    self.execute(argv)
+            self.flush()
             srv.stats.client_query_buffer_limit_disconnections += 1
             srv.log("warning", f"Closing client that reached max query buffer length: id={self.id} addr={self.addr}")
             self.close()
             return
-        cmds = self.parser.feed(data)  # a malformed request sets parser.error
         if not cmds:
             if self.parser.error is not None and not self.queue and self.blocked is None:
                 self.protocol_error(self.parser.error)
@@ -317,12 +323,15 @@ class Client(asyncio.Protocol):
         self.close()
 
     def close(self) -> None:
+        if self.closing:  # already closed or closing (EOF sent)
+            self.cleanup()
+            return
         if self.transport is not None and not self.transport.is_closing():
             if self.out:
                 data = b"".join(self.out)
                 self.out.clear()
                 self.transport.write(data)
-            self.transport.close()
+            graceful_close(self.transport, self.server.loop)
         self.closing = True
         self.cleanup()
 
@@ -603,6 +612,16 @@ def _write_denied(reason: str, flags: int, spec: CommandSpec, in_multi: bool) ->
         # inside MULTI queueing itself uses memory: only EXEC/DISCARD/QUIT/RESET pass
         return in_multi and not (spec.parent is None and spec.name in ("exec", "discard", "quit", "reset"))
     return bool(flags & Flag.WRITE)
+
+
+def graceful_close(t: asyncio.Transport, loop: asyncio.AbstractEventLoop | None) -> None:
+    """Close like Redis after a final reply: stop reading, send what is buffered, then
+    close (input the client sent meanwhile stays unread, so the peer may see a reset)."""
+    try:
+        t.pause_reading()
+    except (OSError, RuntimeError, AttributeError):
+        pass
+    t.close()
 
 
 def protected_mode_denies(cfg: dict[str, Any], peer_ip: str, unix: bool) -> bool:
