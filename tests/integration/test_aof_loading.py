@@ -98,14 +98,25 @@ def _ready(s: ServerProcess) -> bool:
 def launch(servers: Iterable[ServerProcess], timeout: float = 60.0) -> list[int | None]:
     """Start all at once; per server: None once it serves, or its exit code."""
     servers = list(servers)
+    marks = []
     for s in servers:
+        marks.append(len(s.log_text()))
         s.start(wait=False)
     out: list[int | None] = []
-    for s in servers:
-        assert s.proc is not None
+    for s, mark in zip(servers, marks, strict=True):
         deadline = time.monotonic() + timeout
+        retries = 2
         while True:
+            assert s.proc is not None
             rc = s.proc.poll()
+            if rc is not None and retries and "Address already in use" in s.log_text()[mark:]:
+                # another process took the port meanwhile (busy machine): new port
+                retries -= 1
+                mark = len(s.log_text())
+                s.proc = None
+                s.port = new_port()
+                s.start(wait=False)
+                continue
             if rc is not None:
                 out.append(rc)
                 break
@@ -204,7 +215,8 @@ def test_startup_order_aof_first_then_rdb_like_redis(
     ember_factory: Factory, redis_factory: Factory
 ) -> None:
     """AOF on and present: the AOF wins over dump.rdb; AOF off: dump.rdb is loaded."""
-    prep = ember_factory(*ember_args("--appendfsync", "always"), sub="prep")
+    prep = ember_factory(*ember_args("--appendfsync", "always"), sub="prep", start=False)
+    start_all([prep])
     with Raw(prep.port) as r:
         r("SET", "common", "1")
         r("SET", "rdb-only", "1")
@@ -238,7 +250,8 @@ def test_startup_order_aof_first_then_rdb_like_redis(
 
 def test_aof_enabled_but_absent_loads_the_rdb_then_writes_a_base(ember_factory: Factory) -> None:
     """ember's documented difference: Redis 7 would start empty and ignore dump.rdb."""
-    s = ember_factory(*ember_args("--appendonly", "no"))
+    s = ember_factory(*ember_args("--appendonly", "no"), start=False)
+    start_all([s])
     with Raw(s.port) as r:
         r.pipeline([("SET", f"k{i}", i) for i in range(50)] + [("RPUSH", "l", "a", "b")])
         r("SAVE")
@@ -247,7 +260,7 @@ def test_aof_enabled_but_absent_loads_the_rdb_then_writes_a_base(ember_factory: 
     assert not (s.dir / "appendonlydir").exists()
     s.args[s.args.index("--appendonly") + 1] = "yes"
     s.port = new_port()  # the old port may be taken meanwhile
-    s.start()
+    start_all([s])
     with Raw(s.port) as r:
         assert r("DEBUG", "DIGEST") == want
         assert info(r, "persistence")["aof_enabled"] == "1"
@@ -260,12 +273,13 @@ def test_aof_enabled_but_absent_loads_the_rdb_then_writes_a_base(ember_factory: 
     s.stop()
     (s.dir / "dump.rdb").unlink()
     s.port = new_port()  # the old port may be taken meanwhile
-    s.start()
+    start_all([s])
     with Raw(s.port) as r:
         assert r("DEBUG", "DIGEST") == want
     s.stop()
     # nothing at all: starts empty with an empty base and incr
-    e = ember_factory(*ember_args("--aof-use-rdb-preamble", "no"))
+    e = ember_factory(*ember_args("--aof-use-rdb-preamble", "no"), start=False)
+    start_all([e])
     with Raw(e.port) as r:
         assert r("DBSIZE") == 0
     assert (e.dir / "appendonlydir" / BASE).read_bytes() == b""
@@ -321,7 +335,7 @@ def test_legacy_single_aof_is_loaded_and_migrated_like_redis(
         want = r("DEBUG", "DIGEST")
     e.stop()
     e.port = new_port()  # the old port may be taken meanwhile
-    e.start()
+    start_all([e])
     with Raw(e.port) as r:
         assert r("DEBUG", "DIGEST") == want
         assert r("GET", "after-migration") == b"1"

@@ -36,7 +36,24 @@ def start(factory: Factory, *args: str, **kw: Any) -> ServerProcess:
     base = ["--enable-debug-command", "yes", "--save", ""]
     if "--appendonly" not in args:
         base += ["--appendonly", "yes"]
-    return factory(*base, *args, **kw)
+    s = factory(*base, *args, start=False, **kw)
+    run(s)
+    return s
+
+
+def run(s: ServerProcess) -> None:
+    """Start ``s``; when another process took its port meanwhile (busy machine, parallel
+    tests), start it again on a fresh one."""
+    for attempt in range(3):
+        mark = len(s.log_text())
+        try:
+            s.start()
+            return
+        except RuntimeError:
+            if attempt == 2 or "Address already in use" not in s.log_text()[mark:]:
+                raise
+            s.proc = None
+            s.port = free_port()
 
 
 def aof_info(r: Raw) -> dict[str, str]:
@@ -94,7 +111,7 @@ def restart(s: ServerProcess, kill: bool = False) -> None:
     else:
         assert s.stop() == 0, s.log_text()[-2000:]
     s.port = free_port()  # the old one may have been taken meanwhile (parallel tests)
-    s.start()
+    run(s)
 
 
 # ------------------------------------------------------------------------ propagation
@@ -554,7 +571,7 @@ def test_writes_during_a_rewrite_survive(
         s.kill()
         wait_until(lambda: not any(_alive(k) for k in kids), 30, what="the orphaned child")
         s.port = free_port()
-        s.start()
+        run(s)
     else:
         restart(s, kill=True)
     with Raw(s.port) as r:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import redis
-
-from ember.server.client import protected_mode_denies
 from tests.conftest import Diff
 from tests.helpers.servers import ServerProcess
 from tests.integration.test_protocol import mb, raw_many, start_with_password
+
+from ember.server.client import protected_mode_denies
 
 
 def test_ping_echo_quit(diff: Diff, ember: ServerProcess, real_redis: ServerProcess) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pytest
 import redis
-
 from tests.conftest import Diff
 
 

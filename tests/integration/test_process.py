@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import redis
-
 from tests.helpers.servers import ServerProcess, ember_cmd, free_port
 
 LOG_LINE = re.compile(r"^\d+:[CMSX] \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2}\.\d{3} [.\-*#] .+$")

@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import pytest
 import redis
-
 from tests.helpers.servers import ServerProcess
 
 Result = tuple[bytes, bool]  # (bytes received, connection closed by the server)

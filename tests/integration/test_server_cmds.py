@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import redis
-
 from tests.conftest import Diff
 from tests.helpers.servers import ServerProcess
 

@@ -8,7 +8,6 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tests.conftest import Diff
 
 SET_OPTIONS = [

@@ -901,8 +901,8 @@ def command_docs(c: Client, argv: list[bytes]) -> Any:
 
 
 def _spec_keys(spec: CommandSpec, argv: list[bytes]) -> list[tuple[int, list[str]]] | None:
-    """``getKeysFromCommandWithSpecs``: (position, key flags) pairs from the key specs;
-    None when a spec cannot be applied to these arguments (invalid_spec)."""
+    """``getKeysUsingKeySpecs``: (position, key flags) pairs from the key specs; None when
+    a spec cannot be applied (unknown begin search, bad key count: ``invalid_spec``)."""
     encoded = _SPECS_BY_CMD.get(spec.fullname)
     if encoded is None:
         if spec.first_key <= 0:
@@ -916,27 +916,28 @@ def _spec_keys(spec: CommandSpec, argv: list[bytes]) -> list[tuple[int, list[str
     for part in encoded.split(";"):
         flags_s, bs, fk = part.split("|")
         flags = flags_s.split(",")
-        if bs[0] == "u" or fk[0] == "u":
+        if "not_key" in flags:
             continue
         if bs[0] == "i":
             first = int(bs[1:])
-        else:
+        elif bs[0] == "k":
             kw, start_s = bs[1:].rsplit(",", 1)
             start = int(start_s)
             i = start if start > 0 else argc + start
-            end = argc - 1 if start > 0 else 0
+            end = argc - 1 if start > 0 else 1
             first = 0
-            while True:
+            direction = 1 if i <= end else -1
+            while i != end:
                 if i >= argc or i < 1:
                     break
                 if argv[i].lower() == kw.lower().encode():
                     first = i + 1
                     break
-                if i == end:
-                    break
-                i = i + 1 if start > 0 else i - 1
+                i += direction
             if not first:
                 continue
+        else:
+            return None  # unknown begin search: use the command's own key finder
         if fk[0] == "r":
             lastkey, step, limit = (int(x) for x in fk[1:].split(","))
             if lastkey >= 0:
@@ -968,43 +969,100 @@ def _spec_keys(spec: CommandSpec, argv: list[bytes]) -> list[tuple[int, list[str
     return out
 
 
-def _resolve_flags(spec: CommandSpec, argv: list[bytes], flags: list[str]) -> list[str]:
-    """Key specs with ``variable_flags`` (SET, BITFIELD) depend on the arguments."""
-    if "variable_flags" not in flags:
-        return flags
-    opts = {a.lower() for a in argv[2:]}
-    if spec.fullname == "set":
-        return ["RW", "access", "update"] if b"get" in opts else ["OW", "update"]
-    if spec.fullname == "bitfield":
-        return ["RW", "access", "update"] if opts & {b"set", b"incrby"} else ["RO", "access"]
-    return flags
+def _set_keys(argv: list[bytes]) -> list[tuple[int, list[str]]]:
+    """``setGetKeys``: the key is RW (access) with a GET option after the value."""
+    if any(a.lower() == b"get" for a in argv[3:]):
+        return [(1, ["RW", "access", "update"])]
+    return [(1, ["OW", "update"])]
+
+
+def _bitfield_keys(argv: list[bytes]) -> list[tuple[int, list[str]]]:
+    """``bitfieldGetKeys``: read-only unless a SET / INCRBY (or a syntax error) shows up."""
+    readonly = True
+    i = 2
+    while i < len(argv):
+        rem = len(argv) - i - 1
+        a = argv[i].lower()
+        if a == b"get" and rem >= 2:
+            i += 2
+        elif a in (b"set", b"incrby") and rem >= 3:
+            readonly = False
+            break
+        elif a == b"overflow" and rem >= 1:
+            i += 1
+        else:
+            readonly = False
+            break
+        i += 1
+    return [(1, ["RO", "access"] if readonly else ["RW", "access", "update"])]
+
+
+def _sort_keys(argv: list[bytes]) -> list[tuple[int, list[str]]]:
+    """``sortGetKeys``: the sorted key, and the last STORE destination."""
+    out = [(1, ["RO", "access"])]
+    store = 0
+    skip = {b"limit": 2, b"get": 1, b"by": 1}
+    i = 2
+    while i < len(argv):
+        a = argv[i].lower()
+        if a in skip:
+            i += skip[a]
+        elif a == b"store" and i + 1 < len(argv):
+            store = i + 1
+        i += 1
+    if store:
+        out.append((store, ["OW", "update"]))
+    return out
+
+
+# commands whose keys (or key flags) Redis finds with a getkeys_proc
+_KEY_PROCS: dict[str, Any] = {
+    "set": _set_keys,
+    "bitfield": _bitfield_keys,
+    "sort": _sort_keys,
+    "sort_ro": lambda argv: [(1, ["RO", "access"])],
+}
 
 
 def _getkeys(c: Client, argv: list[bytes], with_flags: bool) -> Any:
+    """``getKeysSubcommandImpl`` / ``getKeysFromCommandWithSpecs``."""
     cmd = argv[2:]
     spec = c.server.commands_by_name.get(cmd[0].lower())
     if spec is not None and spec.subcommands and len(cmd) > 1:
         spec = spec.subcommands.get(cmd[1].lower().decode(errors="replace"))
     if spec is None:
         raise CommandError("ERR Invalid command specified")
-    if spec.first_key <= 0 and spec.keys_fn is None and spec.fullname not in _SPECS_BY_CMD:
+    encoded = _SPECS_BY_CMD.get(spec.fullname)
+    parts = [p.split("|")[0].split(",") for p in encoded.split(";")] if encoded else []
+    has_keyspec = any("not_key" not in f for f in parts)
+    has_varflags = any("variable_flags" in f for f in parts)
+    proc = _KEY_PROCS.get(spec.fullname)
+    if encoded is None:
+        has_keys = spec.first_key > 0 or spec.keys_fn is not None
+    else:
+        has_keys = has_keyspec or proc is not None
+    if not has_keys:
         raise CommandError("ERR The command has no key arguments")
     if (spec.arity > 0 and len(cmd) != spec.arity) or len(cmd) < -spec.arity:
         raise CommandError("ERR Invalid number of arguments specified for command")
-    found = _spec_keys(spec, cmd)
-    if spec.keys_fn is not None:  # the command's own key finder (getkeys_proc)
-        try:
-            by_pos = dict(found or [])
-            default = next(iter(by_pos.values()), ["RW", "update"] if spec.flags & Flag.WRITE else ["RO", "access"])
+    found: list[tuple[int, list[str]]] | None = None
+    if encoded is None or (has_keyspec and not has_varflags):
+        found = _spec_keys(spec, cmd)
+    if (found is None or (encoded is None and spec.keys_fn is not None)) and proc is None and spec.keys_fn is not None:
+        try:  # the command's own key finder (a getkeys_proc)
+            by_pos = dict(_spec_keys(spec, cmd) or [])
+            default = ["RW", "update"] if spec.flags & Flag.WRITE else ["RO", "access"]
             found = [(i, by_pos.get(i, default)) for i in spec.key_positions(cmd)]
         except (IndexError, ValueError, CommandError):
             found = None
+    elif found is None and proc is not None:
+        found = proc(cmd)
     if not found:
         if spec.flags & Flag.NO_MANDATORY_KEYS and found is not None:
             return []
         raise CommandError("ERR Invalid arguments specified for command")
     if with_flags:
-        return [[cmd[i], RSet(Status(f) for f in _resolve_flags(spec, cmd, flags))] for i, flags in found]
+        return [[cmd[i], RSet(Status(f) for f in flags)] for i, flags in found]
     return [cmd[i] for i, _ in found]
 
 

@@ -35,6 +35,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import lzf
@@ -1377,18 +1378,79 @@ _LOADERS: dict[int, Callable[[RdbReader, int], Any]] = {
 # They only ever return a correct value or _FALLBACK; on _FALLBACK or any parse error
 # the reader rewinds and the careful loader runs, so every error (message, offset,
 # context) comes from one place.
+#
+# The innermost kernels (_raw_*, _lp_short_strings) are comprehensions over the
+# commonest encoding only (a 6-bit length byte then the bytes): a lookup table gives
+# the length for that encoding and None for any other byte, so the first element in
+# another encoding stops them with a TypeError and a general loop redoes the value.
 _FALLBACK: Any = object()
 _UINT7 = [b"%d" % i for i in range(128)]
+# string length for a 6-bit length byte (00xxxxxx), None for any other byte
+_RAW6: list[int | None] = [i if i < 0x40 else None for i in range(256)]
+# listpack 6-bit string (10xxxxxx): its length + 1 (the one-byte backlen)
+_LP6: list[int | None] = [(i & 0x3F) + 1 if 0x80 <= i < 0xC0 else None for i in range(256)]
+
+
+def _raw_strings(data: bytes, pos: int, count: int) -> tuple[list[bytes], int]:
+    raw = _RAW6
+    out = [
+        data[(s := pos + 1) : (pos := s + raw[data[pos]])]  # type: ignore[operator]
+        for _ in repeat(None, count)
+    ]
+    return out, pos
+
+
+def _raw_pairs(data: bytes, pos: int, count: int) -> tuple[dict[bytes, bytes], int]:
+    raw = _RAW6
+    out = {
+        data[(s := pos + 1) : (pos := s + raw[data[pos]])]: data[  # type: ignore[operator]
+            (s := pos + 1) : (pos := s + raw[data[pos]])  # type: ignore[operator]
+        ]
+        for _ in repeat(None, count)
+    }
+    return out, pos
+
+
+def _raw_scored(data: bytes, pos: int, count: int) -> tuple[dict[bytes, float], int]:
+    """ZSET_2 members (6-bit raw) with their binary double scores."""
+    raw = _RAW6
+    unpack_d = _F64.unpack_from
+    out = {
+        data[(s := pos + 1) : (e := s + raw[data[pos]])]: unpack_d(  # type: ignore[operator]
+            data, (pos := e + 8) - 8
+        )[0]
+        for _ in repeat(None, count)
+    }
+    return out, pos
+
+
+def _lp_short_strings(blob: bytes, count: int) -> tuple[list[bytes], int]:
+    lp6 = _LP6
+    p = 6
+    out = [
+        blob[(s := p + 1) : (p := s + lp6[blob[p]]) - 1]  # type: ignore[operator]
+        for _ in repeat(None, count)
+    ]
+    return out, p
 
 
 def _fast_strings(r: RdbReader, count: int) -> list[bytes]:
     """``count`` strings from ``r.pos`` (``IndexError`` when the buffer is short)."""
     data = r.data
+    try:
+        out, pos = _raw_strings(data, r.pos, count)
+    except TypeError:
+        pass
+    else:
+        if pos > len(data):
+            raise IndexError
+        r.pos = pos
+        return out
     pos = r.pos
     load_string = r.load_string
-    out: list[bytes] = []
+    out = []
     append = out.append
-    for _ in range(count):
+    for _ in repeat(None, count):
         b = data[pos]
         if b < 0x40:
             end = pos + 1 + b
@@ -1421,6 +1483,13 @@ def _lp_fast(blob: bytes, ints_as_bytes: bool) -> list[Any] | None:
     if total != size:
         return None
     last = size - 1
+    if count != 65535:
+        try:
+            items, p = _lp_short_strings(blob, count)
+        except (TypeError, IndexError):
+            pass
+        else:
+            return items if p == last else None
     out: list[Any] = []
     append = out.append
     uint7 = _UINT7
@@ -1470,8 +1539,16 @@ def _fast_hash(r: RdbReader) -> Any:
     n = r.load_len()
     if n == 0:
         return None
-    it = iter(_fast_strings(r, 2 * n))
-    out = dict(zip(it, it, strict=True))
+    data = r.data
+    try:
+        out, pos = _raw_pairs(data, r.pos, n)
+    except TypeError:
+        it = iter(_fast_strings(r, 2 * n))
+        out = dict(zip(it, it, strict=True))
+    else:
+        if pos > len(data):
+            raise IndexError
+        r.pos = pos
     return out if len(out) == n else _FALLBACK
 
 
@@ -1480,34 +1557,31 @@ def _fast_zset_2(r: RdbReader) -> Any:
     if n == 0:
         return None
     data = r.data
-    pos = r.pos
-    load_string = r.load_string
-    unpack_d = _F64.unpack_from
-    members: list[bytes] = []
-    scores: list[float] = []
-    add_member = members.append
-    add_score = scores.append
-    for _ in range(n):
-        b = data[pos]
-        if b < 0x40:
-            end = pos + 1 + b
-            add_member(data[pos + 1 : end])
-            pos = end
-        else:
-            r.pos = pos
-            add_member(load_string())
-            pos = r.pos
-        s = unpack_d(data, pos)[0]
-        if s != s:
-            return _FALLBACK  # NaN
-        add_score(s)
-        pos += 8
-    r.pos = pos  # unpack_from raised if the buffer was short
+    try:
+        scores, pos = _raw_scored(data, r.pos, n)  # unpack_from checks the bounds
+    except TypeError:
+        pos = r.pos
+        load_string = r.load_string
+        unpack_d = _F64.unpack_from
+        scores = {}
+        for _ in repeat(None, n):
+            b = data[pos]
+            if b < 0x40:
+                end = pos + 1 + b
+                member = data[pos + 1 : end]
+                pos = end
+            else:
+                r.pos = pos
+                member = load_string()
+                pos = r.pos
+            scores[member] = unpack_d(data, pos)[0]
+            pos += 8
+    if len(scores) != n or any(map(math.isnan, scores.values())):
+        return _FALLBACK  # duplicates / NaN: the careful loader reports them
+    r.pos = pos
     z = ZSet()
-    z.scores = dict(zip(members, scores, strict=True))
-    if len(z.scores) != n:
-        return _FALLBACK
-    z.index.update(zip(scores, members, strict=True))
+    z.scores = scores
+    z.index.update(zip(scores.values(), scores.keys(), strict=True))
     return z
 
 
@@ -1520,7 +1594,7 @@ def _fast_quicklist_2(r: RdbReader) -> Any:
     out: deque[bytes] = deque()
     load_len = r.load_len
     load_string = r.load_string
-    for _ in range(nodes):
+    for _ in repeat(None, nodes):
         container = load_len()
         blob = load_string()
         if not blob:
@@ -1565,27 +1639,19 @@ def _fast_zset_listpack(r: RdbReader) -> Any:
     if not items or len(items) & 1:
         return _FALLBACK
     members = items[0::2]
-    scores = []
-    add_score = scores.append
-    for s in items[1::2]:
-        if type(s) is int:
-            add_score(float(s))
-        else:
-            try:
-                v = float(s)
-            except ValueError:
-                return _FALLBACK
-            if v != v:
-                return _FALLBACK
-            add_score(v)
     for i, m in enumerate(members):
         if type(m) is int:
             members[i] = b"%d" % m
-    z = ZSet()
-    z.scores = dict(zip(members, scores, strict=True))
-    if len(z.scores) != len(members):
+    try:
+        # listpack scores are ints or strtod text (ints go through float() too)
+        scores = dict(zip(members, map(float, items[1::2]), strict=True))
+    except ValueError:
         return _FALLBACK
-    z.index.update(zip(scores, members, strict=True))
+    if len(scores) != len(members) or any(map(math.isnan, scores.values())):
+        return _FALLBACK
+    z = ZSet()
+    z.scores = scores
+    z.index.update(zip(scores.values(), scores.keys(), strict=True))
     return z
 
 
