@@ -23,6 +23,7 @@ groups, consumers and pending entries in rax (byte / ID) order.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -113,8 +114,17 @@ def _set_commands(key: bytes, value: set[bytes], batch: int, max_intset: int) ->
 
 
 def _zset_items(value: ZSet) -> Iterator[bytes]:
+    # -0.0 scores go last: an early ZADD batch creates a small (listpack) zset, which
+    # stores -0 as 0; by the last batch a big zset is a skiplist and keeps the sign
+    negzero: list[bytes] = []
     for score, member in value.index:
+        if score == 0.0 and math.copysign(1.0, score) < 0:
+            negzero.append(member)
+            continue
         yield format_score(score)
+        yield member
+    for member in negzero:
+        yield b"-0"
         yield member
 
 

@@ -35,6 +35,14 @@ def fork_snapshot(server: Server, target: str, tmp: str, make_encoder: Any, key_
         from ember.server import log
 
         log.set_role("C")
+        # like Redis's child: do not keep the server's listening sockets open, so a
+        # restart can bind the port while a save child is still finishing
+        for lsrv in server.servers:
+            for sock in lsrv.sockets or ():
+                try:
+                    os.close(sock.fileno())
+                except OSError:
+                    pass
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1576,7 +1576,7 @@ def _fast_zset_2(r: RdbReader) -> Any:
                 pos = r.pos
             scores[member] = unpack_d(data, pos)[0]
             pos += 8
-    if len(scores) != n or any(map(math.isnan, scores.values())):
+    if len(scores) != n:
         return _FALLBACK  # duplicates / NaN: the careful loader reports them
     r.pos = pos
     z = ZSet()
