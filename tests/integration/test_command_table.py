@@ -567,26 +567,7 @@ def test_getkeys_cases_cover_every_keyed_command(
 
 
 # Known differences, in server_admin._getkeys (strict xfail: remove an entry once fixed).
-_VARIABLE_FLAGS = (
-    "GETKEYSANDFLAGS: Redis's setGetKeys looks for GET from argv[3] on (the value is never "
-    "an option) and bitfieldGetKeys counts a GET/SET/INCRBY without all its arguments as a "
-    "write (RW access update); ember's _resolve_flags does neither"
-)
-_SORT_STORE = "GETKEYSANDFLAGS: SORT's STORE key gets RO access instead of OW update"
-_NOT_KEY = (
-    "GETKEYS: Redis 7.0 answers 'The command has no key arguments' when every key spec is "
-    "not_key (sharded pub/sub channels); ember returns the channels"
-)
-GETKEYS_KNOWN_DIFFS: dict[tuple[str, ...], str] = {
-    ("BITFIELD", "k", "GET", "u8"): _VARIABLE_FLAGS,
-    ("SET", "k", "get"): _VARIABLE_FLAGS,
-    ("SORT", "k", "STORE", "dst"): _SORT_STORE,
-    ("SORT", "k", "BY", "w_*", "GET", "o_*", "LIMIT", "0", "1", "STORE", "dst"): _SORT_STORE,
-    ("SORT", "k", "store", "d1", "STORE", "d2"): _SORT_STORE,
-    ("SPUBLISH", "ch", "msg"): _NOT_KEY,
-    ("SSUBSCRIBE", "ch1", "ch2"): _NOT_KEY,
-    ("SUNSUBSCRIBE", "ch1"): _NOT_KEY,
-}
+GETKEYS_KNOWN_DIFFS: dict[tuple[str, ...], str] = {}
 
 
 def _getkeys_params() -> list[Any]:

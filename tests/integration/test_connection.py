@@ -425,3 +425,19 @@ def test_monitor_feed(ember: ServerProcess) -> None:
         data += sock.recv(1000)
     assert b'"set" "mkey" "a b"' in data.lower() and data.startswith(b"+")
     sock.close()
+
+
+def test_clearing_requirepass_lets_waiting_clients_in(auth_pair: tuple[ServerProcess, ServerProcess]) -> None:
+    for s in auth_pair:
+        waiting = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        waiting.sendall(b"GET k\r\n")
+        assert waiting.recv(100).startswith(b"-NOAUTH")
+        admin = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        admin.sendall(b"AUTH s3cret\r\n")
+        assert _read_reply(admin) == b"+OK\r\n"
+        admin.sendall(b"CONFIG SET requirepass \"\"\r\n")
+        assert _read_reply(admin) == b"+OK\r\n"
+        waiting.sendall(b"GET k\r\n")
+        assert waiting.recv(100) == b"$-1\r\n", s.kind
+        waiting.close()
+        admin.close()

@@ -299,3 +299,15 @@ def test_shutdown_variants(ember_factory: Callable[..., ServerProcess],
         assert s.proc is not None and s.proc.wait(10) == 0
     assert "User requested shutdown..." in e.log_text()
     assert "ready to exit, bye bye" in e.log_text()
+
+
+def test_shutdown_save_writes_the_dataset(ember_factory: Callable[..., ServerProcess]) -> None:
+    s = ember_factory("--save", "", "--dbfilename", "final.rdb")
+    s.client().set("persisted", "yes")
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    sock.sendall(b"SHUTDOWN SAVE\r\n")
+    assert sock.recv(100) == b""
+    assert s.proc is not None and s.proc.wait(10) == 0
+    assert (s.dir / "final.rdb").exists()
+    again = ember_factory("--save", "", "--dbfilename", "final.rdb", sub=s.dir.name)
+    assert again.client().get("persisted") == b"yes"

@@ -390,7 +390,17 @@ def _on_maxmemory_policy(srv: Any, old: str, new: str) -> None:
     configure_lru(srv)
 
 
+def _on_requirepass(srv: Any, old: str, new: str) -> None:
+    """Without a password the default user needs no AUTH: every client may run commands
+    (Redis's authRequired() looks at the user's current flags)."""
+    if not new:
+        for cl in srv.clients.values():
+            cl.authenticated = True
+            cl.parser.auth_required = False
+
+
 CONFIG_HOOKS: dict[str, Any] = {
+    "on_requirepass": _on_requirepass,
     "on_maxmemory_policy": _on_maxmemory_policy,
     "on_proto_max_bulk": _on_proto_max_bulk,
     "on_hz": _on_hz,
@@ -957,15 +967,14 @@ def _spec_keys(spec: CommandSpec, argv: list[bytes]) -> list[tuple[int, list[str
                 return None
             first += firstkey
             last = first + numkeys - 1
+        if last >= argc or last < first or first >= argc:
+            return None  # out of bounds: a syntax error for the command
         i = first
         while i <= last:
-            if i >= argc or i < first:
-                if spec.arity < 0:
-                    i += step
-                    continue
-                return None
             out.append((i, flags))
             i += step
+        if "incomplete" in flags:
+            return None
     return out
 
 
@@ -1046,17 +1055,22 @@ def _getkeys(c: Client, argv: list[bytes], with_flags: bool) -> Any:
     if (spec.arity > 0 and len(cmd) != spec.arity) or len(cmd) < -spec.arity:
         raise CommandError("ERR Invalid number of arguments specified for command")
     found: list[tuple[int, list[str]]] | None = None
-    if encoded is None or (has_keyspec and not has_varflags):
-        found = _spec_keys(spec, cmd)
-    if (found is None or (encoded is None and spec.keys_fn is not None)) and proc is None and spec.keys_fn is not None:
-        try:  # the command's own key finder (a getkeys_proc)
-            by_pos = dict(_spec_keys(spec, cmd) or [])
+    if encoded is None:  # not a Redis command: its own key finder, or first/last/step
+        if spec.keys_fn is not None:
             default = ["RW", "update"] if spec.flags & Flag.WRITE else ["RO", "access"]
-            found = [(i, by_pos.get(i, default)) for i in spec.key_positions(cmd)]
-        except (IndexError, ValueError, CommandError):
-            found = None
-    elif found is None and proc is not None:
-        found = proc(cmd)
+            try:
+                found = [(i, default) for i in spec.key_positions(cmd)]
+            except (IndexError, ValueError, CommandError):
+                found = None
+        else:
+            found = _spec_keys(spec, cmd)
+    else:
+        if has_keyspec and not has_varflags:
+            found = _spec_keys(spec, cmd)
+        if found is None:
+            # Redis's getkeys_proc: the special ones below; the others (numkeys based)
+            # find no keys when the specs did not apply
+            found = proc(cmd) if proc is not None else []
     if not found:
         if spec.flags & Flag.NO_MANDATORY_KEYS and found is not None:
             return []

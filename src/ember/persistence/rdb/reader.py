@@ -11,6 +11,14 @@ is an object type, followed by a key string and the value (:meth:`load_object`),
 yields an ``Entry``. ``EOF`` checks the CRC64 trailer and yields ``Eof`` with the
 offset just past the trailer (an AOF continues there in RESP).
 
+Bulk loading: :meth:`RdbReader.load_into` yields the same events except ``Entry``;
+keys go straight into the caller's dicts, runs of plain string keys through an
+inlined loop (no event objects, no per-key calls). Collections are first tried by the
+fast value loaders (``_FAST_LOADERS``: comprehension kernels for the commonest
+encodings); on anything unusual they give up and the careful loader redoes the value
+from its start. Both shortcuts fall back to the one careful per-record path for every
+anomaly, so the values and the errors (offsets, context) are those of ``events()``.
+
 Values are built directly as the in-memory types of ``ember.keyspace.types``; every
 older encoding (zipmap, ziplist, intset, quicklist v1, ...) is converted on load, like
 Redis does. Empty collections are skipped (``RDB_LOAD_ERR_EMPTY_KEY``), so no
@@ -1142,6 +1150,7 @@ class RdbReader:
         slice_entries: int = 0,
         before_insert: Callable[[bytes], None] | None = None,
         duplicate_message: str = "RDB has duplicated key '{key}' in DB {db}",
+        pairs: bool = False,
     ) -> Iterator[Event | Progress]:
         """Load the whole file with the keys going straight into dicts (no ``Entry``).
 
@@ -1157,6 +1166,8 @@ class RdbReader:
           key and its expire are replaced.
         * ``before_insert(key)`` is called before each key is stored (not for dropped
           ones).
+        * ``pairs``: store ``(value, expire_ms or None)`` in the first dict instead
+          (the second one is not used), the layout of :attr:`RdbFile.dbs`.
         * ``slice_entries`` > 0: a :class:`Progress` is yielded after every that many
           keys (loaded or dropped), so an async caller can let others run.
 
@@ -1173,6 +1184,7 @@ class RdbReader:
                 slice_entries,
                 before_insert,
                 duplicate_message,
+                pairs,
             )
         except RdbFormatError:
             raise
@@ -1187,6 +1199,7 @@ class RdbReader:
         slice_entries: int,
         before_insert: Callable[[bytes], None] | None,
         duplicate_message: str,
+        pairs: bool,
     ) -> Iterator[Event | Progress]:
         yield self.read_header()
         data = self.data
@@ -1254,15 +1267,18 @@ class RdbReader:
                         if exp is None:
                             if key in tdata:
                                 break
-                            tdata[key] = value
+                            tdata[key] = (value, None) if pairs else value
                             loaded += 1
                         elif exp < cutoff:
                             expired += 1
                         else:
                             if key in tdata:
                                 break
-                            tdata[key] = value
-                            texp[key] = exp
+                            if pairs:
+                                tdata[key] = (value, exp)
+                            else:
+                                tdata[key] = value
+                                texp[key] = exp
                             loaded += 1
                         left -= 1
                         if not left:
@@ -1305,9 +1321,12 @@ class RdbReader:
                             )
                         del tdata[key]
                         texp.pop(key, None)
-                    tdata[key] = ev.value
-                    if exp is not None:
-                        texp[key] = exp
+                    if pairs:
+                        tdata[key] = (ev.value, exp)
+                    else:
+                        tdata[key] = ev.value
+                        if exp is not None:
+                            texp[key] = exp
                     loaded += 1
                 left -= 1
                 if not left:
@@ -1576,7 +1595,7 @@ def _fast_zset_2(r: RdbReader) -> Any:
                 pos = r.pos
             scores[member] = unpack_d(data, pos)[0]
             pos += 8
-    if len(scores) != n:
+    if len(scores) != n or any(map(math.isnan, scores.values())):
         return _FALLBACK  # duplicates / NaN: the careful loader reports them
     r.pos = pos
     z = ZSet()
@@ -1712,13 +1731,14 @@ def load_rdb(
         allow_function_pre_ga=allow_function_pre_ga,
     )
     out = RdbFile(version=0)
-    plain: dict[int, tuple[dict[bytes, Any], dict[bytes, int]]] = {}
+    dbs = out.dbs
+    unused: dict[bytes, int] = {}
 
     def select_db(dbid: int) -> tuple[dict[bytes, Any], dict[bytes, int]]:
-        pair = plain.get(dbid)
-        if pair is None:
-            pair = plain[dbid] = ({}, {})
-        return pair
+        db = dbs.get(dbid)
+        if db is None:
+            db = dbs[dbid] = {}
+        return db, unused
 
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of new acyclic objects: skip the useless collections
@@ -1728,6 +1748,7 @@ def load_rdb(
             now_ms=now_ms,
             allow_duplicates=allow_duplicates,
             duplicate_message="Duplicate key '{key}' found in RDB file",
+            pairs=True,
         ):
             t = type(ev)
             if t is Aux:
@@ -1743,12 +1764,6 @@ def load_rdb(
                 out.end_offset = ev.end_offset  # type: ignore[union-attr]
                 out.checksum = ev.checksum  # type: ignore[union-attr]
                 out.checksum_verified = ev.checksum_verified  # type: ignore[union-attr]
-        dbs = out.dbs
-        for dbid, (data, expires) in plain.items():
-            if expires:
-                dbs[dbid] = {k: (v, expires.get(k)) for k, v in data.items()}
-            else:
-                dbs[dbid] = {k: (v, None) for k, v in data.items()}
     finally:
         if gc_was_enabled:
             gc.enable()
