@@ -135,7 +135,7 @@ def test_get_getdel_getset_mget_mset(diff: Diff) -> None:
         ("SETEX", "g", "-1", "v"),
         ("SETEX", "g", "abc", "v"),
         ("PSETEX", "g", "100000", "v"),
-        ("PTTL", "g"),
+        ("TTL", "g"),
         ("PSETEX", "g", "0", "v"),
         ("GET",),
         ("MGET",),

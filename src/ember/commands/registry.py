@@ -117,6 +117,14 @@ class CommandSpec:
     def fullname(self) -> str:
         return f"{self.parent}|{self.name}" if self.parent else self.name
 
+    @property
+    def fullname_bytes(self) -> bytes:
+        """``fullname`` encoded, cached (read per command for CLIENT LIST's cmd=)."""
+        cached = _FULLNAME_BYTES.get(id(self))
+        if cached is None:
+            cached = _FULLNAME_BYTES[id(self)] = self.fullname.encode()
+        return cached
+
     def flag_names(self) -> list[str]:
         names = [n for f, n in _FLAG_NAMES if self.flags & f]
         if self.keys_fn is not None:
@@ -160,6 +168,7 @@ class CommandSpec:
 
 
 COMMANDS: dict[str, CommandSpec] = {}
+_FULLNAME_BYTES: dict[int, bytes] = {}
 
 
 def command(

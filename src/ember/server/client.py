@@ -421,7 +421,7 @@ class Client(asyncio.Protocol):
             self.multi_queue.append((spec, argv))
             self.reply(QUEUED)
             return
-        self.last_cmd = spec.fullname.encode()
+        self.last_cmd = spec.fullname_bytes
         reply = self.call(spec, argv)
         if reply is not BLOCKED and reply is not NO_REPLY:
             self.reply(reply)
