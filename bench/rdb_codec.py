@@ -168,7 +168,9 @@ def report(name: str, r: dict[str, Any], a: argparse.Namespace) -> list[list[Any
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--keys", type=int, default=2_000_000, help="strings: DEBUG POPULATE count")
     ap.add_argument("--mixed", type=int, default=300, help="mixed: number of collections")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
@@ -186,7 +188,15 @@ def main() -> int:
     table(
         f"RDB codec: ember vs redis-server (median of {a.repeat}; strings = {a.keys} keys, "
         f"mixed = {a.mixed} collections)",
-        ["dataset", "op", "ember side", "wall s ember / redis", "ratio", "CPU s ember / redis", "ratio"],
+        [
+            "dataset",
+            "op",
+            "ember side",
+            "wall s ember / redis",
+            "ratio",
+            "CPU s ember / redis",
+            "ratio",
+        ],
         rows,
     )
     if a.json:

@@ -67,7 +67,7 @@ def test_latency_events_for_snapshot(ember_factory: Callable[..., ServerProcess]
     assert c.bgsave()
     _wait_saved(c)
     latest = {row[0]: row for row in c.execute_command("LATENCY", "LATEST")}
-    # slices run for ~2 ms each, so the longest slice is always reported
+    # slices run for at least 1 ms each, so the longest slice is always reported
     assert b"snapshot-slice" in latest, latest
     hist = c.execute_command("LATENCY", "HISTORY", "snapshot-slice")
     assert hist and hist[-1][1] >= 1

@@ -65,7 +65,9 @@ def _rand_bytes(rnd: random.Random) -> bytes:
 def _zset(rnd: random.Random, n: int) -> ZSet:
     z = ZSet()
     for i in range(n):
-        s = rnd.choice([rnd.random() * 100, float(rnd.randrange(-50, 50)), math.inf, -math.inf, 0.0])
+        s = rnd.choice(
+            [rnd.random() * 100, float(rnd.randrange(-50, 50)), math.inf, -math.inf, 0.0]
+        )
         z.add(_rand_bytes(rnd) + b"%d" % i, s)
     return z
 
@@ -109,16 +111,44 @@ def _s(b: bytes) -> bytes:
 # prefixes the fast loop does not take: EXPIRETIME (s), IDLE, FREQ, an AUX between an
 # expire and its key, keys before any SELECTDB
 HANDMADE = _raw_rdb(
-    b"\x00" + _s(b"a") + _s(b"1")
-    + b"\xfd" + struct.pack("<i", 2000000000) + b"\x00" + _s(b"b") + _s(b"2")
-    + b"\xf8\x05\x00" + _s(b"c") + _s(b"3")
-    + b"\xf9\x07\x00" + _s(b"d") + _s(b"4")
-    + b"\xfc" + struct.pack("<q", FUTURE) + b"\xfa" + _s(b"x") + _s(b"y") + b"\x00" + _s(b"e") + _s(b"5")
-    + b"\xfc" + struct.pack("<q", FUTURE) + b"\x00" + _s(b"f") + _s(b"6")
+    b"\x00"
+    + _s(b"a")
+    + _s(b"1")
+    + b"\xfd"
+    + struct.pack("<i", 2000000000)
+    + b"\x00"
+    + _s(b"b")
+    + _s(b"2")
+    + b"\xf8\x05\x00"
+    + _s(b"c")
+    + _s(b"3")
+    + b"\xf9\x07\x00"
+    + _s(b"d")
+    + _s(b"4")
+    + b"\xfc"
+    + struct.pack("<q", FUTURE)
+    + b"\xfa"
+    + _s(b"x")
+    + _s(b"y")
+    + b"\x00"
+    + _s(b"e")
+    + _s(b"5")
+    + b"\xfc"
+    + struct.pack("<q", FUTURE)
+    + b"\x00"
+    + _s(b"f")
+    + _s(b"6")
     + b"\xfe\x02\xfb\x01\x00"
-    + b"\xfc" + struct.pack("<q", PAST) + b"\x00" + _s(b"g") + _s(b"7")
-    + b"\x00" + _s(b"h") + b"\xc0\x05"
-    + b"\x00\xc1\x39\x30" + _s(b"i")
+    + b"\xfc"
+    + struct.pack("<q", PAST)
+    + b"\x00"
+    + _s(b"g")
+    + _s(b"7")
+    + b"\x00"
+    + _s(b"h")
+    + b"\xc0\x05"
+    + b"\x00\xc1\x39\x30"
+    + _s(b"i")
 )
 
 
@@ -240,18 +270,59 @@ def test_progress_counts_and_positions() -> None:
     data = save_rdb_bytes({0: {b"k%d" % i: (b"v", None) for i in range(1000)}})
     r = RdbReader(data)
     d: dict[bytes, Any] = {}
-    ticks = [ev for ev in r.load_into(lambda db: (d, {}), slice_entries=300) if type(ev) is Progress]
+    ticks = [
+        ev for ev in r.load_into(lambda db: (d, {}), slice_entries=300) if type(ev) is Progress
+    ]
     assert [t.keys for t in ticks] == [300, 600, 900]
     assert all(a.pos < b.pos for a, b in zip(ticks, ticks[1:], strict=False))
     assert r.keys_loaded == 1000 and len(d) == 1000
-    assert not [ev for ev in RdbReader(data).load_into(lambda db: (d.clear() or d, {})) if type(ev) is Progress]
+    assert not [
+        ev
+        for ev in RdbReader(data).load_into(lambda db: (d.clear() or d, {}))
+        if type(ev) is Progress
+    ]
+
+
+def test_progress_by_bytes_for_big_values() -> None:
+    rnd = random.Random(1)
+    keys: dict[bytes, tuple[Any, int | None]] = {}
+    for i in range(60):
+        if i % 3 == 0:
+            v: Any = bytes(rnd.randrange(256) for _ in range(5000))  # raw, 14-bit length
+        elif i % 3 == 1:
+            v = b"ab" * 4000  # LZF
+        else:
+            v = {b"f%d" % j: b"v" * 50 for j in range(200)}
+        keys[b"k%d" % i] = (v, None)
+    data = save_rdb_bytes({0: keys})
+    r = RdbReader(data)
+    d: dict[bytes, Any] = {}
+    ticks = [
+        ev
+        for ev in r.load_into(lambda db: (d, {}), slice_entries=10**6, slice_bytes=20000)
+        if type(ev) is Progress
+    ]
+    assert len(d) == 60
+    gaps = [b.pos - a.pos for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert len(ticks) >= len(data) // 30000 and all(g >= 20000 for g in gaps)
+    assert all(g < 20000 + 12000 for g in gaps)  # at the first key past the mark
 
 
 def test_expiry_duplicates_and_hooks() -> None:
     body = (
-        b"\xfe\x00\xfc" + struct.pack("<q", PAST) + b"\x00" + _s(b"old") + _s(b"1")
-        + b"\xfc" + struct.pack("<q", FUTURE) + b"\x00" + _s(b"dup") + _s(b"1")
-        + b"\x00" + _s(b"dup") + _s(b"2")
+        b"\xfe\x00\xfc"
+        + struct.pack("<q", PAST)
+        + b"\x00"
+        + _s(b"old")
+        + _s(b"1")
+        + b"\xfc"
+        + struct.pack("<q", FUTURE)
+        + b"\x00"
+        + _s(b"dup")
+        + _s(b"1")
+        + b"\x00"
+        + _s(b"dup")
+        + _s(b"2")
     )
     data = _raw_rdb(body)
     seen: list[bytes] = []
@@ -311,8 +382,11 @@ OPTS = [
     RdbWriteOptions(),
     RdbWriteOptions(compression=False),
     RdbWriteOptions(  # everything as plain / hashtable / skiplist encodings
-        hash_max_listpack_entries=0, set_max_intset_entries=0, set_max_listpack_entries=0,
-        zset_max_listpack_entries=0, list_max_listpack_size=1,
+        hash_max_listpack_entries=0,
+        set_max_intset_entries=0,
+        set_max_listpack_entries=0,
+        zset_max_listpack_entries=0,
+        list_max_listpack_size=1,
     ),
     RdbWriteOptions(version=11),
     RdbWriteOptions(version=12, compression=False),
@@ -399,10 +473,14 @@ def test_server_load_matches_codec() -> None:
     res = _load_into_server(srv, data, slice_entries=100, progress=ticks.append)
     expected = load_rdb(data, now_ms=NOW)
     assert res.keys_loaded + res.keys_expired == sum(len(d) for d in dbs.values())
-    assert res.keys_expired == sum(1 for d in dbs.values() for _, e in d.values() if e is not None and e < NOW)
+    assert res.keys_expired == sum(
+        1 for d in dbs.values() for _, e in d.values() if e is not None and e < NOW
+    )
     for dbid, keys in expected.dbs.items():
         db = srv.dbs[dbid]
-        assert {k: _norm(v) for k, v in db.data.items()} == {k: _norm(v) for k, (v, _) in keys.items()}
+        assert {k: _norm(v) for k, v in db.data.items()} == {
+            k: _norm(v) for k, (v, _) in keys.items()
+        }
         assert db.expires == {k: e for k, (_, e) in keys.items() if e is not None}
     assert len(ticks) == (res.keys_loaded + res.keys_expired) // 100 and ticks == sorted(ticks)
     assert res.end_offset == len(data) and gc.isenabled()
@@ -410,6 +488,12 @@ def test_server_load_matches_codec() -> None:
     srv = _server()
     res = _load_into_server(srv, data, aof_preamble=True, sync=True)
     assert res.keys_expired == 0 and res.keys_loaded == sum(len(d) for d in dbs.values())
+
+    srv = _server()  # loading-process-events-interval-bytes also slices the load
+    srv.config.values["loading-process-events-interval-bytes"] = 4096
+    ticks = []
+    _load_into_server(srv, data, progress=ticks.append)
+    assert len(ticks) >= len(data) // (4096 + 20000)
 
 
 def test_server_load_duplicates_merge_hook_and_db_bounds() -> None:

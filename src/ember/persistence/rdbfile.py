@@ -147,7 +147,8 @@ async def load_rdb_into(
     Redis ``RDBFLAGS_ALLOW_DUP``): a key already present is replaced instead of an error.
     Raises :class:`RdbFormatError`; on error the caller must discard the partially
     loaded dataset. Unless ``sync``, the event loop gets control every
-    ``slice_entries`` keys (clients meanwhile get ``-LOADING``).
+    ``slice_entries`` keys and after every ``loading-process-events-interval-bytes``
+    of the file (clients meanwhile get ``-LOADING``).
 
     Keys go straight into ``db.data`` / ``db.expires`` (:meth:`RdbReader.load_into`):
     loading is the one place that bypasses the ``Db`` write methods; the
@@ -159,7 +160,10 @@ async def load_rdb_into(
     # sanitize-dump-payload yes also deep-checks what is loaded from disk (Redis 7.0)
     deep = server.config.values["sanitize-dump-payload"] == "yes"
     reader = RdbReader(
-        data, verify_checksum=verify, deep_sanitize=deep, on_warning=lambda m: server.log("warning", m)
+        data,
+        verify_checksum=verify,
+        deep_sanitize=deep,
+        on_warning=lambda m: server.log("warning", m),
     )
     dbs = server.dbs
     functions = getattr(server, "functions", None)
@@ -170,7 +174,9 @@ async def load_rdb_into(
         if idx >= len(dbs):
             raise RdbFormatError(
                 f"FATAL: Data file was created with a Redis server configured to handle "
-                f"more than {len(dbs)} databases. Exiting", offset=reader.pos, doing="select db",
+                f"more than {len(dbs)} databases. Exiting",
+                offset=reader.pos,
+                doing="select db",
             )
         db = dbs[idx]
         current[0] = db
@@ -178,6 +184,7 @@ async def load_rdb_into(
 
     before_insert = None
     if hook is not None:
+
         def before_insert(key: bytes) -> None:
             hook(current[0], key)
 
@@ -186,6 +193,7 @@ async def load_rdb_into(
         now_ms=None if aof_preamble else int(time.time() * 1000),
         allow_duplicates=allow_duplicates,
         slice_entries=0 if sync else slice_entries,
+        slice_bytes=0 if sync else server.config.values["loading-process-events-interval-bytes"],
         before_insert=before_insert,
     )
     gc_was_enabled = gc.isenabled()

@@ -1148,6 +1148,7 @@ class RdbReader:
         now_ms: int | None = None,
         allow_duplicates: bool = False,
         slice_entries: int = 0,
+        slice_bytes: int = 0,
         before_insert: Callable[[bytes], None] | None = None,
         duplicate_message: str = "RDB has duplicated key '{key}' in DB {db}",
         pairs: bool = False,
@@ -1169,7 +1170,9 @@ class RdbReader:
         * ``pairs``: store ``(value, expire_ms or None)`` in the first dict instead
           (the second one is not used), the layout of :attr:`RdbFile.dbs`.
         * ``slice_entries`` > 0: a :class:`Progress` is yielded after every that many
-          keys (loaded or dropped), so an async caller can let others run.
+          keys (loaded or dropped), so an async caller can let others run;
+          ``slice_bytes`` > 0: also once a key ends that many bytes after the last one
+          (big values; Redis ``loading-process-events-interval-bytes``).
 
         Runs of plain string keys (optionally with an EXPIRETIME_MS prefix) take an
         inlined loop; any other record, any anomaly in such a run (short buffer, bad
@@ -1182,6 +1185,7 @@ class RdbReader:
                 now_ms,
                 allow_duplicates,
                 slice_entries,
+                slice_bytes,
                 before_insert,
                 duplicate_message,
                 pairs,
@@ -1197,6 +1201,7 @@ class RdbReader:
         now_ms: int | None,
         allow_duplicates: bool,
         slice_entries: int,
+        slice_bytes: int,
         before_insert: Callable[[bytes], None] | None,
         duplicate_message: str,
         pairs: bool,
@@ -1208,6 +1213,8 @@ class RdbReader:
         cutoff = now_ms if now_ms is not None else -(1 << 64)
         slice_n = slice_entries if slice_entries > 0 else 1 << 62
         left = slice_n  # entries until the next Progress
+        step = slice_bytes if slice_bytes > 0 else 1 << 62
+        next_at = self.pos + step  # or the first key that ends past this offset
         tdata: dict[bytes, Any] | None = None
         texp: dict[bytes, int] = {}
         dbid = 0
@@ -1264,6 +1271,8 @@ class RdbReader:
                             self.pos = kend
                             value = load_string()
                             pos = self.pos
+                            if pos >= next_at:
+                                left = 1  # a big value: Progress after this key
                         if exp is None:
                             if key in tdata:
                                 break
@@ -1283,6 +1292,7 @@ class RdbReader:
                         left -= 1
                         if not left:
                             left = slice_n
+                            next_at = pos + step
                             self.pos = pos
                             self.keys_loaded = loaded
                             self.keys_expired = expired
@@ -1329,8 +1339,9 @@ class RdbReader:
                             texp[key] = exp
                     loaded += 1
                 left -= 1
-                if not left:
+                if not left or pos >= next_at:
                     left = slice_n
+                    next_at = pos + step
                     self.keys_loaded = loaded
                     self.keys_expired = expired
                     yield Progress(pos, loaded + expired)
@@ -1422,9 +1433,9 @@ def _raw_strings(data: bytes, pos: int, count: int) -> tuple[list[bytes], int]:
 def _raw_pairs(data: bytes, pos: int, count: int) -> tuple[dict[bytes, bytes], int]:
     raw = _RAW6
     out = {
-        data[(s := pos + 1) : (pos := s + raw[data[pos]])]: data[  # type: ignore[operator]
-            (s := pos + 1) : (pos := s + raw[data[pos]])  # type: ignore[operator]
-        ]
+        data[(s := pos + 1) : (pos := s + raw[data[pos]])]: (  # type: ignore[operator]
+            data[(s := pos + 1) : (pos := s + raw[data[pos]])]  # type: ignore[operator]
+        )
         for _ in repeat(None, count)
     }
     return out, pos
