@@ -1,9 +1,10 @@
 """Crash harness: kill -9 a real ember-server under concurrent writers, restart it on the
 same directory, and check what each persistence setting kept.
 
-``python -m tests.faults.harness [--rounds N] [--quick] [--scenario NAME ...] [--seed S]``
-runs every scenario (``make faults``); the pytest tests in ``tests/faults/test_crash.py``
-run each scenario for a couple of rounds (``make test``).
+``python -m tests.faults.harness [--rounds N] [--quick] [--scenario NAME ...] [--seed S]
+[--no-powerloss | --only-powerloss] [--keep]`` runs every scenario, then the power-loss
+simulation of :mod:`tests.faults.powerloss` (``make faults``); the pytest tests in
+``tests/faults/test_crash.py`` run each scenario for two rounds (``make test``).
 
 A round: start ember on the scenario's directory (left by the previous round), verify the
 recovered dataset against the model (see :mod:`tests.faults.workload`), run 4 writer
@@ -605,11 +606,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", action="append", default=[], help="run only these (repeatable)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--no-powerloss", action="store_true", help="skip the power-loss simulation")
+    ap.add_argument(
+        "--only-powerloss", action="store_true", help="run only the power-loss simulation"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 20)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
+    if args.only_powerloss:
+        chosen = []
     base = Path(tempfile.mkdtemp(prefix="ember-faults-"))
     print(
         f"ember crash harness: {len(chosen)} scenarios x {rounds} rounds, seed {seed}, dir {base}",

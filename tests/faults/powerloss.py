@@ -510,7 +510,7 @@ class PLStats:
     torn: int = 0
     refused: int = 0
     killed_in_event: int = 0  # cuts inside a save/rewrite (between temp open and rename)
-    unsaved: int = 0  # acknowledged writes that a cut legitimately lost (not yet fsynced)
+    unsaved: int = 0  # most acknowledged writes one cut legitimately lost (not yet fsynced)
     tails_repaired: int = 0
     errors: list[str] = field(default_factory=list)
     max_fsync_gap: float = 0.0
@@ -668,7 +668,7 @@ def _check_aof_cut(
         and op.t_ack < t_cut
         and (op.w, op.seq) not in v.present
     ]
-    st.unsaved += len(gone)
+    st.unsaved = max(st.unsaved, len(gone))  # the worst single cut
     if gone and t_cut != float("inf"):
         # how far back the loss reaches: the oldest acknowledged write the cut lost
         st.max_loss_window = max(st.max_loss_window, t_cut - min(gone))
