@@ -134,11 +134,11 @@ def benchmark(port: int, test: str, n: int, clients: int, pipeline: int = 1, ext
 
 
 def table(title: str, header: list[str], rows: list[list[Any]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    lines = [f"\n## {title}", "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    lines = [f"\n## {title}", "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)) + " |",
              "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     for r in rows:
-        lines.append("| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths)) + " |")
+        lines.append("| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=False)) + " |")
     text = "\n".join(lines)
     print(text, flush=True)
     return text
@@ -418,9 +418,9 @@ def plot_forkless(series: dict[str, Any]) -> None:
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     for label, s in series.items():
-        xs, ys = zip(*s["rss"]) if s["rss"] else ((), ())
+        xs, ys = zip(*s["rss"], strict=False) if s["rss"] else ((), ())
         ax1.plot(xs, ys, label=label)
-        xs2, ys2 = zip(*s["p99"]) if s["p99"] else ((), ())
+        xs2, ys2 = zip(*s["p99"], strict=False) if s["p99"] else ((), ())
         ax2.plot(xs2, ys2, label=label)
     ax1.set_ylabel("RSS above baseline (MB)")
     ax2.set_ylabel("client p99 latency (ms, 250 ms windows)")

@@ -20,6 +20,8 @@ import pytest
 import redis
 from hypothesis import HealthCheck, settings
 
+from tests.helpers.servers import ServerProcess
+
 # Timing-based hypothesis checks are flaky on a loaded 2-core CI machine: the suite
 # asserts behaviour, never speed (benchmarks live in bench/).
 settings.register_profile(
@@ -27,7 +29,6 @@ settings.register_profile(
 )
 settings.load_profile("ember")
 
-from tests.helpers.servers import ServerProcess
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 
 import redis
+from tests.helpers.servers import ServerProcess
 
 from ember.persistence.rdb.reader import load_rdb
-from tests.helpers.servers import ServerProcess
 
 
 def _wait_saved(c: redis.Redis, timeout: float = 60.0) -> None:

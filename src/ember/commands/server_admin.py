@@ -1413,7 +1413,7 @@ def latency_latest(c: Client, argv: list[bytes]) -> Any:
 
 @command("history", 3, LTF, parent="latency", group=G, since="2.8.13", summary="Returns timestamp-latency samples for an event.")
 def latency_history(c: Client, argv: list[bytes]) -> Any:
-    samples = c.server.latency_events.get(argv[2].decode(errors="replace"), [])
+    samples: Any = c.server.latency_events.get(argv[2].decode(errors="replace"), [])
     return [[t, ms] for t, ms in samples]
 
 

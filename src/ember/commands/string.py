@@ -108,7 +108,7 @@ def set_(c: Client, argv: list[bytes]) -> Any:
         raise CommandError(errors.WRONGTYPE)
     if (nx and old is not None) or (xx and old is None):
         return bytes(old) if get and old is not None else None
-    db.set(key, value, keep_ttl=keepttl)
+    db.set(key, value, keep_ttl=bool(keepttl))
     srv = c.server
     srv.dirty += 1
     srv.notify(NOTIFY_STRING, b"set", key, db.id)
@@ -440,7 +440,7 @@ def incrbyfloat(c: Client, argv: list[bytes]) -> Any:
     if type(cur) is float or type(incr_by) is float:  # an infinity
         raise CommandError(errors.INCR_NAN)
     try:
-        new = _ld_round(cur + incr_by)
+        new = _ld_round(cur + incr_by)  # type: ignore[arg-type]  # floats were refused above
     except _Inf:
         raise CommandError(errors.INCR_NAN) from None
     text = ld_format(new)

@@ -130,13 +130,13 @@ class Client(asyncio.Protocol):
             self.laddr = f"{sock[0]}:{sock[1]}" if sock else ""
         if len(srv.clients) >= srv.config.values["maxclients"]:
             srv.stats.rejected_connections += 1
-            transport.write(b"-ERR max number of clients reached\r\n")
+            transport.write(b"-ERR max number of clients reached\r\n")  # type: ignore[attr-defined]
             graceful_close(transport, srv.loop)  # type: ignore[arg-type]
             self.closing = True
             return
         if protected_mode_denies(srv.config.values, peer[0] if peer and not self.unix else "", self.unix):
             srv.stats.rejected_connections += 1
-            transport.write(_PROTECTED_MSG)
+            transport.write(_PROTECTED_MSG)  # type: ignore[attr-defined]
             graceful_close(transport, srv.loop)  # type: ignore[arg-type]
             self.closing = True
             return
@@ -588,7 +588,7 @@ def handle_ready_keys(srv: Server) -> None:
                 c.prop_argv = None
                 st.ready_key = key
                 try:
-                    reply = st.retry(key) if keyed else st.retry()
+                    reply = st.retry(key) if keyed else st.retry()  # type: ignore[call-arg]
                 except CommandError as e:
                     reply = e
                 finally:
