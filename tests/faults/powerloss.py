@@ -826,13 +826,12 @@ def run_all(
         st = run_policy(p, workdir / p, seed, quick, log)
         out.append(st)
         extra = (
-            (
-                f", max gap between fsyncs {st.max_fsync_gap:.2f} s, oldest lost acknowledgement "
-                f"{st.max_loss_window:.2f} s before the cut"
-            )
-            if p == "everysec"
+            f", oldest lost acknowledgement {st.max_loss_window:.2f} s before the cut"
+            if p != "rdb"
             else ""
         )
+        if p == "everysec":
+            extra += f", max gap between fsyncs {st.max_fsync_gap:.2f} s"
         log(f"{st.name}: {'ok' if st.ok else 'FAILED'} ({time.monotonic() - t0:.1f} s{extra})")
         for e in st.errors[:5]:
             log("   " + e)

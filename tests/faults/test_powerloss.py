@@ -43,9 +43,7 @@ def test_detects_reply_before_write(tmp_path: Path) -> None:
     checked, bad = pl.write_before_reply_violations(rec)
     assert checked > 100
     assert bad > 0
-    rec = pl.record_workload("everysec", tmp_path / "ok", SEED, quick=True)
-    checked, bad = pl.write_before_reply_violations(rec)
-    assert checked > 100 and bad == 0
+    # the unmutated server passes the same check in test_power_loss[everysec] (run_policy)
 
 
 def test_detects_manifest_naming_missing_file(tmp_path: Path) -> None:
