@@ -438,7 +438,36 @@ def record_workload(
         for w in range(nwriters)
     ]
     saves: list[SaveMark] = []
-    c = connect(srv.port, 60)
+    try:
+        c = connect(srv.port, 60)
+        _drive(c, policy, writers, gate, stop, saves, duration)
+        real = c.execute_command("DEBUG", "DIGEST")
+        c.close()
+    finally:
+        srv.stop()  # SIGTERM: graceful, the wrapper pickles the operations
+    with open(record, "rb") as f:
+        ops = pickle.load(f)
+    return Recording(
+        policy,
+        os.path.realpath(workdir / "data"),
+        ops,
+        {w.w: w.ops for w in writers},
+        saves,
+        real.decode() if isinstance(real, bytes) else real,
+        srv.log_text(),
+    )
+
+
+def _drive(
+    c: Any,
+    policy: str,
+    writers: list[Writer],
+    gate: Gate,
+    stop: threading.Event,
+    saves: list[SaveMark],
+    duration: float,
+) -> None:
+    """The workload: writers plus three known saves (RDB) or one rewrite (AOF)."""
     try:
         for w in writers:
             w.start()
@@ -470,20 +499,6 @@ def record_workload(
         stop.set()
         for w in writers:
             w.join(30)
-    real = c.execute_command("DEBUG", "DIGEST")
-    c.close()
-    srv.stop()  # SIGTERM: graceful, the wrapper pickles the operations
-    with open(record, "rb") as f:
-        ops = pickle.load(f)
-    return Recording(
-        policy,
-        os.path.realpath(workdir / "data"),
-        ops,
-        {w.w: w.ops for w in writers},
-        saves,
-        real.decode() if isinstance(real, bytes) else real,
-        srv.log_text(),
-    )
 
 
 def _wait_persist(c: Any, key: str, timeout: float = 60.0) -> None:

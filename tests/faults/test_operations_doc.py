@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -112,6 +113,15 @@ def _spawn(args: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for the ember-server started through bash; kill its session if it lingers."""
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
 def _ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> redis.Redis:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -140,7 +150,7 @@ def test_start_commands(tmp_path: Path) -> None:
     except redis.ConnectionError:
         pass
     finally:
-        proc.wait(20)
+        _reap(proc)
     assert (data / "appendonlydir").is_dir() and (data / "dump.rdb").exists()
     # 2. the override line, with /srv/ember and 6380 mapped to the sandbox
     port2 = free_port()
@@ -156,7 +166,7 @@ def test_start_commands(tmp_path: Path) -> None:
     except redis.ConnectionError:
         pass
     finally:
-        proc.wait(20)
+        _reap(proc)
 
 
 def test_watch_and_backup_commands(prod: ServerProcess, tmp_path: Path) -> None:
@@ -226,6 +236,13 @@ def test_repair_commands(tmp_path: Path) -> None:
     s = ServerProcess(
         "ember", tmp_path / "d", ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
     ).start()
+    try:
+        _repair(s)
+    finally:
+        s.stop()
+
+
+def _repair(s: ServerProcess) -> None:
     c = connect(s.port)
     for i in range(20):
         c.set(f"k{i}", "v" * 50)
