@@ -35,7 +35,7 @@ from lupa import lua51
 from ember import errors
 from ember.commands.registry import Flag
 from ember.errors import CommandError
-from ember.protocol.resp import Raw
+from ember.protocol.resp import Raw, split_args
 from ember.scripting.convert import Converter
 from ember.scripting.libs import Libs
 
@@ -646,72 +646,6 @@ def _num_arg(v: float) -> bytes:
 
 
 # ---------------------------------------------------------------------- shebang
-def split_args(line: bytes) -> list[bytes] | None:
-    """sdssplitargs (quotes and escapes as redis-cli / redis.conf); None if unbalanced."""
-    out: list[bytes] = []
-    i, n = 0, len(line)
-    while True:
-        while i < n and line[i : i + 1].isspace():
-            i += 1
-        if i >= n:
-            return out
-        cur = bytearray()
-        inq = insq = False
-        while True:
-            if inq:
-                if i >= n:
-                    return None
-                ch = line[i : i + 1]
-                if ch == b"\\" and i + 3 < n + 0 and line[i + 1 : i + 2] == b"x":
-                    try:
-                        cur.append(int(line[i + 2 : i + 4], 16))
-                        i += 4
-                        continue
-                    except ValueError:
-                        pass
-                if ch == b"\\" and i + 1 < n:
-                    nxt = line[i + 1 : i + 2]
-                    cur += {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"a": b"\a"}.get(nxt, nxt)
-                    i += 2
-                    continue
-                if ch == b'"':
-                    if i + 1 < n and not line[i + 1 : i + 2].isspace():
-                        return None
-                    i += 1
-                    break
-                cur += ch
-                i += 1
-            elif insq:
-                if i >= n:
-                    return None
-                ch = line[i : i + 1]
-                if ch == b"\\" and line[i + 1 : i + 2] == b"'":
-                    cur += b"'"
-                    i += 2
-                    continue
-                if ch == b"'":
-                    if i + 1 < n and not line[i + 1 : i + 2].isspace():
-                        return None
-                    i += 1
-                    break
-                cur += ch
-                i += 1
-            else:
-                if i >= n:
-                    break
-                ch = line[i : i + 1]
-                if ch.isspace():
-                    break
-                if ch == b'"':
-                    inq = True
-                elif ch == b"'":
-                    insq = True
-                else:
-                    cur += ch
-                i += 1
-        out.append(bytes(cur))
-
-
 def parse_shebang(body: bytes) -> tuple[int, int]:
     """evalExtractShebangFlags: (script flags, shebang length) or CommandError."""
     if not body.startswith(b"#!"):

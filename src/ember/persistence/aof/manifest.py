@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from ember.persistence.aof._cparse import C_SPACE, atoll, cstr, fgets_end
+from ember.persistence.aof._cparse import atoll, cstr, fgets_end
+from ember.protocol.resp import split_args  # the one sdssplitargs
 
 AofType = Literal["b", "h", "i"]
 
@@ -178,83 +179,6 @@ def _encode_name(name: str) -> bytes:
     return name.encode("utf-8", "surrogateescape")
 
 
-def _is_hex(c: int) -> bool:
-    return 0x30 <= c <= 0x39 or 0x61 <= c <= 0x66 or 0x41 <= c <= 0x46
-
-
-_ESCAPES = {ord("n"): 0x0A, ord("r"): 0x0D, ord("t"): 0x09, ord("b"): 0x08, ord("a"): 0x07}
-
-
-def split_args(line: bytes) -> list[bytes] | None:
-    """Split a line like Redis ``sdssplitargs``; ``None`` on unbalanced quotes.
-
-    Tokens are separated by blanks; ``"..."`` supports ``\\xHH``, ``\\n``, ``\\r``,
-    ``\\t``, ``\\b``, ``\\a`` and ``\\<c>``; ``'...'`` supports ``\\'``.  A closing quote
-    must be followed by a blank or the end of the line.  The line is treated as a C
-    string (it ends at the first NUL byte).
-    """
-    s = cstr(line)
-    n = len(s)
-    p = 0
-    out: list[bytes] = []
-    while True:
-        while p < n and s[p] in C_SPACE:
-            p += 1
-        if p >= n:
-            return out
-        cur = bytearray()
-        inq = insq = False
-        while True:
-            c = s[p] if p < n else 0
-            if inq:
-                if (
-                    c == 0x5C
-                    and p + 3 < n
-                    and s[p + 1] == 0x78
-                    and _is_hex(s[p + 2])
-                    and _is_hex(s[p + 3])
-                ):
-                    cur.append(int(s[p + 2 : p + 4], 16))
-                    p += 3
-                elif c == 0x5C and p + 1 < n:
-                    p += 1
-                    e = s[p]
-                    cur.append(_ESCAPES.get(e, e))
-                elif c == 0x22:
-                    if p + 1 < n and s[p + 1] not in C_SPACE:
-                        return None
-                    p += 1
-                    break
-                elif c == 0:
-                    return None
-                else:
-                    cur.append(c)
-            elif insq:
-                if c == 0x5C and p + 1 < n and s[p + 1] == 0x27:
-                    p += 1
-                    cur.append(0x27)
-                elif c == 0x27:
-                    if p + 1 < n and s[p + 1] not in C_SPACE:
-                        return None
-                    p += 1
-                    break
-                elif c == 0:
-                    return None
-                else:
-                    cur.append(c)
-            else:
-                if c in (0x20, 0x0A, 0x0D, 0x09, 0x00):
-                    if p < n:
-                        p += 1
-                    break
-                if c == 0x22:
-                    inq = True
-                elif c == 0x27:
-                    insq = True
-                else:
-                    cur.append(c)
-            p += 1
-        out.append(bytes(cur))
 
 
 def _trim(s: bytes) -> bytes:
