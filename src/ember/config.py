@@ -390,7 +390,7 @@ OPTIONS: list[Option] = [
     _o("active-defrag-max-scan-fields", "int", 1000, min=1, max=LONG_MAX),
     _o("jemalloc-bg-thread", "bool", True),
     # -- diagnostics
-    _o("slowlog-log-slower-than", "int", 10000, min=-1, max=LLONG_MAX),
+    _o("slowlog-log-slower-than", "int", 10000, min=-1, max=LLONG_MAX, hook="on_slowlog_threshold"),
     _o("slowlog-max-len", "int", 128, min=0, max=LONG_MAX),
     _o("latency-monitor-threshold", "int", 0, min=0, max=LLONG_MAX),
     _o("latency-tracking", "bool", True),

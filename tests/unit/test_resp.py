@@ -31,8 +31,10 @@ from ember.protocol.resp import (
 class ExactParser(RequestParser):
     """The parser without the hiredis fast path (reference for equivalence tests)."""
 
-    def _feed_fast(self, data: bytes) -> list[list[bytes]] | None:
-        return None
+    def feed(self, data: bytes) -> list[list[bytes]]:
+        if self.error is not None or self.overflow:
+            return []
+        return self._feed_exact(data)
 
 
 def mb(*args: bytes) -> bytes:

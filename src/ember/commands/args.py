@@ -26,6 +26,8 @@ def is_canonical_int(b: bytes) -> bool:
 
 def parse_int(b: bytes, err: str = errors.NOT_INTEGER) -> int:
     """Redis ``getLongLongFromObjectOrReply``: strict 64-bit integer."""
+    if b.isdigit() and len(b) < 19 and (b[0] != 48 or len(b) == 1):
+        return int(b)  # the common case: plain digits, no sign, no leading zero
     if len(b) <= 20 and _INT_RE.fullmatch(b) is not None:
         v = int(b)
         if LLONG_MIN <= v <= LLONG_MAX:

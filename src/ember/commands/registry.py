@@ -112,6 +112,15 @@ class CommandSpec:
     usec: int = 0
     rejected_calls: int = 0
     failed_calls: int = 0
+    fullname_b: bytes = b""  # fullname encoded (CLIENT LIST cmd=, set per call)
+    # the dispatcher asks write_block_reason() (MISCONF/OOM) for this command
+    checks_write_block: bool = False
+
+    def __post_init__(self) -> None:
+        self.fullname_b = self.fullname.encode()
+        self.checks_write_block = bool(self.flags & (Flag.WRITE | Flag.DENYOOM)) or (
+            self.name == "ping" and self.parent is None
+        )
 
     @property
     def fullname(self) -> str:
@@ -119,11 +128,8 @@ class CommandSpec:
 
     @property
     def fullname_bytes(self) -> bytes:
-        """``fullname`` encoded, cached (read per command for CLIENT LIST's cmd=)."""
-        cached = _FULLNAME_BYTES.get(id(self))
-        if cached is None:
-            cached = _FULLNAME_BYTES[id(self)] = self.fullname.encode()
-        return cached
+        """``fullname`` encoded (read per command for CLIENT LIST's cmd=)."""
+        return self.fullname_b
 
     def flag_names(self) -> list[str]:
         names = [n for f, n in _FLAG_NAMES if self.flags & f]
@@ -168,7 +174,6 @@ class CommandSpec:
 
 
 COMMANDS: dict[str, CommandSpec] = {}
-_FULLNAME_BYTES: dict[int, bytes] = {}
 
 
 def command(

@@ -387,17 +387,15 @@ def _incr(c: Client, key: bytes, delta: int) -> Any:
         t = type(v)
         if t is not bytes and t is not bytearray:
             raise CommandError(errors.WRONGTYPE)
-        try:
-            cur = parse_int(bytes(v))
-        except CommandError:
-            raise CommandError(errors.NOT_INTEGER) from None
+        cur = parse_int(v if t is bytes else bytes(v))
     new = cur + delta
     if new > LLONG_MAX or new < LLONG_MIN:
         raise CommandError(errors.OVERFLOW)
     db.set(key, b"%d" % new, keep_ttl=True)
     srv = c.server
     srv.dirty += 1
-    srv.notify(NOTIFY_STRING, b"incrby", key, db.id)
+    if srv.config.values["notify-keyspace-events"]:
+        srv.notify(NOTIFY_STRING, b"incrby", key, db.id)
     return new
 
 

@@ -382,50 +382,43 @@ class RequestParser:
             and not self.auth_required
             and _HUGE_ARRAY.search(data) is None
         ):
-            cmds = self._feed_fast(data)
-            if cmds is not None:
-                self.pending = 0
-                return cmds
+            # hiredis parse of a chunk holding only whole, well-formed multibulk requests.
+            # Accepted only if every request is a ``*`` array of bulk strings and the sizes
+            # add up to exactly ``len(data)`` (so no other RESP type or stray byte was
+            # involved); anything else goes through :meth:`_feed_exact`.
+            reader = self._reader
+            reader.feed(data)
+            out: list[list[bytes]] = []
+            pos = 0
+            try:
+                while True:
+                    cmd = reader.gets()
+                    if cmd is False:
+                        break
+                    if type(cmd) is not list or data[pos] != 42:
+                        if cmd is None and data.startswith(b"*-1\r\n", pos):
+                            pos += 5
+                            continue
+                        raise _Bail
+                    n = len(cmd)
+                    b"".join(cmd)  # TypeError unless every element is a bulk string (bytes)
+                    # *<n>\r\n, then $<len>\r\n<payload>\r\n per argument
+                    pos += _ARRAY_HDR[n] + sum(map(_BULK_SIZE, map(len, cmd)))
+                    if n:
+                        out.append(cmd)
+            except (hiredis.ProtocolError, _Bail, IndexError, TypeError):
+                self._reader = hiredis.Reader()
+            else:
+                if pos == len(data) and not reader.has_data():
+                    if len(data) > self.max_bulk or len(data) > self.querybuf_limit - 2:
+                        lim = min(self.max_bulk, self.querybuf_limit - 2)
+                        if any(len(a) > lim for c in out for a in c):
+                            self._reader = hiredis.Reader()
+                            return self._feed_exact(data)
+                    self.pending = 0
+                    return out
+                self._reader = hiredis.Reader()
         return self._feed_exact(data)
-
-    def _feed_fast(self, data: bytes) -> list[list[bytes]] | None:
-        """hiredis parse of a chunk holding only whole, well-formed multibulk requests.
-
-        Accepted only if every request is a ``*`` array of bulk strings and the sizes add
-        up to exactly ``len(data)`` (so no other RESP type or stray byte was involved);
-        anything else returns None and the chunk goes through :meth:`_feed_exact`.
-        """
-        reader = self._reader
-        reader.feed(data)
-        out: list[list[bytes]] = []
-        pos = 0
-        digits = _DIGITS
-        try:
-            while True:
-                cmd = reader.gets()
-                if cmd is False:
-                    break
-                if type(cmd) is not list or data[pos] != 42:
-                    if cmd is None and data.startswith(b"*-1\r\n", pos):
-                        pos += 5
-                        continue
-                    raise _Bail
-                n = len(cmd)
-                # *<n>\r\n then per argument $<len>\r\n<payload>\r\n; join() checks types
-                pos += 3 + digits[n] + 5 * n + len(b"".join(cmd)) + sum(map(digits.__getitem__, map(len, cmd)))
-                if n:
-                    out.append(cmd)
-        except (hiredis.ProtocolError, _Bail, IndexError, TypeError):
-            self._reader = hiredis.Reader()
-            return None
-        if pos != len(data) or reader.has_data():
-            self._reader = hiredis.Reader()
-            return None
-        if len(data) > min(self.max_bulk, self.querybuf_limit - 2) and any(
-            len(a) > min(self.max_bulk, self.querybuf_limit - 2) for c in out for a in c
-        ):
-            return None
-        return out
 
     def _feed_exact(self, data: bytes) -> list[list[bytes]]:
         if self._chunks is not None:
@@ -572,6 +565,10 @@ class RequestParser:
 
 
 _DIGITS = [len(b"%d" % i) for i in range(1 << 16)]
+# bytes taken by a bulk string of length i ($<i>\r\n<payload>\r\n) and by the header of
+# an array of i elements (*<i>\r\n); longer arguments go through the exact parser
+_BULK_SIZE = [i + _DIGITS[i] + 5 for i in range(1 << 16)].__getitem__
+_ARRAY_HDR = [_DIGITS[i] + 3 for i in range(1 << 16)]
 # hiredis allocates an array of the announced size up front (and frees it element by
 # element): counts of a million or more go to the exact parser instead
 _HUGE_ARRAY = re.compile(rb"\*[0-9]{7}")

@@ -34,6 +34,11 @@ NO_REPLY = _Blocked()  # handler return value: nothing to write (e.g. QUIT after
 
 _TX_NAMES = {"exec", "discard", "multi", "watch", "quit", "reset"}  # run at once inside MULTI
 _WRITE_OR_DENYOOM = int(Flag.WRITE | Flag.DENYOOM)
+_WRITE = int(Flag.WRITE)
+_TOUCHES_ARBITRARY_KEYS = int(Flag.TOUCHES_ARBITRARY_KEYS)
+_SKIP_SLOWLOG = int(Flag.SKIP_SLOWLOG)
+_perf_ns = time.perf_counter_ns
+_monotonic = time.monotonic
 _SUB_ALLOWED = {
     b"subscribe",
     b"psubscribe",
@@ -173,9 +178,10 @@ class Client(asyncio.Protocol):
         if self.closing:
             return  # closed by the server: input is drained and dropped
         srv = self.server
-        srv.stats.total_net_input_bytes += len(data)
-        srv.stats.total_reads_processed += 1
-        self.last_interaction = time.monotonic()
+        stats = srv.stats
+        stats.total_net_input_bytes += len(data)
+        stats.total_reads_processed += 1
+        self.last_interaction = _monotonic()
         self.parser.querybuf_limit = srv.config.values["client-query-buffer-limit"]
         cmds = self.parser.feed(data)  # a malformed request sets parser.error
         if self.parser.overflow:  # client-query-buffer-limit: run what came before, then close
@@ -198,18 +204,24 @@ class Client(asyncio.Protocol):
             return
         srv.update_time()
         out = self.out
-        for i, argv in enumerate(cmds):
-            self.execute(argv)
-            if self.blocked is not None or self.paused or self.closing or self.close_after_reply:
-                self.queue.extend(cmds[i + 1 :])
-                break
-            if len(out) >= 64 or (len(out) >= 4 and len(out[-1]) > 65536):
-                # many or big replies in one batch: send them and apply
-                # client-output-buffer-limit now (Redis checks after every reply)
-                self.flush()
-                self.check_output_limits()
-                if self.closing:
+        execute = self.execute
+        if len(cmds) == 1:
+            execute(cmds[0])
+        else:
+            i = 0
+            for argv in cmds:
+                i += 1
+                execute(argv)
+                if self.blocked is not None or self.paused or self.closing or self.close_after_reply:
+                    self.queue.extend(cmds[i:])
                     break
+                if len(out) >= 64 or (len(out) >= 4 and len(out[-1]) > 65536):
+                    # many or big replies in one batch: send them and apply
+                    # client-output-buffer-limit now (Redis checks after every reply)
+                    self.flush()
+                    self.check_output_limits()
+                    if self.closing:
+                        break
         if srv.ready_keys:
             handle_ready_keys(srv)
         if out:
@@ -228,11 +240,13 @@ class Client(asyncio.Protocol):
         out.clear()
         if self.closing and not self.close_after_reply:
             return
-        gate = self.server.reply_gate
+        srv = self.server
+        gate = srv.reply_gate
         if gate is not None and gate(self, data):
             return  # held until the AOF bytes it depends on are fsynced
-        self.server.stats.total_net_output_bytes += len(data)
-        self.server.stats.total_writes_processed += 1
+        stats = srv.stats
+        stats.total_net_output_bytes += len(data)
+        stats.total_writes_processed += 1
         self.transport.write(data)
         if self.close_after_reply:
             self.close()
@@ -351,7 +365,90 @@ class Client(asyncio.Protocol):
 
     # ------------------------------------------------------------------ dispatch
     def execute(self, argv: list[bytes]) -> None:
-        """processCommand: look up, check, queue or call; writes the reply."""
+        """processCommand: look up, check, queue or call; writes the reply.
+
+        The common case (a known plain command, arity right, an authenticated client not
+        in MULTI/MONITOR/RESP2-subscribe mode, no server-wide gate such as LOADING, a
+        busy script, CLIENT PAUSE or MISCONF) runs inline here: same checks, stats,
+        slowlog and propagation as :meth:`call`, without the extra calls. Everything else
+        goes through :meth:`_execute_checked`.
+        """
+        srv = self.server
+        spec = srv.commands_by_name.get(argv[0].lower())
+        if (
+            spec is None
+            or spec.subcommands
+            or not self.authenticated
+            or self.in_multi
+            or self.monitor
+            or srv.loading
+            or srv.busy_script is not None
+            or srv.paused_until
+            or srv.monitors
+            or srv.call_depth
+            or ((self.channels or self.patterns or self.shard_channels) and not self.resp3)
+        ):
+            self._execute_checked(argv)
+            return
+        arity = spec.arity
+        n = len(argv)
+        if (n != arity) if arity > 0 else (n < -arity):
+            self._reject(spec, errors.wrong_args(spec.fullname))
+            return
+        flags = spec.flags
+        if spec.checks_write_block:
+            reason = srv.write_block_reason()
+            if reason is not None and _write_denied(reason, flags, spec, False):
+                self._reject(spec, CommandError(reason))
+                return
+        self.last_cmd = spec.fullname_b
+        # --- call() inlined (call_depth is 0 here)
+        dirty = srv.dirty
+        srv.call_depth = 1
+        self.prop_argv = None
+        start = _perf_ns()
+        try:
+            reply = spec.handler(self, argv)  # type: ignore[misc]
+        except CommandError as e:
+            reply = e
+        except RecursionError:
+            reply = CommandError("ERR recursion limit exceeded")
+        finally:
+            srv.call_depth = 0
+        elapsed = (_perf_ns() - start) // 1000
+        spec.calls += 1
+        spec.usec += elapsed
+        srv.stats.total_commands_processed += 1
+        if type(reply) is CommandError:
+            spec.failed_calls += 1
+            self.count_error(reply)
+        if srv.dirty != dirty and flags & _WRITE and not srv.prevent_prop and srv.propagation_sinks:
+            srv.prop_ops.append((self.db.id, self.prop_argv or argv))
+        srv.prevent_prop = False
+        if srv.prop_ops:
+            srv.flush_propagation(not flags & _TOUCHES_ARBITRARY_KEYS)
+        if elapsed >= srv.slowlog_threshold >= 0 and not flags & _SKIP_SLOWLOG:
+            from ember.commands.server_admin import slowlog_add
+
+            slowlog_add(self, argv, elapsed)
+        # --- reply (inline fast encodings, as in reply())
+        if reply is BLOCKED or reply is NO_REPLY:
+            return
+        if self.reply_mode:
+            self.reply(reply)
+            return
+        t = type(reply)
+        if t is bytes:
+            self.out.append(b"$%d\r\n%b\r\n" % (len(reply), reply))
+        elif t is Status:
+            self.out.append(reply.encoded)
+        elif t is int and reply >= 0:
+            self.out.append(b":%d\r\n" % reply)
+        else:
+            self.out.append(encode(reply, self.resp3))
+
+    def _execute_checked(self, argv: list[bytes]) -> None:
+        """processCommand with every check (the general path of :meth:`execute`)."""
         srv = self.server
         name = argv[0].lower()
         spec = srv.commands_by_name.get(name)
@@ -421,7 +518,7 @@ class Client(asyncio.Protocol):
             self.multi_queue.append((spec, argv))
             self.reply(QUEUED)
             return
-        self.last_cmd = spec.fullname_bytes
+        self.last_cmd = spec.fullname_b
         reply = self.call(spec, argv)
         if reply is not BLOCKED and reply is not NO_REPLY:
             self.reply(reply)
@@ -470,14 +567,13 @@ class Client(asyncio.Protocol):
         if type(reply) is CommandError:
             spec.failed_calls += 1
             self.count_error(reply)
-        if srv.dirty != dirty and spec.flags & Flag.WRITE and not srv.prevent_prop:
+        if srv.dirty != dirty and spec.flags & Flag.WRITE and not srv.prevent_prop and srv.propagation_sinks:
             srv.prop_ops.append((self.db.id, self.prop_argv or argv))
         srv.prevent_prop = False
         if srv.call_depth == 0 and srv.prop_ops:
             # CMD_TOUCHES_ARBITRARY_KEYS (SCAN, RANDOMKEY): expired-key DELs are not wrapped
             srv.flush_propagation(not spec.flags & Flag.TOUCHES_ARBITRARY_KEYS)
-        threshold = srv.config.values["slowlog-log-slower-than"]
-        if threshold >= 0 and elapsed >= threshold and not spec.flags & Flag.SKIP_SLOWLOG:
+        if elapsed >= srv.slowlog_threshold >= 0 and not spec.flags & Flag.SKIP_SLOWLOG:
             from ember.commands.server_admin import slowlog_add
 
             slowlog_add(self, argv, elapsed)

@@ -88,6 +88,8 @@ class Server:
         self.prop_ops: list[tuple[int, list[bytes]]] = []
         self.prevent_prop = False
         self.call_depth = 0
+        # slowlog-log-slower-than, read per command (kept current by its config hook)
+        self.slowlog_threshold: int = self.config.values["slowlog-log-slower-than"]
         self.propagation_sinks: list[Callable[[list[tuple[int, list[bytes]]]], None]] = []
         # pub/sub
         self.pubsub_channels: dict[bytes, dict[Client, None]] = {}
@@ -141,6 +143,9 @@ class Server:
     def update_time(self) -> int:
         self._now_ms = t = time.time_ns() // 1_000_000
         return t
+
+    def on_slowlog_threshold(self, old: int, new: int) -> None:
+        self.slowlog_threshold = new
 
     def expire_paused(self) -> bool:
         return False

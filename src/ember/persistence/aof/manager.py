@@ -57,7 +57,7 @@ class AofManager:
     def __init__(self, server: Server, persistence: Persistence) -> None:
         self.server = server
         self.p = persistence
-        self.on = False  # appending
+        self._on = False  # appending (see the ``on`` property)
         self.fd = -1
         self.path = ""
         self.manifest: mf.Manifest | None = None
@@ -93,8 +93,26 @@ class AofManager:
         self.wait_rewrite = False  # AOF being turned on: base not written yet
         self.pending_incr: mf.AofInfo | None = None
         self.waitaof_waiters: list[tuple[int, Client, float]] = []
-        server.propagation_sinks.append(self.feed)
-        server.reply_gate = self.hold_output
+
+    @property
+    def on(self) -> bool:
+        return self._on
+
+    @on.setter
+    def on(self, value: bool) -> None:
+        """Appending on/off. The propagation sink and the reply gate are installed only
+        while appending, so a server without AOF pays nothing per command for them."""
+        self._on = value
+        srv = self.server
+        if value:
+            if self.feed not in srv.propagation_sinks:
+                srv.propagation_sinks.append(self.feed)
+            srv.reply_gate = self.hold_output
+        else:
+            if self.feed in srv.propagation_sinks:
+                srv.propagation_sinks.remove(self.feed)
+            if srv.reply_gate == self.hold_output:
+                srv.reply_gate = None
 
     # ------------------------------------------------------------------ config / paths
     @property
