@@ -39,6 +39,7 @@ _TOUCHES_ARBITRARY_KEYS = int(Flag.TOUCHES_ARBITRARY_KEYS)
 _SKIP_SLOWLOG = int(Flag.SKIP_SLOWLOG)
 _perf_ns = time.perf_counter_ns
 _monotonic = time.monotonic
+_time_ns = time.time_ns
 _SUB_ALLOWED = {
     b"subscribe",
     b"psubscribe",
@@ -182,9 +183,10 @@ class Client(asyncio.Protocol):
         stats.total_net_input_bytes += len(data)
         stats.total_reads_processed += 1
         self.last_interaction = _monotonic()
-        self.parser.querybuf_limit = srv.config.values["client-query-buffer-limit"]
-        cmds = self.parser.feed(data)  # a malformed request sets parser.error
-        if self.parser.overflow:  # client-query-buffer-limit: run what came before, then close
+        parser = self.parser
+        parser.querybuf_limit = srv.config.values["client-query-buffer-limit"]
+        cmds = parser.feed(data)  # a malformed request sets parser.error
+        if parser.overflow:  # client-query-buffer-limit: run what came before, then close
             for argv in cmds:
                 if not self.closing:
                     self.execute(argv)
@@ -194,20 +196,20 @@ class Client(asyncio.Protocol):
             self.close()
             return
         if not cmds:
-            if self.parser.error is not None and not self.queue and self.blocked is None:
-                self.protocol_error(self.parser.error)
+            if parser.error is not None and not self.queue and self.blocked is None:
+                self.protocol_error(parser.error)
             return
         if self.queue or self.blocked is not None or self.paused:
             self.queue.extend(cmds)
             if self.blocked is None and not self.paused:
                 self.process_queue()
             return
-        srv.update_time()
+        srv._now_ms = _time_ns() // 1_000_000  # update_time()
         out = self.out
-        execute = self.execute
         if len(cmds) == 1:
-            execute(cmds[0])
+            self.execute(cmds[0])
         else:
+            execute = self.execute
             i = 0
             for argv in cmds:
                 i += 1
@@ -225,10 +227,23 @@ class Client(asyncio.Protocol):
         if srv.ready_keys:
             handle_ready_keys(srv)
         if out:
-            self.flush()
-        if self.parser.error is not None and not self.queue and self.blocked is None and not self.closing:
-            self.protocol_error(self.parser.error)
-        if self.parser.stopped_early and not self.closing and srv.loop is not None:
+            if (
+                srv.reply_gate is None
+                and len(out) == 1
+                and not self.closing
+                and not self.close_after_reply
+                and self.transport is not None
+            ):
+                # flush() for the common case: one reply, nothing to hold back
+                reply = out.pop()
+                stats.total_net_output_bytes += len(reply)
+                stats.total_writes_processed += 1
+                self.transport.write(reply)
+            else:
+                self.flush()
+        if parser.error is not None and not self.queue and self.blocked is None and not self.closing:
+            self.protocol_error(parser.error)
+        if parser.stopped_early and not self.closing and srv.loop is not None:
             srv.loop.call_soon(self.data_received, b"")  # unauthenticated: next command
 
     def flush(self) -> None:
