@@ -10,6 +10,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.conftest import Diff
+from tests.helpers.diffing import keyspace_events
 
 
 def _state(d: Diff, *keys: str) -> None:
@@ -332,27 +333,7 @@ def test_bitfield_ro_and_wrongtype(diff: Diff) -> None:
 
 
 def _events(c: redis.Redis, cmds: list[tuple[Any, ...]]) -> list[Any]:
-    c.config_set("notify-keyspace-events", "KEA")
-    p = c.pubsub()
-    p.psubscribe("__key*__:*")
-    p.get_message(timeout=1)
-    for cmd in cmds:
-        try:
-            c.execute_command(*cmd)
-        except redis.ResponseError:
-            pass
-    c.execute_command("PUBLISH", "end", "x")
-    p.psubscribe("end")
-    out = []
-    for _ in range(200):
-        m = p.get_message(timeout=1)
-        if m is None:
-            break
-        if m["type"] == "pmessage":
-            out.append((m["channel"], m["data"]))
-    p.close()
-    c.config_set("notify-keyspace-events", "")
-    return out
+    return keyspace_events(c, cmds, publish_end=True, rounds=200, timeout=1)
 
 
 def test_keyspace_events_match(r: redis.Redis, rr: redis.Redis) -> None:

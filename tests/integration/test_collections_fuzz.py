@@ -15,12 +15,10 @@ import shlex
 from typing import Any
 
 import pytest
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.helpers.diffing import Reply, dumper, raw
 from tests.helpers.servers import ServerProcess
-
-Reply = tuple[str, Any]
 
 KEYS = ["k1", "k2", "k3"]
 ALL_KEYS = [*KEYS, "str"]
@@ -34,34 +32,7 @@ SETTINGS = settings(
 )
 
 
-def raw(c: redis.Redis, *args: Any) -> Reply:
-    conn = c.connection_pool.get_connection()
-    try:
-        conn.send_command(*args)
-        try:
-            return ("ok", conn.read_response())
-        except redis.ResponseError as e:
-            return ("err", str(e))
-    finally:
-        c.connection_pool.release(conn)
-
-
-def dump(c: redis.Redis) -> dict[bytes, Any]:
-    out: dict[bytes, Any] = {}
-    for k in sorted(c.keys("*")):
-        t = c.type(k)
-        if t == b"list":
-            out[k] = raw(c, "LRANGE", k, 0, -1)
-        elif t == b"hash":
-            h = raw(c, "HGETALL", k)[1]
-            out[k] = ("hash", sorted(zip(h[::2], h[1::2], strict=True)))
-        elif t == b"set":
-            out[k] = ("set", sorted(raw(c, "SMEMBERS", k)[1]))
-        elif t == b"zset":
-            out[k] = raw(c, "ZRANGE", k, 0, -1, "WITHSCORES")
-        else:
-            out[k] = (t, raw(c, "GET", k))
-    return out
+dump = dumper("list", "hash", "set", "zset", other="GET")
 
 
 def _sorted(reply: Reply) -> Reply:

@@ -7,7 +7,6 @@ listpack-encoded in Redis and reply in insertion order, which ember reproduces e
 
 from __future__ import annotations
 
-import shlex
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -15,64 +14,17 @@ from typing import Any
 import hiredis
 import pytest
 import redis
+from tests.helpers.diffing import (
+    RawDiff,
+    dumper,
+    raw,
+    rd_fixture,
+    same_aof_after,
+)
 from tests.helpers.servers import ServerProcess
 
-Reply = tuple[str, Any]
-
-
-def raw(c: redis.Redis, *args: Any) -> Reply:
-    conn = c.connection_pool.get_connection()
-    try:
-        conn.send_command(*args)
-        try:
-            return ("ok", conn.read_response())
-        except redis.ResponseError as e:
-            return ("err", str(e))
-    finally:
-        c.connection_pool.release(conn)
-
-
-def dump(c: redis.Redis) -> dict[bytes, Any]:
-    out: dict[bytes, Any] = {}
-    for k in sorted(c.keys("*")):
-        t = c.type(k)
-        if t == b"hash":
-            h = raw(c, "HGETALL", k)[1]
-            out[k] = ("hash", sorted(h.items() if isinstance(h, dict) else zip(h[::2], h[1::2], strict=True)))
-        else:
-            out[k] = (t, raw(c, "DUMP", k))
-    return out
-
-
-class RawDiff:
-    def __init__(self, a: redis.Redis, b: redis.Redis) -> None:
-        self.ember, self.redis = a, b
-
-    def __call__(self, *args: Any, sort: bool = False) -> Any:
-        got, want = raw(self.ember, *args), raw(self.redis, *args)
-        if sort and got[0] == want[0] == "ok" and isinstance(want[1], list):
-            got = ("ok", sorted(got[1], key=repr))
-            want = ("ok", sorted(want[1], key=repr))
-        assert got == want, f"{args!r}: ember={got!r} redis={want!r}"
-        return got[1]
-
-    def script(self, text: str) -> None:
-        for line in text.strip().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                self(*shlex.split(line))
-        assert dump(self.ember) == dump(self.redis)
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def rd(
-    request: pytest.FixtureRequest, r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess
-) -> Any:
-    """Raw differential runner on fresh (flushed) servers, in RESP2 and in RESP3."""
-    a, b = ember.client(protocol=request.param), real_redis.client(protocol=request.param)
-    yield RawDiff(a, b)
-    a.close()
-    b.close()
+dump = dumper("hash")
+rd = rd_fixture(dump)
 
 
 class Resp3:
@@ -412,38 +364,13 @@ def test_encoding_follows_config(rd: RawDiff) -> None:
 # ------------------------------------------------------------------------------ propagation
 
 
-def _aof_commands(srv: ServerProcess) -> list[list[bytes]]:
-    d = srv.dir / "appendonlydir"
-    data = b"".join(f.read_bytes() for f in sorted(d.glob("*.incr.aof")))
-    out: list[list[bytes]] = []
-    i = 0
-    while i < len(data):
-        j = data.index(b"\r\n", i)
-        n = int(data[i + 1 : j])
-        i = j + 2
-        cmd = []
-        for _ in range(n):
-            j = data.index(b"\r\n", i)
-            ln = int(data[i + 1 : j])
-            cmd.append(data[j + 2 : j + 2 + ln])
-            i = j + 2 + ln + 2
-        out.append(cmd)
-    return out
-
-
 def test_propagation_matches_redis_aof(
     ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
 ) -> None:
-    args = ("--appendonly", "yes", "--appendfsync", "always")
-    servers = [ember_factory(*args), redis_factory(*args)]
-    for srv in servers:
-        c = srv.client()
-        for cmd in (
-            ("HSET", "h", "a", "1", "b", "2"), ("HMSET", "h", "c", "3"), ("HSETNX", "h", "a", "9"),
-            ("HSETNX", "h", "d", "4"), ("HINCRBY", "h", "a", 10), ("HINCRBYFLOAT", "h", "f", "0.1"),
-            ("HINCRBYFLOAT", "h", "f", "1e3"), ("HINCRBYFLOAT", "h", "g", "5.0e3"), ("HDEL", "h", "zz"),
-            ("HDEL", "h", "a", "b"), ("HINCRBY", "h", "c", "x"), ("HDEL", "h", "c", "d", "f", "g"),
-        ):
-            raw(c, *cmd)
-        c.close()
-    assert _aof_commands(servers[0]) == _aof_commands(servers[1])
+    cmds = [
+        ("HSET", "h", "a", "1", "b", "2"), ("HMSET", "h", "c", "3"), ("HSETNX", "h", "a", "9"),
+        ("HSETNX", "h", "d", "4"), ("HINCRBY", "h", "a", 10), ("HINCRBYFLOAT", "h", "f", "0.1"),
+        ("HINCRBYFLOAT", "h", "f", "1e3"), ("HINCRBYFLOAT", "h", "g", "5.0e3"), ("HDEL", "h", "zz"),
+        ("HDEL", "h", "a", "b"), ("HINCRBY", "h", "c", "x"), ("HDEL", "h", "c", "d", "f", "g"),
+    ]
+    same_aof_after(ember_factory, redis_factory, cmds)

@@ -11,6 +11,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.conftest import Diff
+from tests.helpers.diffing import keyspace_events
 
 HDR = 16
 
@@ -392,25 +393,7 @@ def test_pfcount_caching_touches_watch(r: redis.Redis) -> None:
 
 
 def _events(c: redis.Redis, cmds: list[tuple[Any, ...]]) -> list[Any]:
-    c.config_set("notify-keyspace-events", "KEA")
-    p = c.pubsub()
-    p.psubscribe("__key*__:*")
-    p.get_message(timeout=1)
-    for cmd in cmds:
-        try:
-            c.execute_command(*cmd)
-        except redis.ResponseError:
-            pass
-    out = []
-    for _ in range(100):
-        m = p.get_message(timeout=0.3)
-        if m is None:
-            break
-        if m["type"] == "pmessage":
-            out.append((m["channel"], m["data"]))
-    p.close()
-    c.config_set("notify-keyspace-events", "")
-    return out
+    return keyspace_events(c, cmds)
 
 
 def test_keyspace_events(r: redis.Redis, rr: redis.Redis) -> None:

@@ -15,77 +15,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 import redis
+from tests.helpers.diffing import (
+    RawDiff,
+    aof_commands,
+    aof_servers,
+    blocked_clients,
+    dumper,
+    raw,
+    rd_fixture,
+    wait_blocked,
+)
 from tests.helpers.servers import ServerProcess
 
-Reply = tuple[str, Any]
-
-
-def raw(c: redis.Redis, *args: Any) -> Reply:
-    """One command without redis-py response callbacks: ("ok", reply) or ("err", text)."""
-    conn = c.connection_pool.get_connection()
-    try:
-        conn.send_command(*args)
-        try:
-            return ("ok", conn.read_response())
-        except redis.ResponseError as e:
-            return ("err", str(e))
-    finally:
-        c.connection_pool.release(conn)
-
-
-def dump(c: redis.Redis) -> dict[bytes, Any]:
-    """The whole keyspace of the selected db, in comparable form."""
-    out: dict[bytes, Any] = {}
-    for k in sorted(c.keys("*")):
-        t = c.type(k)
-        if t == b"list":
-            out[k] = ("list", raw(c, "LRANGE", k, 0, -1))
-        elif t == b"hash":
-            h = raw(c, "HGETALL", k)[1]
-            out[k] = ("hash", sorted(h.items() if isinstance(h, dict) else zip(h[::2], h[1::2], strict=True)))
-        elif t == b"set":
-            out[k] = ("set", sorted(raw(c, "SMEMBERS", k)[1]))
-        elif t == b"zset":
-            out[k] = ("zset", raw(c, "ZRANGE", k, 0, -1, "WITHSCORES"))
-        else:
-            out[k] = (t, raw(c, "DUMP", k) if t != b"string" else raw(c, "GET", k))
-    return out
-
-
-class RawDiff:
-    def __init__(self, a: redis.Redis, b: redis.Redis) -> None:
-        self.ember, self.redis = a, b
-
-    def __call__(self, *args: Any, sort: bool = False) -> Any:
-        got, want = raw(self.ember, *args), raw(self.redis, *args)
-        if sort and got[0] == want[0] == "ok" and isinstance(want[1], list):
-            got = ("ok", sorted(got[1], key=repr))
-            want = ("ok", sorted(want[1], key=repr))
-        assert got == want, f"{args!r}: ember={got!r} redis={want!r}"
-        return got[1]
-
-    def script(self, text: str, sort: bool = False) -> None:
-        for line in text.strip().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                self(*shlex.split(line), sort=sort)
-        self.same_state()
-
-    def same_state(self) -> None:
-        assert dump(self.ember) == dump(self.redis)
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def rd(
-    request: pytest.FixtureRequest, r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess
-) -> Any:
-    """Raw differential runner on fresh (flushed) servers, in RESP2 and in RESP3."""
-    a, b = ember.client(protocol=request.param), real_redis.client(protocol=request.param)
-    yield RawDiff(a, b)
-    a.close()
-    b.close()
+dump = dumper("list", "hash", "set", "zset", "string")
+rd = rd_fixture(dump)
 
 
 # ------------------------------------------------------------------------------ replies
@@ -432,17 +376,6 @@ def test_lrange_reply_many_elements(rd: RawDiff) -> None:
 # ------------------------------------------------------------------------------ blocking
 
 
-def blocked_clients(c: redis.Redis) -> int:
-    return int(c.info("clients")["blocked_clients"])
-
-
-def wait_blocked(c: redis.Redis, n: int) -> None:
-    deadline = time.monotonic() + 10
-    while blocked_clients(c) < n:
-        assert time.monotonic() < deadline, f"expected {n} blocked clients"
-        time.sleep(0.005)
-
-
 class Blocker:
     """Run blocking commands on their own connections, one after the other blocks."""
 
@@ -638,26 +571,6 @@ def test_client_unblock(ember: ServerProcess, real_redis: ServerProcess) -> None
 # ------------------------------------------------------------------------------ propagation
 
 
-def _aof_commands(srv: ServerProcess) -> list[list[bytes]]:
-    d = srv.dir / "appendonlydir"
-    data = b"".join(f.read_bytes() for f in sorted(d.glob("*.incr.aof")))
-    out: list[list[bytes]] = []
-    i = 0
-    while i < len(data):
-        assert data[i : i + 1] == b"*", data[i : i + 40]
-        j = data.index(b"\r\n", i)
-        n = int(data[i + 1 : j])
-        i = j + 2
-        cmd = []
-        for _ in range(n):
-            j = data.index(b"\r\n", i)
-            ln = int(data[i + 1 : j])
-            cmd.append(data[j + 2 : j + 2 + ln])
-            i = j + 2 + ln + 2
-        out.append(cmd)
-    return out
-
-
 PROPAGATION = """
 rpush l a b c d e f g h
 lpush l z
@@ -693,8 +606,7 @@ lrange m 0 -1
 def test_propagation_matches_redis_aof(
     ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
 ) -> None:
-    args = ("--appendonly", "yes", "--appendfsync", "always")
-    servers = [ember_factory(*args), redis_factory(*args)]
+    servers = aof_servers(ember_factory, redis_factory)
     results = []
     for srv in servers:
         c = srv.client()
@@ -712,7 +624,7 @@ def test_propagation_matches_redis_aof(
         results.append((b.join(), dump(c)))
         c.close()
     assert results[0] == results[1]
-    got, want = _aof_commands(servers[0]), _aof_commands(servers[1])
+    got, want = aof_commands(servers[0]), aof_commands(servers[1])
     assert got == want
     # replaying the AOF rebuilds the same lists
     servers[0].stop()

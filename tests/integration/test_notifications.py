@@ -4,7 +4,6 @@ receives for string / generic commands, expiry, key creation ('n') and databases
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,82 +11,8 @@ from typing import Any
 import pytest
 import redis
 from tests.conftest import Diff
+from tests.helpers.raw import Raw
 from tests.helpers.servers import ServerProcess
-
-
-def _enc(args: tuple[Any, ...]) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
-
-
-class _Incomplete(Exception):
-    pass
-
-
-def _reply_end(buf: bytes, pos: int) -> int:
-    """Offset just past the RESP2/RESP3 reply starting at ``pos`` (or _Incomplete)."""
-    nl = buf.find(b"\r\n", pos)
-    if nl < 0 or pos >= len(buf):
-        raise _Incomplete
-    t, head, nxt = buf[pos], buf[pos + 1 : nl], nl + 2
-    if t in b"$!=":
-        n = int(head)
-        if n < 0:
-            return nxt
-        if len(buf) < nxt + n + 2:
-            raise _Incomplete
-        return nxt + n + 2
-    if t in b"*~>%|":
-        n = int(head)
-        for _ in range(max(n, 0) * (2 if t in b"%|" else 1)):
-            nxt = _reply_end(buf, nxt)
-        return nxt
-    return nxt
-
-
-class Raw:
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-
-    def send(self, *cmds: tuple[Any, ...]) -> None:
-        self.sock.sendall(b"".join(_enc(c) for c in cmds))
-
-    def read(self, n: int) -> bytes:
-        for _ in range(100000):
-            try:
-                pos = 0
-                for _ in range(n):
-                    pos = _reply_end(self.buf, pos)
-            except _Incomplete:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    raise ConnectionError("closed") from None
-                self.buf += chunk
-                continue
-            out, self.buf = self.buf[:pos], self.buf[pos:]
-            return out
-        raise AssertionError("reply too long")
-
-    def call(self, *cmds: tuple[Any, ...], n: int | None = None) -> bytes:
-        self.send(*cmds)
-        return self.read(len(cmds) if n is None else n)
-
-    def until(self, marker: bytes) -> list[bytes]:
-        """Replies up to (not including) the first one equal to ``marker``."""
-        out: list[bytes] = []
-        for _ in range(10000):
-            item = self.read(1)
-            if item == marker:
-                return out
-            out.append(item)
-        raise AssertionError(out)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture

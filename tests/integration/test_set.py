@@ -9,40 +9,21 @@ SPOP's propagation (SREM of the popped members, DEL for the whole set) through t
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
-from typing import Any
 
-import pytest
 import redis
+from tests.helpers.diffing import (
+    RawDiff,
+    Reply,
+    aof_commands,
+    dumper,
+    raw,
+    rd_fixture,
+    same_aof_after,
+)
 from tests.helpers.servers import ServerProcess
 
-Reply = tuple[str, Any]
-
-
-def raw(c: redis.Redis, *args: Any) -> Reply:
-    conn = c.connection_pool.get_connection()
-    try:
-        conn.send_command(*args)
-        try:
-            return ("ok", conn.read_response())
-        except redis.ResponseError as e:
-            return ("err", str(e))
-    finally:
-        c.connection_pool.release(conn)
-
-
-def dump(c: redis.Redis) -> dict[bytes, Any]:
-    out: dict[bytes, Any] = {}
-    for k in sorted(c.keys("*")):
-        t = c.type(k)
-        if t == b"set":
-            out[k] = ("set", sorted(raw(c, "SMEMBERS", k)[1]))
-        elif t == b"list":
-            out[k] = ("list", raw(c, "LRANGE", k, 0, -1))
-        else:
-            out[k] = (t, raw(c, "DUMP", k))
-    return out
+dump = dumper("set", "list")
 
 
 def _sorted(reply: Reply) -> Reply:
@@ -54,35 +35,7 @@ def _sorted(reply: Reply) -> Reply:
     return reply
 
 
-class RawDiff:
-    def __init__(self, a: redis.Redis, b: redis.Redis) -> None:
-        self.ember, self.redis = a, b
-
-    def __call__(self, *args: Any, sort: bool = False) -> Any:
-        got, want = raw(self.ember, *args), raw(self.redis, *args)
-        if sort:
-            got, want = _sorted(got), _sorted(want)
-        assert got == want, f"{args!r}: ember={got!r} redis={want!r}"
-        return got[1]
-
-    def script(self, text: str) -> None:
-        """Lines starting with ``~`` have unordered replies (hash-table sets)."""
-        for line in text.strip().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                sort = line.startswith("~")
-                self(*shlex.split(line.lstrip("~ ")), sort=sort)
-        assert dump(self.ember) == dump(self.redis)
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def rd(
-    request: pytest.FixtureRequest, r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess
-) -> Any:
-    a, b = ember.client(protocol=request.param), real_redis.client(protocol=request.param)
-    yield RawDiff(a, b)
-    a.close()
-    b.close()
+rd = rd_fixture(dump, lambda got, want: (_sorted(got), _sorted(want)))
 
 
 BASIC = """
@@ -372,41 +325,16 @@ def test_failed_commands_change_nothing(r: redis.Redis, rr: redis.Redis) -> None
 # ------------------------------------------------------------------------------ propagation
 
 
-def _aof_commands(srv: ServerProcess) -> list[list[bytes]]:
-    d = srv.dir / "appendonlydir"
-    data = b"".join(f.read_bytes() for f in sorted(d.glob("*.incr.aof")))
-    out: list[list[bytes]] = []
-    i = 0
-    while i < len(data):
-        j = data.index(b"\r\n", i)
-        n = int(data[i + 1 : j])
-        i = j + 2
-        cmd = []
-        for _ in range(n):
-            j = data.index(b"\r\n", i)
-            ln = int(data[i + 1 : j])
-            cmd.append(data[j + 2 : j + 2 + ln])
-            i = j + 2 + ln + 2
-        out.append(cmd)
-    return out
-
-
 def test_propagation_matches_redis_aof(
     ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
 ) -> None:
-    args = ("--appendonly", "yes", "--appendfsync", "always")
-    servers = [ember_factory(*args), redis_factory(*args)]
-    for srv in servers:
-        c = srv.client()
-        for cmd in (
-            ("SADD", "s", 1, 2, 3, "a"), ("SADD", "s", 1), ("SREM", "s", 9), ("SREM", "s", 2),
-            ("SMOVE", "s", "t", 3), ("SMOVE", "s", "t", 99), ("SINTERSTORE", "d", "s", "t"),
-            ("SUNIONSTORE", "d", "s", "t"), ("SDIFFSTORE", "d", "s", "t"), ("SINTERSTORE", "d", "s", "nokey"),
-            ("SPOP", "t", 5), ("SPOP", "nokey"), ("SPOP", "s", 0), ("SADD", "one", "x"), ("SPOP", "one"),
-        ):
-            raw(c, *cmd)
-        c.close()
-    assert _aof_commands(servers[0]) == _aof_commands(servers[1])
+    cmds = [
+        ("SADD", "s", 1, 2, 3, "a"), ("SADD", "s", 1), ("SREM", "s", 9), ("SREM", "s", 2),
+        ("SMOVE", "s", "t", 3), ("SMOVE", "s", "t", 99), ("SINTERSTORE", "d", "s", "t"),
+        ("SUNIONSTORE", "d", "s", "t"), ("SDIFFSTORE", "d", "s", "t"), ("SINTERSTORE", "d", "s", "nokey"),
+        ("SPOP", "t", 5), ("SPOP", "nokey"), ("SPOP", "s", 0), ("SADD", "one", "x"), ("SPOP", "one"),
+    ]
+    same_aof_after(ember_factory, redis_factory, cmds)
 
 
 def test_spop_propagates_srem_of_popped_members(ember_factory: Callable[..., ServerProcess]) -> None:
@@ -416,7 +344,7 @@ def test_spop_propagates_srem_of_popped_members(ember_factory: Callable[..., Ser
     popped = raw(c, "SPOP", "s", 5)[1]
     single = c.spop("s")
     remaining = sorted(raw(c, "SMEMBERS", "s")[1])
-    cmds = _aof_commands(srv)
+    cmds = aof_commands(srv)
     assert cmds[-8] == [b"MULTI"] and cmds[-2] == [b"EXEC"]
     assert sorted(cmd[2] for cmd in cmds[-7:-2]) == sorted(popped)
     assert all(cmd[:2] == [b"SREM", b"s"] and len(cmd) == 3 for cmd in cmds[-7:-2])

@@ -8,72 +8,18 @@ the errors. Replies are compared raw in RESP2 and RESP3; the keyspace after each
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
-from typing import Any
 
-import pytest
-import redis
+from tests.helpers.diffing import (
+    RawDiff,
+    dumper,
+    rd_fixture,
+    same_aof_after,
+)
 from tests.helpers.servers import ServerProcess
 
-Reply = tuple[str, Any]
-
-
-def raw(c: redis.Redis, *args: Any) -> Reply:
-    conn = c.connection_pool.get_connection()
-    try:
-        conn.send_command(*args)
-        try:
-            return ("ok", conn.read_response())
-        except redis.ResponseError as e:
-            return ("err", str(e))
-    finally:
-        c.connection_pool.release(conn)
-
-
-def dump(c: redis.Redis) -> dict[bytes, Any]:
-    out: dict[bytes, Any] = {}
-    for k in sorted(c.keys("*")):
-        t = c.type(k)
-        if t == b"list":
-            out[k] = ("list", raw(c, "LRANGE", k, 0, -1))
-        elif t == b"set":
-            out[k] = ("set", sorted(raw(c, "SMEMBERS", k)[1]))
-        elif t == b"zset":
-            out[k] = ("zset", raw(c, "ZRANGE", k, 0, -1, "WITHSCORES"))
-        elif t == b"hash":
-            h = raw(c, "HGETALL", k)[1]
-            out[k] = ("hash", sorted(h.items() if isinstance(h, dict) else zip(h[::2], h[1::2], strict=True)))
-        else:
-            out[k] = (t, raw(c, "GET", k))
-    return out
-
-
-class RawDiff:
-    def __init__(self, a: redis.Redis, b: redis.Redis) -> None:
-        self.ember, self.redis = a, b
-
-    def __call__(self, *args: Any) -> Any:
-        got, want = raw(self.ember, *args), raw(self.redis, *args)
-        assert got == want, f"{args!r}: ember={got!r} redis={want!r}"
-        return got[1]
-
-    def script(self, text: str) -> None:
-        for line in text.strip().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                self(*shlex.split(line))
-        assert dump(self.ember) == dump(self.redis)
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def rd(
-    request: pytest.FixtureRequest, r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess
-) -> Any:
-    a, b = ember.client(protocol=request.param), real_redis.client(protocol=request.param)
-    yield RawDiff(a, b)
-    a.close()
-    b.close()
+dump = dumper("list", "set", "zset", "hash", other="GET")
+rd = rd_fixture(dump)
 
 
 SCRIPT = """
@@ -264,35 +210,12 @@ def test_getkeys(rd: RawDiff) -> None:
         rd("COMMAND", "GETKEYS", *cmd)
 
 
-def _aof_commands(srv: ServerProcess) -> list[list[bytes]]:
-    d = srv.dir / "appendonlydir"
-    data = b"".join(f.read_bytes() for f in sorted(d.glob("*.incr.aof")))
-    out: list[list[bytes]] = []
-    i = 0
-    while i < len(data):
-        j = data.index(b"\r\n", i)
-        n = int(data[i + 1 : j])
-        i = j + 2
-        cmd = []
-        for _ in range(n):
-            j = data.index(b"\r\n", i)
-            ln = int(data[i + 1 : j])
-            cmd.append(data[j + 2 : j + 2 + ln])
-            i = j + 2 + ln + 2
-        out.append(cmd)
-    return out
-
-
 def test_propagation_matches_redis_aof(
     ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
 ) -> None:
-    args = ("--appendonly", "yes", "--appendfsync", "always")
-    servers = [ember_factory(*args), redis_factory(*args)]
-    for srv in servers:
-        c = srv.client(protocol=2)
-        for cmd in (("RPUSH", "l", 3, 1, 2), ("SADD", "s", "b", "a"), ("SORT", "l", "STORE", "d"),
-                    ("SORT", "s", "BY", "nosort", "STORE", "d2"), ("SORT", "l"), ("SORT", "l", "LIMIT", 9, 1, "STORE", "d"),
-                    ("SORT", "nokey", "STORE", "d2"), ("SORT", "l", "GET", "nokey_*", "STORE", "d3")):
-            raw(c, *cmd)
-        c.close()
-    assert _aof_commands(servers[0]) == _aof_commands(servers[1])
+    cmds = [
+        ("RPUSH", "l", 3, 1, 2), ("SADD", "s", "b", "a"), ("SORT", "l", "STORE", "d"),
+        ("SORT", "s", "BY", "nosort", "STORE", "d2"), ("SORT", "l"), ("SORT", "l", "LIMIT", 9, 1, "STORE", "d"),
+        ("SORT", "nokey", "STORE", "d2"), ("SORT", "l", "GET", "nokey_*", "STORE", "d3"),
+    ]
+    same_aof_after(ember_factory, redis_factory, cmds, protocol=2)

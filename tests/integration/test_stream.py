@@ -18,22 +18,8 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.helpers.diffing import Reply, aof_commands, aof_servers, raw, wait_blocked
 from tests.helpers.servers import ServerProcess
-
-Reply = tuple[str, Any]
-
-
-def raw(c: redis.Redis, *args: Any) -> Reply:
-    """One command on ``c`` without redis-py response callbacks."""
-    conn = c.connection_pool.get_connection()
-    try:
-        conn.send_command(*args)
-        try:
-            return ("ok", conn.read_response())
-        except redis.ResponseError as e:
-            return ("err", str(e))
-    finally:
-        c.connection_pool.release(conn)
 
 
 def no_times(x: Any) -> Any:
@@ -756,14 +742,6 @@ class Blocked:
         return not self.conn.can_read(0.05)
 
 
-def _wait_blocked(c: redis.Redis, n: int) -> None:
-    for _ in range(200):
-        if c.info("clients")["blocked_clients"] >= n:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"{n} clients did not block")
-
-
 class BlockDiff:
     """Block the same command on both servers, trigger, compare the replies."""
 
@@ -776,8 +754,8 @@ class BlockDiff:
         be = [Blocked(self.x.e, *cmd) for _ in range(n)]
         br = [Blocked(self.x.r, *cmd) for _ in range(n)]
         if blocks:
-            _wait_blocked(self.x.e, n)
-            _wait_blocked(self.x.r, n)
+            wait_blocked(self.x.e, n)
+            wait_blocked(self.x.r, n)
         for t in triggers:
             self.x(*t)
         out = []
@@ -865,12 +843,12 @@ def test_blocking_xreadgroup(x: XDiff, bx: BlockDiff) -> None:
     # two consumers, one entry: the first blocked gets it, the other waits for the next
     r1e = Blocked(x.e, "XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "s", ">")
     r1r = Blocked(x.r, "XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "s", ">")
-    _wait_blocked(x.e, 1)
-    _wait_blocked(x.r, 1)
+    wait_blocked(x.e, 1)
+    wait_blocked(x.r, 1)
     r2e = Blocked(x.e, "XREADGROUP", "GROUP", "g", "b", "BLOCK", "0", "STREAMS", "s", ">")
     r2r = Blocked(x.r, "XREADGROUP", "GROUP", "g", "b", "BLOCK", "0", "STREAMS", "s", ">")
-    _wait_blocked(x.e, 2)
-    _wait_blocked(x.r, 2)
+    wait_blocked(x.e, 2)
+    wait_blocked(x.r, 2)
     x("XADD", "s", "3-0", "x", "y")
     assert r1e.reply() == r1r.reply()
     assert r2e.waiting() and r2r.waiting()
@@ -908,7 +886,7 @@ def test_blocked_xreadgroup_is_propagated(ember_factory: Callable[..., ServerPro
     c = srv.client()
     c.execute_command("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
     b = Blocked(c, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
-    _wait_blocked(c, 1)
+    wait_blocked(c, 1)
     c.execute_command("XADD", "s", "1-0", "a", "b")
     assert b.reply()[0] == "ok"
     before = raw(c, "XINFO", "STREAM", "s", "FULL")
@@ -923,27 +901,6 @@ def test_blocked_xreadgroup_is_propagated(ember_factory: Callable[..., ServerPro
 
 
 # ----------------------------------------------------------------------------- propagation (AOF)
-
-
-def _aof_commands(srv: ServerProcess) -> list[list[bytes]]:
-    d = srv.dir / "appendonlydir"
-    files = sorted(d.glob("*.incr.aof"))
-    data = b"".join(f.read_bytes() for f in files)
-    out: list[list[bytes]] = []
-    i = 0
-    while i < len(data):
-        assert data[i : i + 1] == b"*", data[i : i + 40]
-        j = data.index(b"\r\n", i)
-        n = int(data[i + 1 : j])
-        i = j + 2
-        cmd = []
-        for _ in range(n):
-            j = data.index(b"\r\n", i)
-            ln = int(data[i + 1 : j])
-            cmd.append(data[j + 2 : j + 2 + ln])
-            i = j + 2 + ln + 2
-        out.append(cmd)
-    return out
 
 
 def _norm_aof(cmds: list[list[bytes]]) -> list[list[Any]]:
@@ -1014,8 +971,7 @@ PROPAGATION_SCRIPT: list[tuple[Any, ...]] = [
 def test_propagation_matches_redis_aof(
     ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
 ) -> None:
-    args = ("--appendonly", "yes", "--appendfsync", "always")
-    se, sr = ember_factory(*args), redis_factory(*args)
+    se, sr = aof_servers(ember_factory, redis_factory)
     ce, cr = se.client(), sr.client()
     x = XDiff(ce, cr)
     for cmd in PROPAGATION_SCRIPT:
@@ -1031,12 +987,12 @@ def test_propagation_matches_redis_aof(
         br = Blocked(
             cr, "XREADGROUP", "GROUP", "g3", "w", *noack, "BLOCK", "0", "STREAMS", "s", ">"
         )
-        _wait_blocked(ce, 1)
-        _wait_blocked(cr, 1)
+        wait_blocked(ce, 1)
+        wait_blocked(cr, 1)
         x("XADD", "s", "80-*" if noack else "75-*", "f", "v")
         assert be.reply() == br.reply()
     state = raw(ce, "XINFO", "STREAM", "s", "FULL")
-    got, want = _norm_aof(_aof_commands(se)), _norm_aof(_aof_commands(sr))
+    got, want = _norm_aof(aof_commands(se)), _norm_aof(aof_commands(sr))
     assert got == want
     assert [b"XGROUP", b"CREATECONSUMER", b"s", b"g2", b"c2"] not in got
     assert sum(1 for cmd in got if cmd[0] == b"XCLAIM") >= 8
@@ -1062,7 +1018,7 @@ def test_xadd_auto_id_propagated_with_generated_id(
     c = se.client()
     i1 = c.execute_command("XADD", "s", "*", "f", "v")
     i2 = c.execute_command("XADD", "s", "MAXLEN", "~", "10", "*", "f", "v")
-    cmds = [cmd for cmd in _aof_commands(se) if cmd[0].lower() == b"xadd"]
+    cmds = [cmd for cmd in aof_commands(se) if cmd[0].lower() == b"xadd"]
     assert cmds == [
         [b"XADD", b"s", i1, b"f", b"v"],
         [b"XADD", b"s", b"MAXLEN", b"=", b"2", i2, b"f", b"v"],

@@ -8,127 +8,22 @@ OOM/MISCONF rules are checked in-process against the replies Redis gives.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import hiredis
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.helpers.raw import Pair, Raw, enc, pair_maker
 from tests.helpers.servers import ServerProcess
-
-
-def _enc(args: tuple[Any, ...]) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
-
-
-class _Incomplete(Exception):
-    pass
-
-
-def _reply_end(buf: bytes, pos: int) -> int:
-    """Offset just past the RESP2/RESP3 reply starting at ``pos`` (or _Incomplete)."""
-    nl = buf.find(b"\r\n", pos)
-    if nl < 0 or pos >= len(buf):
-        raise _Incomplete
-    t, head, nxt = buf[pos], buf[pos + 1 : nl], nl + 2
-    if t in b"$!=":
-        n = int(head)
-        if n < 0:
-            return nxt
-        if len(buf) < nxt + n + 2:
-            raise _Incomplete
-        return nxt + n + 2
-    if t in b"*~>%|":
-        n = int(head)
-        for _ in range(max(n, 0) * (2 if t in b"%|" else 1)):
-            nxt = _reply_end(buf, nxt)
-        return nxt
-    return nxt  # + - : _ , # (
-
-
-class Raw:
-    """A raw RESP connection: send commands, read an exact number of replies as bytes."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-
-    def send(self, *cmds: tuple[Any, ...]) -> None:
-        self.sock.sendall(b"".join(_enc(c) for c in cmds))
-
-    def fill(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        self.buf += chunk
-
-    def read(self, n: int) -> bytes:
-        for _ in range(100000):
-            try:
-                pos = 0
-                for _ in range(n):
-                    pos = _reply_end(self.buf, pos)
-            except _Incomplete:
-                self.fill()
-                continue
-            out, self.buf = self.buf[:pos], self.buf[pos:]
-            return out
-        raise AssertionError("reply too long")
-
-    def read_parsed(self, n: int) -> list[Any]:
-        reader = hiredis.Reader()
-        reader.feed(self.read(n))
-        return [reader.gets() for _ in range(n)]
-
-    def call(self, *cmds: tuple[Any, ...], n: int | None = None) -> bytes:
-        self.send(*cmds)
-        return self.read(len(cmds) if n is None else n)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-class Pair:
-    """The same connection on ember and on redis: ``call`` asserts identical bytes."""
-
-    def __init__(self, ember_port: int, redis_port: int, resp3: bool = False) -> None:
-        self.e = Raw(ember_port)
-        self.r = Raw(redis_port)
-        if resp3:
-            self.e.call(("HELLO", "3"))
-            self.r.call(("HELLO", "3"))
-
-    def call(self, *cmds: tuple[Any, ...], n: int | None = None) -> bytes:
-        got = self.e.call(*cmds, n=n)
-        want = self.r.call(*cmds, n=n)
-        assert got == want, f"{cmds!r}\nember={got!r}\nredis={want!r}"
-        return got
-
-    def close(self) -> None:
-        self.e.close()
-        self.r.close()
 
 
 @pytest.fixture
 def pair(r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess) -> Iterator[Callable[..., Pair]]:
-    made: list[Pair] = []
-
-    def make(resp3: bool = False) -> Pair:
-        p = Pair(ember.port, real_redis.port, resp3)
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.close()
+    with pair_maker(ember.port, real_redis.port) as make:
+        yield make
     for c in (r, rr):
         c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
         c.flushall()
@@ -565,7 +460,7 @@ class _InProcess:
 
     def run(self, *cmds: tuple[Any, ...]) -> bytes:
         start = len(self.transport.buf)
-        self.client.data_received(b"".join(_enc(c) for c in cmds))
+        self.client.data_received(b"".join(enc(c) for c in cmds))
         return bytes(self.transport.buf[start:])
 
 

@@ -16,66 +16,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 import redis
+from tests.helpers.diffing import (
+    RawDiff,
+    aof_commands,
+    aof_servers,
+    blocked_clients,
+    dumper,
+    raw,
+    rd_fixture,
+    wait_blocked,
+)
 from tests.helpers.servers import ServerProcess
 
-Reply = tuple[str, Any]
-
-
-def raw(c: redis.Redis, *args: Any) -> Reply:
-    conn = c.connection_pool.get_connection()
-    try:
-        conn.send_command(*args)
-        try:
-            return ("ok", conn.read_response())
-        except redis.ResponseError as e:
-            return ("err", str(e))
-    finally:
-        c.connection_pool.release(conn)
-
-
-def dump(c: redis.Redis) -> dict[bytes, Any]:
-    out: dict[bytes, Any] = {}
-    for k in sorted(c.keys("*")):
-        t = c.type(k)
-        if t == b"zset":
-            out[k] = ("zset", raw(c, "ZRANGE", k, 0, -1, "WITHSCORES"))
-        elif t == b"set":
-            out[k] = ("set", sorted(raw(c, "SMEMBERS", k)[1]))
-        else:
-            out[k] = (t, raw(c, "DUMP", k))
-    return out
-
-
-class RawDiff:
-    def __init__(self, a: redis.Redis, b: redis.Redis) -> None:
-        self.ember, self.redis = a, b
-
-    def __call__(self, *args: Any) -> Any:
-        got, want = raw(self.ember, *args), raw(self.redis, *args)
-        assert got == want, f"{args!r}: ember={got!r} redis={want!r}"
-        return got[1]
-
-    def script(self, text: str) -> None:
-        for line in text.strip().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                self(*shlex.split(line))
-        self.same_state()
-
-    def same_state(self) -> None:
-        assert dump(self.ember) == dump(self.redis)
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def rd(
-    request: pytest.FixtureRequest, r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess
-) -> Any:
-    a, b = ember.client(protocol=request.param), real_redis.client(protocol=request.param)
-    yield RawDiff(a, b)
-    a.close()
-    b.close()
+dump = dumper("zset", "set")
+rd = rd_fixture(dump)
 
 
 MAIN = """
@@ -814,17 +769,6 @@ def test_rank_and_range_queries_are_logarithmic() -> None:
 # ------------------------------------------------------------------------------ blocking
 
 
-def blocked_clients(c: redis.Redis) -> int:
-    return int(c.info("clients")["blocked_clients"])
-
-
-def wait_blocked(c: redis.Redis, n: int) -> None:
-    deadline = time.monotonic() + 10
-    while blocked_clients(c) < n:
-        assert time.monotonic() < deadline, f"expected {n} blocked clients"
-        time.sleep(0.005)
-
-
 def run_blocked(srv: ServerProcess, control: redis.Redis, cmds: list[tuple[Any, ...]], then: Callable[[], Any]) -> list[Any]:
     import threading
 
@@ -892,25 +836,6 @@ def test_blocking_pops(ember: ServerProcess, real_redis: ServerProcess) -> None:
 # ------------------------------------------------------------------------------ propagation
 
 
-def _aof_commands(srv: ServerProcess) -> list[list[bytes]]:
-    d = srv.dir / "appendonlydir"
-    data = b"".join(f.read_bytes() for f in sorted(d.glob("*.incr.aof")))
-    out: list[list[bytes]] = []
-    i = 0
-    while i < len(data):
-        j = data.index(b"\r\n", i)
-        n = int(data[i + 1 : j])
-        i = j + 2
-        cmd = []
-        for _ in range(n):
-            j = data.index(b"\r\n", i)
-            ln = int(data[i + 1 : j])
-            cmd.append(data[j + 2 : j + 2 + ln])
-            i = j + 2 + ln + 2
-        out.append(cmd)
-    return out
-
-
 PROPAGATION = """
 zadd z 1 a 2 b 3 c 4 d 5 e 6 f 7 g 8 h
 zadd z nx 9 a
@@ -946,8 +871,7 @@ zrangestore r nokey 0 1
 def test_propagation_matches_redis_aof(
     ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
 ) -> None:
-    args = ("--appendonly", "yes", "--appendfsync", "always")
-    servers = [ember_factory(*args), redis_factory(*args)]
+    servers = aof_servers(ember_factory, redis_factory)
     states = []
     for srv in servers:
         c = srv.client(protocol=2)
@@ -961,7 +885,7 @@ def test_propagation_matches_redis_aof(
         states.append(dump(c))
         c.close()
     assert states[0] == states[1]
-    assert _aof_commands(servers[0]) == _aof_commands(servers[1])
+    assert aof_commands(servers[0]) == aof_commands(servers[1])
     servers[0].stop()
     servers[0].start()
     c = servers[0].client(protocol=2)

@@ -17,6 +17,7 @@ from typing import Any
 from ember import errors
 from ember.commands.args import parse_int
 from ember.commands.registry import Flag, command
+from ember.commands.zset import parse_add_flags
 from ember.errors import CommandError
 from ember.keyspace import geohash as gh
 from ember.keyspace.types import ZSet
@@ -142,23 +143,14 @@ def _coord(c: Client, x: float) -> Any:
 
 # ------------------------------------------------------------------------ GEOADD
 
+_GEOADD_OPTS = frozenset((b"nx", b"xx", b"ch"))
+
 
 @command("geoadd", -5, W, keys=K1, group=G, since="3.2.0", summary="Add one or more geospatial items in the geospatial index represented using a sorted set")
 def geoadd(c: Client, argv: list[bytes]) -> Any:
-    xx = nx = ch = False
-    i = 2
+    flags, i = parse_add_flags(argv, _GEOADD_OPTS)
+    xx, nx, ch = b"xx" in flags, b"nx" in flags, b"ch" in flags
     n = len(argv)
-    while i < n:
-        o = argv[i].lower()
-        if o == b"nx":
-            nx = True
-        elif o == b"xx":
-            xx = True
-        elif o == b"ch":
-            ch = True
-        else:
-            break
-        i += 1
     if (n - i) % 3 or (xx and nx) or n == i:
         raise CommandError(errors.SYNTAX)
     items: list[tuple[float, bytes]] = []

@@ -134,6 +134,23 @@ _AUTO_ID.idpos = 2
 _AUTO_ID.seq_given = False
 
 
+def _trim_operator(a: _TrimArgs, argv: list[bytes], i: int, more: int) -> int:
+    """MAXLEN / MINID at ``argv[i]``: the conflict check and the optional ``~`` / ``=``;
+    returns the index just before the threshold argument."""
+    if a.strategy:
+        raise CommandError(
+            "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
+        )
+    a.approx = False
+    nxt = argv[i + 1]
+    if more >= 2 and nxt == b"~":
+        a.approx = True
+        i += 1
+    elif more >= 2 and nxt == b"=":
+        i += 1
+    return i
+
+
 def _parse_trim_args(c: Client, argv: list[bytes], xadd: bool) -> _TrimArgs:
     """``streamParseAddOrTrimArgsOrReply``."""
     a = _TrimArgs()
@@ -147,17 +164,7 @@ def _parse_trim_args(c: Client, argv: list[bytes], xadd: bool) -> _TrimArgs:
             break
         lo = opt.lower()
         if lo == b"maxlen" and more:
-            if a.strategy:
-                raise CommandError(
-                    "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
-                )
-            a.approx = False
-            nxt = argv[i + 1]
-            if more >= 2 and nxt == b"~":
-                a.approx = True
-                i += 1
-            elif more >= 2 and nxt == b"=":
-                i += 1
+            i = _trim_operator(a, argv, i, more)
             a.maxlen = parse_int(argv[i + 1])
             if a.maxlen < 0:
                 raise CommandError("ERR The MAXLEN argument must be >= 0.")
@@ -165,17 +172,7 @@ def _parse_trim_args(c: Client, argv: list[bytes], xadd: bool) -> _TrimArgs:
             a.strategy = 1
             a.arg_idx = i
         elif lo == b"minid" and more:
-            if a.strategy:
-                raise CommandError(
-                    "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
-                )
-            a.approx = False
-            nxt = argv[i + 1]
-            if more >= 2 and nxt == b"~":
-                a.approx = True
-                i += 1
-            elif more >= 2 and nxt == b"=":
-                i += 1
+            i = _trim_operator(a, argv, i, more)
             a.minid = parse_strict(argv[i + 1])
             i += 1
             a.strategy = 2
@@ -540,6 +537,19 @@ def _lookup_consumer(g: ConsumerGroup, name: bytes, refresh: bool = True) -> Con
     return cons
 
 
+def _consumer(
+    c: Client, db: Db, key: bytes, g: ConsumerGroup, name: bytes, propagate_group: bytes | None = None
+) -> Consumer:
+    """The consumer ``name`` (seen now), created when missing; with ``propagate_group``
+    the creation is also propagated as XGROUP CREATECONSUMER (XREADGROUP ... NOACK)."""
+    cons = _lookup_consumer(g, name)
+    if cons is None:
+        cons = _create_consumer(c, db, key, g, name)
+        if propagate_group is not None:
+            c.server.also_propagate(db.id, [b"XGROUP", b"CREATECONSUMER", key, propagate_group, name])
+    return cons
+
+
 def _serve_group(
     c: Client,
     db: Db,
@@ -751,13 +761,7 @@ def _xread(c: Client, argv: list[bytes], xreadgroup: bool) -> Any:
             g = groups[k]
             assert gname is not None
             _before_change(db, key)
-            cons = _lookup_consumer(g, cname)
-            if cons is None:
-                cons = _create_consumer(c, db, key, g, cname)
-                if noack:
-                    c.server.also_propagate(
-                        db.id, [b"XGROUP", b"CREATECONSUMER", key, gname, cname]
-                    )
+            cons = _consumer(c, db, key, g, cname, gname if noack else None)
             if history:
                 items = _serve_history(s, g, cons, start, count)
             else:
@@ -799,13 +803,7 @@ def _xread(c: Client, argv: list[bytes], xreadgroup: bool) -> Any:
         if g is not None:
             assert gname is not None
             _before_change(db, key)
-            cons = _lookup_consumer(g, cname)
-            if cons is None:
-                cons = _create_consumer(c, db, key, g, cname)
-                if noack:
-                    c.server.also_propagate(
-                        db.id, [b"XGROUP", b"CREATECONSUMER", key, gname, cname]
-                    )
+            cons = _consumer(c, db, key, g, cname, gname if noack else None)
             items = _serve_group(c, db, key, s, g, gname, cons, start, bcount, noack)
             c.server.prevent_prop = True
         else:
@@ -1032,35 +1030,43 @@ def _help(name: str, lines: list[str]) -> list[Status]:
     return out
 
 
-@command(
-    "help",
-    2,
-    Flag.LOADING | Flag.STALE,
-    parent="xgroup",
-    group=G,
-    since="5.0.0",
-    summary="Returns helpful text about the different subcommands.",
-)
-def xgroup_help(c: Client, argv: list[bytes]) -> Any:
-    return _help(
-        "XGROUP",
-        [
-            "CREATE <key> <groupname> <id|$> [option]",
-            "    Create a new consumer group. Options are:",
-            "    * MKSTREAM",
-            "      Create the empty stream if it does not exist.",
-            "    * ENTRIESREAD entries_read",
-            "      Set the group's entries_read counter (internal use).",
-            "CREATECONSUMER <key> <groupname> <consumer>",
-            "    Create a new consumer in the specified group.",
-            "DELCONSUMER <key> <groupname> <consumer>",
-            "    Remove the specified consumer.",
-            "DESTROY <key> <groupname>",
-            "    Remove the specified group.",
-            "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
-            "    Set the current group ID and entries_read counter.",
-        ],
+def _help_subcommand(parent: str, lines: list[str]) -> Any:
+    """Register ``<parent> HELP``: the subcommand list ``lines`` and the HELP line."""
+
+    @command(
+        "help",
+        2,
+        Flag.LOADING | Flag.STALE,
+        parent=parent,
+        group=G,
+        since="5.0.0",
+        summary="Returns helpful text about the different subcommands.",
     )
+    def help_(c: Client, argv: list[bytes]) -> Any:
+        return _help(parent.upper(), lines)
+
+    return help_
+
+
+xgroup_help = _help_subcommand(
+    "xgroup",
+    [
+        "CREATE <key> <groupname> <id|$> [option]",
+        "    Create a new consumer group. Options are:",
+        "    * MKSTREAM",
+        "      Create the empty stream if it does not exist.",
+        "    * ENTRIESREAD entries_read",
+        "      Set the group's entries_read counter (internal use).",
+        "CREATECONSUMER <key> <groupname> <consumer>",
+        "    Create a new consumer in the specified group.",
+        "DELCONSUMER <key> <groupname> <consumer>",
+        "    Remove the specified consumer.",
+        "DESTROY <key> <groupname>",
+        "    Remove the specified group.",
+        "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+        "    Set the current group ID and entries_read counter.",
+    ],
+)
 
 
 # ----------------------------------------------------------------------------- XSETID
@@ -1356,9 +1362,7 @@ def xclaim(c: Client, argv: list[bytes]) -> Any:
             _before_change(db, key)
             touched = True
         if cons is None:
-            cons = _lookup_consumer(g, cname)
-            if cons is None:
-                cons = _create_consumer(c, db, key, g, cname)
+            cons = _consumer(c, db, key, g, cname)
         if fresh:
             gpel[eid] = nack
             nack.consumer = cons.name
@@ -1462,9 +1466,7 @@ def xautoclaim(c: Client, argv: list[bytes]) -> Any:
             _before_change(db, key)
             touched = True
         if cons is None:
-            cons = _lookup_consumer(g, cname)
-            if cons is None:
-                cons = _create_consumer(c, db, key, g, cname)
+            cons = _consumer(c, db, key, g, cname)
         _claim_to(g, eid, nack, cons)
         nack.delivery_time = now
         if not justid:
@@ -1630,24 +1632,14 @@ def xinfo_consumers(c: Client, argv: list[bytes]) -> Any:
     ]
 
 
-@command(
-    "help",
-    2,
-    Flag.LOADING | Flag.STALE,
-    parent="xinfo",
-    group=G,
-    since="5.0.0",
-    summary="Returns helpful text about the different subcommands.",
+xinfo_help = _help_subcommand(
+    "xinfo",
+    [
+        "CONSUMERS <key> <groupname>",
+        "    Show consumers of <groupname>.",
+        "GROUPS <key>",
+        "    Show the stream consumer groups.",
+        "STREAM <key> [FULL [COUNT <count>]",
+        "    Show information about the stream.",
+    ],
 )
-def xinfo_help(c: Client, argv: list[bytes]) -> Any:
-    return _help(
-        "XINFO",
-        [
-            "CONSUMERS <key> <groupname>",
-            "    Show consumers of <groupname>.",
-            "GROUPS <key>",
-            "    Show the stream consumer groups.",
-            "STREAM <key> [FULL [COUNT <count>]",
-            "    Show information about the stream.",
-        ],
-    )

@@ -337,6 +337,21 @@ def _store_result(c: Client, db: Db, dst: bytes, z: ZSet, event: bytes) -> int:
 _ZADD_OPTS = frozenset((b"nx", b"xx", b"ch", b"incr", b"gt", b"lt"))
 
 
+def parse_add_flags(argv: list[bytes], allowed: frozenset[bytes]) -> tuple[set[bytes], int]:
+    """The leading options of ZADD / GEOADD (from ``argv[2]``, lowercased) while they are
+    in ``allowed``, and the index of the first argument that is not one."""
+    flags: set[bytes] = set()
+    i = 2
+    n = len(argv)
+    while i < n:
+        o = argv[i].lower()
+        if o not in allowed:
+            break
+        flags.add(o)
+        i += 1
+    return flags, i
+
+
 def _zadd_one(c: Client, key: bytes, score: float, m: bytes) -> int:
     """ZADD key score member without options (the common case)."""
     db = c.db
@@ -375,26 +390,10 @@ def _zadd_one(c: Client, key: bytes, score: float, m: bytes) -> int:
 def _zadd(c: Client, argv: list[bytes], incr: bool) -> Any:
     if len(argv) == 4 and not incr and argv[2].lower() not in _ZADD_OPTS:
         return _zadd_one(c, argv[1], parse_double(argv[2]), argv[3])
-    nx = xx = gt = lt = ch = False
-    i = 2
+    flags, i = parse_add_flags(argv, _ZADD_OPTS)
+    nx, xx, ch, gt, lt = b"nx" in flags, b"xx" in flags, b"ch" in flags, b"gt" in flags, b"lt" in flags
+    incr = incr or b"incr" in flags
     n = len(argv)
-    while i < n:
-        o = argv[i].lower()
-        if o == b"nx":
-            nx = True
-        elif o == b"xx":
-            xx = True
-        elif o == b"ch":
-            ch = True
-        elif o == b"incr":
-            incr = True
-        elif o == b"gt":
-            gt = True
-        elif o == b"lt":
-            lt = True
-        else:
-            break
-        i += 1
     elements = n - i
     if elements % 2 or not elements:
         raise CommandError(errors.SYNTAX)
