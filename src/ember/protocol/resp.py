@@ -143,6 +143,19 @@ def _encode_into(reply: Any, out: list[bytes], resp3: bool) -> None:
     elif t is list or t is tuple:
         n = len(reply)
         out.append(_ARR_HDR[n] if n < 1024 else b"*%d\r\n" % n)
+        if n > 2:
+            # an array of bulk strings (LRANGE, MGET hits, HGETALL...) at C speed:
+            # "$<len>" and payloads interleaved, joined by CRLF; any other element
+            # (int, None, nested array, float) raises and takes the general path
+            try:
+                parts: list[Any] = [b""] * (2 * n)
+                parts[::2] = map(_BULK_LEN, map(len, reply))
+                parts[1::2] = reply
+                out.append(b"\r\n".join(parts))
+                out.append(b"\r\n")
+                return
+            except (TypeError, IndexError):
+                pass
         for item in reply:
             _encode_into(item, out, resp3)
     elif t is CommandError:
@@ -565,6 +578,7 @@ class RequestParser:
 
 
 _DIGITS = [len(b"%d" % i) for i in range(1 << 16)]
+_BULK_LEN = [b"$%d" % i for i in range(1 << 14)].__getitem__  # "$<len>" without CRLF
 # bytes taken by a bulk string of length i ($<i>\r\n<payload>\r\n) and by the header of
 # an array of i elements (*<i>\r\n); longer arguments go through the exact parser
 _BULK_SIZE = [i + _DIGITS[i] + 5 for i in range(1 << 16)].__getitem__
