@@ -885,7 +885,7 @@ def test_forkless_walker_interleaved_with_writes(initial: list[Any], steps: list
         while n > 0 and (current is not None or pending):
             if current is None:
                 current = pending.pop(0)
-                enc.begin_db(current.dbid, len(current.keys), current.expires_count)
+                enc.begin_db(current.dbid, current.size, current.expires_count)
             before = current.pos
             snap._walk(current, n, 1 << 62)
             n -= current.pos - before

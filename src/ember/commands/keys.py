@@ -25,7 +25,7 @@ W = Flag.WRITE
 def peek(db: Any, key: bytes) -> Any:
     """The value of ``key`` without counting as an access (Redis LOOKUP_NOTOUCH): lazy
     expiry applies, the OBJECT IDLETIME clock is left alone."""
-    return db.data.get(key) if db.exists(key) else None
+    return db.peek(key) if db.exists(key) else None
 
 
 def all_keys(argv: list[bytes]) -> list[int]:
@@ -79,10 +79,10 @@ def keys(c: Client, argv: list[bytes]) -> Any:
     now = c.server.cached_now_ms()
     exp = db.expires
     if pat == b"*":
-        cand = list(db.data)
+        cand = list(db.iter_keys())
     else:
         match: Callable[[bytes], bool] = fast_glob(pat)  # type: ignore[assignment]
-        cand = [k for k in db.data if match(k)]
+        cand = [k for k in db.iter_keys() if match(k)]
     if exp:
         cand = [k for k in cand if k not in exp or exp[k] > now]
     return cand

@@ -497,7 +497,7 @@ def _move(c: Client, db: Db, src: bytes, dst: bytes, d: deque[bytes], wfrom: int
     if src == dst:
         dd = d
     else:
-        dd = db.data.get(dst)  # caller looked it up (lazy expiry done) and type-checked it
+        dd = db.peek(dst)  # caller looked it up (lazy expiry done) and type-checked it
         if dd is not None:
             db.will_write(dst)
     if dd is None:

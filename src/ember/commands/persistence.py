@@ -281,10 +281,10 @@ def debug_populate(c: Client, argv: list[bytes]) -> Any:
     data = db.data
     expires = db.expires
     # plain dict stores unless a snapshot hook, WATCH or a blocked client must see them
-    fast = c.server.before_write is None and not db.watched and not db.blocking
+    fast = c.server.before_write is None and not db.watched and not db.blocking and db.frozen is None
     for j in range(count):
         key = b"%s:%d" % (prefix, j)
-        if key in data and (key not in expires or db.lookup(key) is not None):
+        if (key in data if fast else db.has(key)) and (key not in expires or db.lookup(key) is not None):
             continue
         val = b"value:%d" % j
         if size:

@@ -135,7 +135,7 @@ def info(c: Client, argv: list[bytes]) -> Any:
 
 @command("dbsize", 1, Flag.READONLY | Flag.FAST, group=G, summary="Returns the number of keys in the database.")
 def dbsize(c: Client, argv: list[bytes]) -> Any:
-    return len(c.db.data)
+    return len(c.db)
 
 
 @command("time", 1, Flag.LOADING | Flag.STALE | Flag.FAST, group=G, since="2.6.0", summary="Returns the server time.")
@@ -204,9 +204,10 @@ def swapdb(c: Client, argv: list[bytes]) -> Any:
         da.lru, db_.lru = db_.lru, da.lru
         da.expire_scan, db_.expire_scan = [], []
         da.expire_pos = db_.expire_pos = 0
+        da.swap_overlay(db_)  # a forkless save's freeze follows its dict
         for d in (da, db_):
             for key in d.blocking:
-                if key in d.data:
+                if d.has(key):
                     srv.ready_keys.append((d, key))
     srv.dirty += 1
     return OK

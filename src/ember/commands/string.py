@@ -132,6 +132,8 @@ def get(c: Client, argv: list[bytes]) -> Any:
         v = db.lookup(key)
     else:
         v = db.data.get(key)
+        if v is None and db.adds:  # keys created during a forkless save
+            v = db.adds.get(key)
     if v is None:
         c.server.stats.keyspace_misses += 1
         return None
@@ -375,7 +377,7 @@ def setrange(c: Client, argv: list[bytes]) -> Any:
             db.set(key, buf, keep_ttl=True)
     c.server.dirty += 1
     c.server.notify(NOTIFY_STRING, b"setrange", key, db.id)
-    return len(db.data[key])
+    return len(db.peek(key))
 
 
 def _incr(c: Client, key: bytes, delta: int) -> Any:

@@ -64,7 +64,7 @@ def touch_watched_key(db: Db, key: bytes) -> None:
         if stale:
             state = stale.get((db, key))
             if state is not None:
-                if state == _STALE and key in db.data and _key_is_expired(db, key):
+                if state == _STALE and db.has(key) and _key_is_expired(db, key):
                     stale[(db, key)] = _STALE_TOUCHED
                     continue
                 del stale[(db, key)]
@@ -79,10 +79,9 @@ def touch_all_watched_keys(emptied: Db, replaced_with: Db | None) -> None:
     """
     if not emptied.watched:
         return
-    other = replaced_with.data if replaced_with is not None else None
     for key, clients in list(emptied.watched.items()):
-        in_emptied = key in emptied.data
-        in_other = other is not None and key in other
+        in_emptied = emptied.has(key)
+        in_other = replaced_with is not None and replaced_with.has(key)
         if not (in_emptied or in_other):
             continue
         wk = (emptied, key)
@@ -118,7 +117,7 @@ def _watched_key_expired(c: Client) -> bool:
         if state is None:
             if db.expires and _key_is_expired(db, key):
                 return True
-        elif state == _STALE_TOUCHED and key in db.data and not _key_is_expired(db, key):
+        elif state == _STALE_TOUCHED and db.has(key) and not _key_is_expired(db, key):
             return True
     return False
 

@@ -10,12 +10,33 @@ see it without the command code knowing about them:
 
 Handlers read with :meth:`Db.lookup` (applies lazy expiry) and get values they are
 about to modify in place with :meth:`Db.lookup_write`.
+
+Structural freeze (forkless snapshots)
+--------------------------------------
+A forkless snapshot walks the ``data`` dict with one live iterator, so while it runs
+that dict must never change size. :meth:`Db.freeze` puts the db in *overlay mode*
+(``frozen`` holds the owner) until :meth:`Db.thaw_step` has merged everything back:
+
+* deleting a key stores a *tombstone* ``data[key] = None`` (readers doing
+  ``data.get(key)`` see "missing" for free) and records the key in ``tombs``;
+* creating a key that is a tombstone replaces it in place; any other new key goes to
+  the ``adds`` dict, never into ``data`` (a key is in ``data`` XOR in ``adds``);
+* replacing the value of an existing key is a plain ``data[key] = value`` (same size).
+
+Reads check ``adds`` on a miss only (``adds`` is empty outside overlay mode), so the
+common path costs one extra test. Code outside this module must not touch ``data``
+directly: :meth:`has`, :meth:`peek`, ``len(db)``, :meth:`iter_keys`, :meth:`items`,
+:meth:`sample_key` give the live view. FLUSHDB gives the db a new, unfrozen dict (the
+snapshot keeps the old one); SWAPDB swaps the overlay state with the dicts
+(:meth:`swap_overlay`).
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ember.keyspace.types import Stream
@@ -42,6 +63,10 @@ class Db:
         "expire_pos",
         "scan_log",
         "lru",
+        "adds",
+        "tombs",
+        "ntombs",
+        "frozen",
     )
 
     def __init__(self, dbid: int, server: Server) -> None:
@@ -56,26 +81,92 @@ class Db:
         self.expire_pos = 0
         self.scan_log: list[bytes] | None = None  # see ember.keyspace.scan
         self.lru: dict[bytes, int] | None = None  # last access (ms) under *-lru policies
+        # overlay mode while a snapshot walks ``data`` (see the module docstring)
+        self.adds: dict[bytes, Any] = {}  # keys created while frozen (never in ``data``)
+        self.tombs: list[bytes] = []  # keys tombstoned while frozen (may repeat)
+        self.ntombs = 0  # tombstones currently in ``data``
+        self.frozen: object | None = None  # the snapshot that froze ``data``
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self.data) - self.ntombs + len(self.adds)
 
     # ------------------------------------------------------------------ reads
     def lookup(self, key: bytes) -> Any:
         """Value of ``key`` or None; expired keys are deleted on the way (lazy expiry)."""
         if self.expires and key in self.expires and self._expire_if_needed(key):
             return None
-        if self.lru is None:
-            return self.data.get(key)
         value = self.data.get(key)
-        if value is not None:
+        if value is None:
+            if not self.adds:
+                return None
+            value = self.adds.get(key)  # created during a forkless save
+            if value is None:
+                return None
+        if self.lru is not None:
             self.lru[key] = self.server._now_ms  # OBJECT IDLETIME
         return value
 
     def exists(self, key: bytes) -> bool:
         if self.expires and key in self.expires and self._expire_if_needed(key):
             return False
-        return key in self.data
+        if key in self.data:
+            return not self.ntombs or self.data[key] is not None
+        return key in self.adds  # created during a forkless save
+
+    def has(self, key: bytes) -> bool:
+        """Whether ``key`` is stored (no lazy expiry, no access)."""
+        if key in self.data:
+            return not self.ntombs or self.data[key] is not None
+        return key in self.adds  # created during a forkless save
+
+    def peek(self, key: bytes) -> Any:
+        """The stored value of ``key`` or None (no lazy expiry, no access)."""
+        value = self.data.get(key)
+        if value is None and self.adds:
+            return self.adds.get(key)
+        return value
+
+    def iter_keys(self) -> Iterator[bytes]:
+        """The stored keys (consume before changing the db)."""
+        if self.frozen is None:
+            return iter(self.data)
+        return self._iter_keys_frozen()
+
+    def _iter_keys_frozen(self) -> Iterator[bytes]:
+        for key, value in self.data.items():
+            if value is not None:
+                yield key
+        yield from self.adds
+
+    def items(self) -> Iterator[tuple[bytes, Any]]:
+        """The stored (key, value) pairs (consume before changing the db)."""
+        if self.frozen is None:
+            return iter(self.data.items())
+        return self._items_frozen()
+
+    def _items_frozen(self) -> Iterator[tuple[bytes, Any]]:
+        for item in self.data.items():
+            if item[1] is not None:
+                yield item
+        yield from self.adds.items()
+
+    def sample_key(self) -> bytes | None:
+        """A uniformly chosen slot: a stored key, or a tombstone while frozen (the
+        caller checks it with :meth:`lookup`). None when nothing is stored."""
+        data = self.data
+        n = len(data)
+        total = n + len(self.adds)
+        if not total:
+            return None
+        idx = random.randrange(total)
+        d = data
+        if idx >= n:
+            d = self.adds
+            idx -= n
+            n = total - n
+        if idx < n // 2:
+            return next(islice(iter(d), idx, None))
+        return next(islice(reversed(d), n - 1 - idx, None))
 
     def _expire_if_needed(self, key: bytes) -> bool:
         when = self.expires[key]
@@ -105,6 +196,8 @@ class Db:
         if self.expires and key in self.expires and self._expire_if_needed(key):
             return None
         value = self.data.get(key)
+        if value is None and self.adds:
+            value = self.adds.get(key)
         if value is not None:
             self.will_write(key)
             if self.lru is not None:
@@ -126,28 +219,33 @@ class Db:
         if self.expires and key in self.expires:
             self._expire_if_needed(key)  # an expired key is deleted first, as lookupKeyWrite does
         self.will_write(key)
-        data = self.data
         if self.lru is not None:
             self.lru[key] = self.server._now_ms
-        if key not in data:
+        if self.frozen is None:
+            data = self.data
+            old = data.get(key)
             data[key] = value
+        else:
+            old = self._store_frozen(key, value)
+        if old is None:
             if self.scan_log is not None:
                 self.scan_log.append(key)  # SCAN: a key created during an iteration
             if self.blocking and key in self.blocking:
                 self.server.ready_keys.append((self, key))
             if self.server.config.values["notify-keyspace-events"]:
                 self.server.notify(0x4000, b"new", key, self.id)  # NOTIFY_NEW
-        else:
-            if self.blocking and key in self.blocking and type(data[key]) is Stream:
-                self.server.ready_keys.append((self, key))  # blocked XREADGROUP: -UNBLOCKED
-            data[key] = value
+        elif self.blocking and key in self.blocking and type(old) is Stream:
+            self.server.ready_keys.append((self, key))  # blocked XREADGROUP: -UNBLOCKED
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
 
     def add(self, key: bytes, value: Any) -> None:
         """Store a value under a key known to be absent (creating collections)."""
         self.will_write(key)
-        self.data[key] = value
+        if self.frozen is None:
+            self.data[key] = value
+        else:
+            self._store_frozen(key, value)
         if self.lru is not None:
             self.lru[key] = self.server._now_ms
         if self.scan_log is not None:
@@ -163,12 +261,22 @@ class Db:
             self.server.ready_keys.append((self, key))
 
     def delete(self, key: bytes) -> bool:
-        if key not in self.data:
-            return False
+        value = self.data.get(key)
+        if value is None:
+            if not self.adds or key not in self.adds:
+                return False
+            value = self.adds[key]
         self.will_write(key)
-        if self.blocking and key in self.blocking and type(self.data[key]) is Stream:
+        if self.blocking and key in self.blocking and type(value) is Stream:
             self.server.ready_keys.append((self, key))  # blocked XREADGROUP: -UNBLOCKED
-        del self.data[key]
+        if self.frozen is None:
+            del self.data[key]
+        elif key in self.adds:
+            del self.adds[key]
+        else:
+            self.data[key] = None  # tombstone: the frozen dict keeps its size
+            self.ntombs += 1
+            self.tombs.append(key)
         if self.expires:
             self.expires.pop(key, None)
         if self.lru is not None:
@@ -188,7 +296,7 @@ class Db:
 
     def clear(self) -> int:
         """Remove every key (FLUSHDB). Returns the number removed."""
-        n = len(self.data)
+        n = len(self)
         hook = self.server.before_flush
         if hook is not None:
             hook(self)
@@ -198,10 +306,14 @@ class Db:
             touch_all_watched_keys(self, None)
         if self.blocking:  # blocked XREADGROUP clients of flushed streams: -UNBLOCKED
             for key in self.blocking:
-                if type(self.data.get(key)) is Stream:
+                if type(self.peek(key)) is Stream:
                     self.server.ready_keys.append((self, key))
-        self.data = {}
+        self.data = {}  # a frozen dict stays with its snapshot, untouched from now on
         self.expires = {}
+        self.adds = {}
+        self.tombs = []
+        self.ntombs = 0
+        self.frozen = None
         self.expire_scan = []
         self.expire_pos = 0
         if self.lru is not None:
@@ -236,8 +348,61 @@ class Db:
         self.expire_pos = pos
         return expired
 
-    def items(self) -> Iterator[tuple[bytes, Any]]:
-        return iter(self.data.items())
+    # ------------------------------------------------------------------ structural freeze
+    def _store_frozen(self, key: bytes, value: Any) -> Any:
+        """Store while frozen; returns the previous value (None if the key was absent)."""
+        data = self.data
+        if key in data:
+            old = data[key]
+            if old is None:
+                self.ntombs -= 1  # a tombstone comes back to life
+            data[key] = value
+            return old
+        adds = self.adds
+        old = adds.get(key)
+        adds[key] = value
+        return old
+
+    def freeze(self, owner: object) -> None:
+        """Keep ``data`` at its size from now on (overlay mode) for ``owner``. An overlay
+        still being merged back after a previous snapshot is taken over as it is (its
+        merge resumes when ``owner`` thaws)."""
+        self.frozen = owner
+
+    def thaw_step(self, budget: int) -> bool:
+        """Merge up to ``budget`` overlay entries back into ``data`` (once its snapshot
+        no longer walks it). True when done: the db is unfrozen. Until then the overlay
+        rules keep applying, so writes made meanwhile are merged by later steps."""
+        data = self.data
+        adds = self.adds
+        if adds:
+            if len(adds) <= budget:
+                budget -= len(adds)
+                data.update(adds)
+                adds.clear()
+            else:
+                for _ in range(budget):
+                    key, value = adds.popitem()
+                    data[key] = value
+                return False
+        tombs = self.tombs
+        while tombs and budget > 0:
+            key = tombs.pop()
+            budget -= 1
+            if key in data and data[key] is None:
+                del data[key]
+                self.ntombs -= 1
+        if tombs:
+            return False
+        self.frozen = None
+        return True
+
+    def swap_overlay(self, other: Db) -> None:
+        """SWAPDB: the overlay state follows the ``data`` dicts it belongs to."""
+        self.adds, other.adds = other.adds, self.adds
+        self.tombs, other.tombs = other.tombs, self.tombs
+        self.ntombs, other.ntombs = other.ntombs, self.ntombs
+        self.frozen, other.frozen = other.frozen, self.frozen
 
 
 SnapshotHook = Callable[[Db, bytes], None]

@@ -42,10 +42,10 @@ SNAPSHOT_IDLE = 300.0
 class _Epoch:
     __slots__ = ("id", "data", "keys", "started", "used")
 
-    def __init__(self, eid: int, data: dict[bytes, Any], now: float) -> None:
+    def __init__(self, eid: int, db: Db, now: float) -> None:
         self.id = eid
-        self.data = data
-        self.keys = list(data)
+        self.data = db.data
+        self.keys = list(db.iter_keys())
         self.started = now
         self.used = now
 
@@ -82,12 +82,12 @@ class KeyspaceScans:
             act is not None
             and act.data is db.data
             and db.scan_log is act.keys
-            and len(act.keys) <= 2 * len(db.data) + 1024
+            and len(act.keys) <= 2 * len(db) + 1024
         ):
             act.started = now
             self.epochs.move_to_end(act.id)
             return act
-        epoch = _Epoch(self.next_id, db.data, now)
+        epoch = _Epoch(self.next_id, db, now)
         self.next_id = self.next_id % ((1 << 22) - 1) + 1
         self.epochs[epoch.id] = epoch
         self.active = epoch
@@ -102,7 +102,7 @@ class KeyspaceScans:
         if act is not None and (
             now - act.started > EPOCH_IDLE_CLOSE
             or act.data is not db.data
-            or len(act.keys) > 2 * len(db.data) + 1024
+            or len(act.keys) > 2 * len(db) + 1024
         ):
             if db.scan_log is act.keys:
                 db.scan_log = None
@@ -138,9 +138,7 @@ class ScanCursors:
         self._snaps: OrderedDict[int, tuple[list[Any], float]] = OrderedDict()
         self._next = 1
 
-    def page(
-        self, cursor: int, source: Iterable[Any], count: int
-    ) -> tuple[int, list[Any]]:
+    def page(self, cursor: int, source: Iterable[Any], count: int) -> tuple[int, list[Any]]:
         """Return (next cursor, up to ``count`` candidate elements)."""
         now = time.monotonic()
         snap_id, offset = cursor >> 32, cursor & 0xFFFFFFFF

@@ -78,11 +78,11 @@ def _fmt17g(v: float) -> bytes:
 def dataset_digest(dbs: list[Any]) -> bytes:
     final = bytearray(20)
     for db in dbs:
-        if not db.data:
+        if not len(db):
             continue
         _mix(final, struct.pack(">I", db.id))
         expires = db.expires
-        for key, value in db.data.items():
+        for key, value in db.items():
             d = bytearray(20)
             _mix(d, key)
             object_digest(d, value, key in expires)

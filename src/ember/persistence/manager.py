@@ -207,7 +207,7 @@ class Persistence:
             self.latest_fork_usec = (time.perf_counter_ns() - t0) // 1000
             self.total_forks += 1
             srv.latency_add("fork", self.latest_fork_usec // 1000)
-            job.keys_total = sum(len(db.data) for db in srv.dbs)
+            job.keys_total = sum(len(db) for db in srv.dbs)
             self.bg = job
             return job
         try:

@@ -153,7 +153,8 @@ async def load_rdb_into(
     Keys go straight into ``db.data`` / ``db.expires`` (:meth:`RdbReader.load_into`):
     loading is the one place that bypasses the ``Db`` write methods; the
     ``before_write`` hook (DEBUG RELOAD NOFLUSH during a background save) is still
-    called for every stored key.
+    called for every stored key. A db frozen by a forkless save (see
+    :mod:`ember.keyspace.db`) is loaded beside its dict and merged through ``Db.set``.
     """
     res = LoadResult()
     verify = bool(server.config.values["rdbchecksum"])
@@ -169,6 +170,7 @@ async def load_rdb_into(
     functions = getattr(server, "functions", None)
     hook = server.before_write
     current = [dbs[0]]  # the DB keys are going into (for the hook)
+    beside: dict[int, tuple[dict[bytes, Any], dict[bytes, int]]] = {}  # frozen dbs
 
     def select_db(idx: int) -> tuple[dict[bytes, Any], dict[bytes, int]]:
         if idx >= len(dbs):
@@ -180,6 +182,8 @@ async def load_rdb_into(
             )
         db = dbs[idx]
         current[0] = db
+        if db.frozen is not None:  # DEBUG RELOAD NOFLUSH during a forkless save
+            return beside.setdefault(idx, ({}, {}))
         return db.data, db.expires
 
     before_insert = None
@@ -215,6 +219,17 @@ async def load_rdb_into(
     finally:
         if gc_was_enabled:
             gc.enable()
+    for idx, (data_, expires_) in beside.items():
+        db = dbs[idx]
+        for key, value in data_.items():
+            if not allow_duplicates and db.has(key):
+                raise RdbFormatError(
+                    f"RDB has duplicated key '{key.decode('utf-8', 'replace')}' in DB {idx}", key=key
+                )
+            db.set(key, value)
+            when = expires_.get(key)
+            if when is not None:
+                db.set_expire(key, when)
     res.keys_loaded = reader.keys_loaded
     res.keys_expired = reader.keys_expired
     res.version = reader.version

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import resource
 import sys
 import time
@@ -457,29 +456,23 @@ class Server:
     def _info_keyspace(self) -> list[tuple[str, Any]]:
         out = []
         for db in self.dbs:
-            if db.data:
-                out.append((f"db{db.id}", f"keys={len(db.data)},expires={len(db.expires)},avg_ttl={db.avg_ttl}"))
+            if len(db):
+                out.append((f"db{db.id}", f"keys={len(db)},expires={len(db.expires)},avg_ttl={db.avg_ttl}"))
         return out
 
     # ------------------------------------------------------------------ misc
     def random_key(self, db: Db) -> bytes | None:
-        if not db.data:
+        if not len(db):
             return None
         for _ in range(100):
-            n = len(db.data)
-            idx = random.randrange(n)
-            if idx < n // 2:
-                it = iter(db.data)
-            else:
-                it = reversed(db.data)  # type: ignore[assignment]
-                idx = n - 1 - idx
-            for _ in range(idx):
-                next(it)
-            key = next(it)
+            key = db.sample_key()  # may be a tombstone during a forkless save
+            if key is not None and db.lookup(key) is not None:
+                return key
+            if not len(db):
+                return None
+        for key in list(db.iter_keys()):  # unlucky draws (e.g. mostly tombstones)
             if db.lookup(key) is not None:
                 return key
-            if not db.data:
-                return None
         return None
 
     def request_shutdown(self, code: int = 0) -> None:

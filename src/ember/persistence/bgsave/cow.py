@@ -3,47 +3,81 @@
 Theory of operation
 -------------------
 At the start of a snapshot (``start()``, the only pause clients see) every non-empty
-database contributes a *key list* (``list(db.data)``: references, 8 bytes per key) plus
-references to its current ``data`` and ``expires`` dict objects. A *walker* then
-serializes those keys in slices on the event loop (1 ms each, then an equal pause for clients) while clients
-keep running commands.
+database is *structurally frozen* (:meth:`ember.keyspace.db.Db.freeze`): from then on its
+``data`` dict object never changes size and never gets new keys, so it is never resized
+and ONE live iterator over ``data.items()``, created at the start, stays valid across
+all the slices of the save. The start is O(number of databases): no key is copied (it
+records ``len(data)`` / ``len(expires)`` for RESIZEDB and the progress counters). If a
+previous snapshot's overlay is still being merged back (see *Thaw*) the new snapshot
+takes it over as it is: its tombstones stay (the walker skips them) and its pending
+``adds`` (keys created during that save and not merged yet) are copied with one C-level
+``dict`` copy and walked after the dict; that one case costs O(those keys).
+
+While frozen the keyspace works in *overlay mode* (see :mod:`ember.keyspace.db`):
+a deleted key becomes a tombstone (``data[key] = None``), a new key goes to the db's
+``adds`` dict (or replaces its own tombstone in place), and replacing or modifying the
+value of an existing key is an ordinary same-size store. A *walker* serializes the frozen
+dict in slices on the event loop (1 ms each, then an equal pause for clients) while
+clients keep running commands.
 
 The keyspace calls ``server.before_write(db, key)`` before ANY change to a key (see
 :mod:`ember.keyspace.db`). The engine's hook applies "serialize before write":
 
 * the first time a key of a snapshotted dict is about to change, the hook records it in
-  ``touched``; if the key exists at that moment its value is the value it had at the
-  start (any earlier change would have passed through the hook), so the hook serializes
-  it right away into ``preserved[key]`` (bytes);
-* a key created after the start is absent at its first hook call: it is only marked
-  ``touched`` and never saved;
-* the walker, reaching key K of the key list: if K is in ``preserved`` it writes those
-  bytes (the start value); if K was touched but not preserved it skips K (impossible for
-  keys in the list, kept as a guard); otherwise K is unchanged since the start and its
-  current value is written.
+  ``touched``; if the key exists in the dict (or in the copied ``adds`` of a previous
+  save) at that moment its value is the value it had at the start (any earlier change
+  would have passed through the hook), so the hook serializes it right away into
+  ``preserved[key]`` (bytes);
+* a key created after the start is absent from the dict at its first hook call (it is in
+  ``adds``, or a tombstone): it is only marked ``touched`` and never saved;
+* the walker, reaching (key, value) of the frozen dict: if the key was touched it writes
+  the preserved bytes if any (the start value) and otherwise skips it (a key created
+  after the start that replaced its own tombstone); every tombstone made during this
+  save is a touched key. An untouched key is unchanged since the start: its current
+  value and expire are written.
 
 So the file is exactly the dataset at ``start()``; only keys written during the save
 are duplicated, each at most once (``current_cow_size`` = bytes held in ``preserved``).
 A write to a key the walker already passed is preserved needlessly (the hook cannot tell
 cheaply); those bytes are dropped when the walker finishes.
 
-FLUSHDB/FLUSHALL and SWAPDB replace or swap the dict *objects* held by a ``Db``; the
-engine keeps references to the original dicts, keyed by ``id(dict)``, so a flushed db
-is still saved as it was, and a swapped one is saved under its original index. Hooks
-for dicts that are not part of the snapshot are ignored.
+Safety net: the walker checks ``len(data)`` against the start size at every slice and
+the dict iterator raises if the dict changed size; either way the save FAILS with
+:class:`SnapshotIntegrityError` (a bug somewhere bypassed the ``Db`` methods) rather
+than writing a wrong file.
+
+FLUSHDB/FLUSHALL and SWAPDB replace or swap the dict *objects* held by a ``Db`` (the
+freeze and the overlay belong to the dict and move with it); the engine keeps
+references to the original dicts, keyed by ``id(dict)``, so a flushed db is still saved
+as it was, and a swapped one is saved under its original index. Hooks for dicts that
+are not part of the snapshot are ignored.
+
+Thaw: when the walker finishes (or the save is cancelled or fails) ``uninstall()``
+merges each overlay back (``adds`` into ``data``, tombstones deleted): O(writes made
+during the save), synchronously when small or without an event loop, otherwise in 1 ms
+slices on the event loop. Until a db's merge is complete its overlay rules keep
+applying, so the keyspace stays correct throughout.
+
+SAVE, shutdown and the fork engine's child (``start(install_hooks=False)``) see no
+concurrent change: they freeze nothing and walk the live view (:meth:`Db.items`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ember.keyspace.db import Db
     from ember.server.server import Server
+
+
+class SnapshotIntegrityError(RuntimeError):
+    """A frozen dict changed size during a forkless save: the save is abandoned."""
 
 
 class SnapshotEncoder(Protocol):
@@ -67,8 +101,14 @@ class DbSnapshot:
     dbid: int
     data: dict[bytes, Any]
     expires: dict[bytes, int]
-    keys: list[bytes]
+    size: int  # keys at the start (RESIZEDB)
     expires_count: int
+    items: Iterator[tuple[bytes, Any]]  # live iterator over ``data`` (or the live view)
+    slots: int  # entries ``items`` yields (keys, plus tombstones left by a previous save)
+    frozen: bool = False  # ``data`` was frozen by this snapshot and not thawed yet
+    data_len: int = 0  # len(data) at the start: a frozen dict keeps it
+    extra: dict[bytes, Any] | None = None  # a previous save's unmerged ``adds``, copied
+    had_tombs: bool = False  # tombstones of a previous save were in ``data`` at the start
     pos: int = 0
     touched: set[bytes] = field(default_factory=set)
     preserved: dict[bytes, bytes] = field(default_factory=dict)
@@ -96,6 +136,9 @@ class ForklessSnapshot:
     # least that share of the loop while a save runs (client p99 stays near one slice)
     DUTY_PAUSE = 1.0
     BATCH = 256
+    THAW_SYNC_OPS = 20_000  # overlays up to this size are merged back at once
+    THAW_STEP = 4096
+    THAW_MAX_SLICES = 20_000  # then the rest is merged at once (bounded loop)
 
     def __init__(
         self,
@@ -113,21 +156,50 @@ class ForklessSnapshot:
         self.cancelled = False
         self.installed = False
         self.on_progress = on_progress
+        self.thaw_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ start / hooks
     def start(self, install_hooks: bool = True) -> None:
+        """Take the snapshot: O(number of dbs), no key is copied (see the module doc)."""
         t0 = time.perf_counter_ns()
-        for db in self.server.dbs:
-            if not db.data:
+        srv = self.server
+        if install_hooks and srv.before_write is not None:
+            raise RuntimeError("another snapshot is already installed")
+        for db in srv.dbs:
+            n = len(db)
+            if not n:
                 continue
-            snap = DbSnapshot(db.id, db.data, db.expires, list(db.data), len(db.expires))
+            data = db.data
+            if not install_hooks:
+                items = db.items()  # the live view: nothing changes while run_sync() walks
+                snap = DbSnapshot(db.id, data, db.expires, n, len(db.expires), items, n)
+            else:
+                # a previous save's overlay may still be being merged back: this snapshot
+                # takes it over (its tombstones are skipped, its adds copied at C speed)
+                extra = dict(db.adds) if db.adds else None
+                had_tombs = db.ntombs > 0
+                db.freeze(self)
+                items = iter(data.items())
+                if extra is not None:
+                    items = chain(items, iter(extra.items()))
+                slots = len(data) + (len(extra) if extra is not None else 0)
+                snap = DbSnapshot(
+                    db.id,
+                    data,
+                    db.expires,
+                    n,
+                    len(db.expires),
+                    items,
+                    slots,
+                    frozen=True,
+                    data_len=len(data),
+                    extra=extra,
+                    had_tombs=had_tombs,
+                )
             self.dbs.append(snap)
-            self.by_dict[id(db.data)] = snap
-            self.stats.keys_total += len(snap.keys)
+            self.by_dict[id(data)] = snap
+            self.stats.keys_total += snap.slots
         if install_hooks:
-            srv = self.server
-            if srv.before_write is not None:
-                raise RuntimeError("another snapshot is already installed")
             srv.before_write = self._before_write
             self.installed = True
         self.stats.start_usec = (time.perf_counter_ns() - t0) // 1000
@@ -141,7 +213,12 @@ class ForklessSnapshot:
         snap.touched.add(key)
         value = snap.data.get(key)
         if value is None:
-            return  # created after the start: not part of the snapshot
+            extra = snap.extra
+            if extra is None:
+                return  # created after the start (in ``adds`` or a tombstone): not saved
+            value = extra.get(key)
+            if value is None:
+                return
         blob = self.encoder.encode_entry(snap.dbid, key, value, snap.expires.get(key))
         snap.preserved[key] = blob
         st = self.stats
@@ -153,6 +230,7 @@ class ForklessSnapshot:
             st.peak_preserved_bytes = st.preserved_bytes
 
     def uninstall(self) -> None:
+        """Stop the hook, free what it preserved and unfreeze the dicts (thaw)."""
         if self.installed and self.server.before_write == self._before_write:
             self.server.before_write = None
         self.installed = False
@@ -160,28 +238,88 @@ class ForklessSnapshot:
         for snap in self.dbs:
             snap.preserved.clear()
             snap.touched.clear()
-            snap.keys = []
+            snap.items = iter(())
+            snap.extra = None
         self.stats.preserved_bytes = 0
+        self._thaw()
+
+    # ------------------------------------------------------------------ thaw
+    def _thawing_dbs(self) -> list[Db]:
+        # the freeze moves with its dict (SWAPDB) and ends with it (FLUSHDB); a new
+        # snapshot may take a db over: ``frozen is self`` finds those still ours
+        return [db for db in self.server.dbs if db.frozen is self]
+
+    def _thaw(self) -> None:
+        if not any(snap.frozen for snap in self.dbs):
+            return
+        for snap in self.dbs:
+            snap.frozen = False
+        dbs = self._thawing_dbs()
+        work = sum(len(db.adds) + len(db.tombs) for db in dbs)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or work <= self.THAW_SYNC_OPS:
+            for db in dbs:
+                db.thaw_step(1 << 62)
+            return
+        self.thaw_task = loop.create_task(self._thaw_slices())
+
+    async def _thaw_slices(self) -> None:
+        """Merge the overlays back in slices; clients run in between (overlay rules)."""
+        perf = time.perf_counter_ns
+        for _ in range(self.THAW_MAX_SLICES):
+            dbs = self._thawing_dbs()
+            if not dbs:
+                return
+            t0 = perf()
+            deadline = t0 + int(self.SLICE_SECONDS * 1e9)
+            for db in dbs:
+                while not db.thaw_step(self.THAW_STEP) and perf() < deadline:
+                    pass
+                if perf() >= deadline:
+                    break
+            await asyncio.sleep((perf() - t0) / 1e9 * self.DUTY_PAUSE)
+        for db in self._thawing_dbs():
+            db.thaw_step(1 << 62)
 
     # ------------------------------------------------------------------ walking
+    def _integrity_error(self, snap: DbSnapshot, why: str) -> SnapshotIntegrityError:
+        return SnapshotIntegrityError(
+            f"forkless snapshot of DB {snap.dbid}: {why} (the keyspace changed behind the "
+            f"snapshot's back: save abandoned, no file written)"
+        )
+
     def _walk(self, snap: DbSnapshot, max_keys: int, deadline_ns: int) -> None:
         """Serialize up to ``max_keys`` keys of ``snap`` (or until the deadline)."""
-        keys = snap.keys
         data = snap.data
+        if snap.frozen and len(data) != snap.data_len:
+            raise self._integrity_error(
+                snap, f"frozen dict went from {snap.data_len} to {len(data)} entries"
+            )
+        items = snap.items
         expires = snap.expires
         preserved = snap.preserved
         touched = snap.touched
         enc = self.encoder
         dbid = snap.dbid
-        end = min(len(keys), snap.pos + max_keys)
+        end = min(snap.slots, snap.pos + max_keys)
         pos = snap.pos
         batch: list[tuple[bytes, Any, int | None]] = []
         st = self.stats
         perf = time.perf_counter_ns
         while pos < end:
-            stop = min(end, pos + self.BATCH)
-            for i in range(pos, stop):
-                key = keys[i]
+            want = min(end - pos, self.BATCH)
+            try:
+                chunk = list(islice(items, want))
+            except RuntimeError as e:  # "dictionary changed size during iteration"
+                raise self._integrity_error(snap, str(e)) from None
+            if len(chunk) != want:
+                raise self._integrity_error(
+                    snap, f"dict ended after {pos + len(chunk)} of {snap.slots} entries"
+                )
+            for key, value in chunk:
                 if touched and key in touched:
                     blob = preserved.pop(key, None)
                     if blob is not None:
@@ -192,27 +330,35 @@ class ForklessSnapshot:
                         enc.write_raw(blob)
                         st.preserved_bytes -= len(blob)
                     continue
-                batch.append((key, data[key], expires.get(key) if expires else None))
+                if value is None:
+                    if snap.had_tombs:
+                        continue  # deleted during the previous save, before this start
+                    raise self._integrity_error(snap, "a key was deleted without the write hook")
+                batch.append((key, value, expires.get(key) if expires else None))
             if batch:
                 enc.write_entries(dbid, batch)
                 st.loop_serialized += len(batch)
                 batch = []
-            st.keys_processed += stop - pos
-            pos = stop
+            st.keys_processed += want
+            pos += want
             if perf() >= deadline_ns:
                 break
         snap.pos = pos
+        if snap.frozen and pos >= snap.slots and len(data) != snap.data_len:
+            raise self._integrity_error(
+                snap, f"frozen dict went from {snap.data_len} to {len(data)} entries"
+            )
 
     def _db_done(self, snap: DbSnapshot) -> bool:
-        return snap.pos >= len(snap.keys)
+        return snap.pos >= snap.slots
 
     def run_sync(self) -> None:
         """Serialize everything now (SAVE, fork child, shutdown)."""
         enc = self.encoder
         enc.begin()
         for snap in self.dbs:
-            enc.begin_db(snap.dbid, len(snap.keys), snap.expires_count)
-            self._walk(snap, len(snap.keys), 1 << 62)
+            enc.begin_db(snap.dbid, snap.size, snap.expires_count)
+            self._walk(snap, snap.slots, 1 << 62)
         enc.end()
 
     async def run(self) -> None:
@@ -223,7 +369,7 @@ class ForklessSnapshot:
         st = self.stats
         delay = self.key_delay_us
         for snap in self.dbs:
-            enc.begin_db(snap.dbid, len(snap.keys), snap.expires_count)
+            enc.begin_db(snap.dbid, snap.size, snap.expires_count)
             while not self._db_done(snap):
                 if self.cancelled:
                     raise asyncio.CancelledError

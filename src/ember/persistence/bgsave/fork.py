@@ -75,8 +75,8 @@ def _slow_run(snap: ForklessSnapshot, delay_us: int) -> None:
     enc = snap.encoder
     enc.begin()
     for db in snap.dbs:
-        enc.begin_db(db.dbid, len(db.keys), db.expires_count)
-        while db.pos < len(db.keys):
+        enc.begin_db(db.dbid, db.size, db.expires_count)
+        while db.pos < db.slots:
             snap._walk(db, 1, 1 << 62)
             time.sleep(delay_us / 1e6)
     enc.end()
