@@ -222,11 +222,12 @@ def mset(c: Client, argv: list[bytes]) -> Any:
         raise errors.wrong_args("mset")
     db = c.db
     srv = c.server
-    notify = srv.config.values["notify-keyspace-events"]
-    for i in range(1, len(argv), 2):
-        db.set(argv[i], argv[i + 1])
-        if notify:
+    if srv.config.values["notify-keyspace-events"]:
+        for i in range(1, len(argv), 2):
+            db.set(argv[i], argv[i + 1])
             srv.notify(NOTIFY_STRING, b"set", argv[i], db.id)
+    else:
+        db.set_many(argv[1::2], argv[2::2])
     srv.dirty += (len(argv) - 1) // 2
     return OK
 

@@ -239,6 +239,26 @@ class Db:
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
 
+    def set_many(self, keys: list[bytes], values: list[Any]) -> None:
+        """``set(key, value)`` for each pair, in order (MSET). When nothing observes the
+        individual stores (no TTLs in this db, no snapshot, WATCH, blocked client, SCAN
+        log, LRU clock or keyspace events) it is one C-level ``dict.update``."""
+        srv = self.server
+        if (
+            not self.expires
+            and srv.before_write is None
+            and self.frozen is None
+            and not self.watched
+            and not self.blocking
+            and self.lru is None
+            and self.scan_log is None
+            and not srv.config.values["notify-keyspace-events"]
+        ):
+            self.data.update(zip(keys, values))
+            return
+        for key, value in zip(keys, values):
+            self.set(key, value)
+
     def add(self, key: bytes, value: Any) -> None:
         """Store a value under a key known to be absent (creating collections)."""
         self.will_write(key)
