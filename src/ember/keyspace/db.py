@@ -254,9 +254,9 @@ class Db:
             and self.scan_log is None
             and not srv.config.values["notify-keyspace-events"]
         ):
-            self.data.update(zip(keys, values))
+            self.data.update(zip(keys, values, strict=True))
             return
-        for key, value in zip(keys, values):
+        for key, value in zip(keys, values, strict=True):
             self.set(key, value)
 
     def add(self, key: bytes, value: Any) -> None:

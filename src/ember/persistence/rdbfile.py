@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ember.persistence.rdb.errors import RdbFormatError
-from ember.persistence.rdb.reader import Aux, Eof, Function, Progress, RdbReader
+from ember.persistence.rdb.reader import Aux, Eof, Function, Progress, RdbReader, settle_gc
 from ember.persistence.rdb.writer import RdbWriteOptions, RdbWriter
 
 if TYPE_CHECKING:
@@ -71,7 +71,9 @@ class RdbEncoder:
         self.opts = opts
         self.functions = functions
         self._scratch = _Collect()
-        self._one = RdbWriter(self._scratch, RdbWriteOptions(**{**_opts_dict(opts), "checksum": False}))
+        self._one = RdbWriter(
+            self._scratch, RdbWriteOptions(**{**_opts_dict(opts), "checksum": False})
+        )
 
     def begin(self) -> None:
         self.writer.start()
@@ -217,14 +219,14 @@ async def load_rdb_into(
             elif t is Eof:
                 res.end_offset = ev.end_offset  # type: ignore[union-attr]
     finally:
-        if gc_was_enabled:
-            gc.enable()
+        settle_gc(gc_was_enabled)
     for idx, (data_, expires_) in beside.items():
         db = dbs[idx]
         for key, value in data_.items():
             if not allow_duplicates and db.has(key):
                 raise RdbFormatError(
-                    f"RDB has duplicated key '{key.decode('utf-8', 'replace')}' in DB {idx}", key=key
+                    f"RDB has duplicated key '{key.decode('utf-8', 'replace')}' in DB {idx}",
+                    key=key,
                 )
             db.set(key, value)
             when = expires_.get(key)

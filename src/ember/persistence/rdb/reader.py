@@ -41,7 +41,7 @@ import gc
 import math
 import struct
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
@@ -1409,76 +1409,131 @@ _LOADERS: dict[int, Callable[[RdbReader, int], Any]] = {
 # the reader rewinds and the careful loader runs, so every error (message, offset,
 # context) comes from one place.
 #
-# The innermost kernels (_raw_*, _lp_short_strings) are comprehensions over the
-# commonest encoding only (a 6-bit length byte then the bytes): a lookup table gives
-# the length for that encoding and None for any other byte, so the first element in
-# another encoding stops them with a TypeError and a general loop redoes the value.
+# The innermost kernels (_raw_strings, _raw_scored, _lp_short_strings) handle the
+# commonest encoding only (a 6-bit length then the bytes). They walk the length bytes
+# alone: per element one comprehension step looks up the element's size in a table
+# (None for any other encoding byte, so the first element in another encoding stops
+# the walk with a TypeError and a general loop redoes the value) and its struct format
+# ("<len + 1>p": a length byte then the bytes is exactly struct's Pascal string; a
+# listpack encoding byte 0x80 | len is clipped to the field's len); ONE struct unpack
+# then cuts every element out at C speed: no per-element slice or call in Python.
 _FALLBACK: Any = object()
 _UINT7 = [b"%d" % i for i in range(128)]
-# string length for a 6-bit length byte (00xxxxxx), None for any other byte
-_RAW6: list[int | None] = [i if i < 0x40 else None for i in range(256)]
-# listpack 6-bit string (10xxxxxx): its length + 1 (the one-byte backlen)
-_LP6: list[int | None] = [(i & 0x3F) + 1 if 0x80 <= i < 0xC0 else None for i in range(256)]
+# ZSET_2 element: 6-bit length byte, member, binary double.
+_ZSET2_STEP: list[int | None] = [i + 9 if i < 0x40 else None for i in range(256)]
+_ZSET2_FMT = [f"{(i & 0x3F) + 1}pd" for i in range(256)]
+# a string with a 6-bit length byte (RDB_6BITLEN)
+_RAW6_STEP: list[int | None] = [i + 1 if i < 0x40 else None for i in range(256)]
+_RAW6_FMT = [f"{(i & 0x3F) + 1}p" for i in range(256)]
+# listpack 6-bit string: encoding byte, the bytes, one-byte backlen
+_LP6_STEP: list[int | None] = [i - 126 if 0x80 <= i < 0xC0 else None for i in range(256)]
+_LP6_FMT = [f"{(i & 0x3F) + 1}px" for i in range(256)]
+_STRUCT_CHUNK = 4096  # elements per struct (bounds the size of a compiled format)
+_LP_RUN_MIN = 32  # equal-length listpack entries below this are walked instead
+_BYTE = [bytes((i,)) for i in range(256)]
 
 
-def _raw_strings(data: bytes, pos: int, count: int) -> tuple[list[bytes], int]:
-    raw = _RAW6
-    out = [
-        data[(s := pos + 1) : (pos := s + raw[data[pos]])]  # type: ignore[operator]
-        for _ in repeat(None, count)
-    ]
-    return out, pos
+def _raw_strings(data: bytes, pos: int, count: int) -> tuple[Sequence[bytes], int]:
+    """``count`` strings with a 6-bit length byte from ``pos``.
 
-
-def _raw_pairs(data: bytes, pos: int, count: int) -> tuple[dict[bytes, bytes], int]:
-    raw = _RAW6
-    out = {
-        data[(s := pos + 1) : (pos := s + raw[data[pos]])]: (  # type: ignore[operator]
-            data[(s := pos + 1) : (pos := s + raw[data[pos]])]  # type: ignore[operator]
+    ``TypeError`` at the first string in another encoding; ``struct.error`` /
+    ``IndexError`` when the buffer is short.
+    """
+    step = _RAW6_STEP
+    fr = _RAW6_FMT
+    out: list[bytes] = []
+    while count > 0:
+        k = count if count <= _STRUCT_CHUNK else _STRUCT_CHUNK
+        count -= k
+        start = pos
+        fmt = "".join(
+            [fr[b] for _ in repeat(None, k) if (pos := pos + step[(b := data[pos])])]  # type: ignore[operator]
         )
-        for _ in repeat(None, count)
-    }
+        t = struct.Struct("<" + fmt).unpack_from(data, start)
+        if not count and not out:
+            return t, pos
+        out += t
     return out, pos
 
 
-def _raw_scored(data: bytes, pos: int, count: int) -> tuple[dict[bytes, float], int]:
-    """ZSET_2 members (6-bit raw) with their binary double scores."""
-    raw = _RAW6
-    unpack_d = _F64.unpack_from
-    out = {
-        data[(s := pos + 1) : (e := s + raw[data[pos]])]: unpack_d(  # type: ignore[operator]
-            data, (pos := e + 8) - 8
-        )[0]
-        for _ in repeat(None, count)
-    }
-    return out, pos
+def _raw_scored(data: bytes, pos: int, count: int) -> tuple[list[Any], list[Any], int]:
+    """ZSET_2 members (6-bit raw) and their binary double scores, in file order.
+
+    ``TypeError`` at the first member in another encoding; ``struct.error`` /
+    ``IndexError`` when the buffer is short.
+    """
+    step = _ZSET2_STEP
+    fr = _ZSET2_FMT
+    members: list[Any] = []
+    scores: list[Any] = []
+    while count > 0:
+        k = count if count <= _STRUCT_CHUNK else _STRUCT_CHUNK
+        count -= k
+        start = pos
+        # steps are > 0, so the condition (there to advance pos) is always true
+        fmt = "".join(
+            [fr[b] for _ in repeat(None, k) if (pos := pos + step[(b := data[pos])])]  # type: ignore[operator]
+        )
+        t = struct.Struct("<" + fmt).unpack_from(data, start)
+        members += t[0::2]
+        scores += t[1::2]
+    return members, scores, pos
 
 
-def _lp_short_strings(blob: bytes, count: int) -> tuple[list[bytes], int]:
-    lp6 = _LP6
+def _lp_short_strings(blob: bytes, count: int) -> tuple[Sequence[bytes], int]:
+    """The ``count`` entries of a listpack that holds only 6-bit strings.
+
+    Entries of one length sit at a fixed stride, so a run of them needs no walk: its
+    encoding bytes are ``blob[p::stride]`` (one C-level slice + ``lstrip`` measures the
+    run) and one struct unpack cuts it out. Runs shorter than ``_LP_RUN_MIN`` are not
+    worth it: from the first one on, the entries are walked one by one.
+    ``TypeError`` at the first entry in another encoding, ``IndexError`` or
+    ``struct.error`` when the entries overrun the blob; the caller checks that they
+    end at its terminator.
+    """
+    fr = _LP6_FMT
     p = 6
-    out = [
-        blob[(s := p + 1) : (p := s + lp6[blob[p]]) - 1]  # type: ignore[operator]
-        for _ in repeat(None, count)
-    ]
+    out: list[bytes] = []
+    left = count
+    while left >= _LP_RUN_MIN:
+        h = blob[p]
+        if not 0x80 <= h < 0xC0:
+            break
+        stride = (h & 0x3F) + 2
+        heads = blob[p : p + left * stride : stride]
+        run = len(heads) - len(heads.lstrip(_BYTE[h]))
+        if run < _LP_RUN_MIN:
+            break
+        out += struct.Struct("<" + fr[h] * run).unpack_from(blob, p)
+        p += run * stride
+        left -= run
+    if not left:
+        return out, p
+    step = _LP6_STEP
+    start = p
+    fmt = "".join(
+        [fr[b] for _ in repeat(None, left) if (p := p + step[(b := blob[p])])]  # type: ignore[operator]
+    )
+    rest = struct.Struct("<" + fmt).unpack_from(blob, start)
+    if not out:
+        return rest, p
+    out += rest
     return out, p
 
 
-def _fast_strings(r: RdbReader, count: int) -> list[bytes]:
+def _fast_strings(r: RdbReader, count: int) -> Sequence[bytes]:
     """``count`` strings from ``r.pos`` (``IndexError`` when the buffer is short)."""
     data = r.data
     try:
-        out, pos = _raw_strings(data, r.pos, count)
+        raw, pos = _raw_strings(data, r.pos, count)  # unpack_from checks the bounds
     except TypeError:
         pass
     else:
-        if pos > len(data):
-            raise IndexError
         r.pos = pos
-        return out
+        return raw
     pos = r.pos
     load_string = r.load_string
-    out = []
+    out: list[bytes] = []
     append = out.append
     for _ in repeat(None, count):
         b = data[pos]
@@ -1500,7 +1555,7 @@ def _fast_strings(r: RdbReader, count: int) -> list[bytes]:
     return out
 
 
-def _lp_fast(blob: bytes, ints_as_bytes: bool) -> list[Any] | None:
+def _lp_fast(blob: bytes, ints_as_bytes: bool) -> Sequence[Any] | None:
     """The elements of a listpack made of small strings and small ints only.
 
     None for anything else (other encodings, any inconsistency): the caller then uses
@@ -1516,7 +1571,7 @@ def _lp_fast(blob: bytes, ints_as_bytes: bool) -> list[Any] | None:
     if count != 65535:
         try:
             items, p = _lp_short_strings(blob, count)
-        except (TypeError, IndexError):
+        except (TypeError, IndexError, struct.error):
             pass
         else:
             return items if p == last else None
@@ -1569,16 +1624,8 @@ def _fast_hash(r: RdbReader) -> Any:
     n = r.load_len()
     if n == 0:
         return None
-    data = r.data
-    try:
-        out, pos = _raw_pairs(data, r.pos, n)
-    except TypeError:
-        it = iter(_fast_strings(r, 2 * n))
-        out = dict(zip(it, it, strict=True))
-    else:
-        if pos > len(data):
-            raise IndexError
-        r.pos = pos
+    it = iter(_fast_strings(r, 2 * n))
+    out = dict(zip(it, it, strict=True))
     return out if len(out) == n else _FALLBACK
 
 
@@ -1588,30 +1635,39 @@ def _fast_zset_2(r: RdbReader) -> Any:
         return None
     data = r.data
     try:
-        scores, pos = _raw_scored(data, r.pos, n)  # unpack_from checks the bounds
+        members, values, pos = _raw_scored(data, r.pos, n)  # unpack_from checks the bounds
     except TypeError:
         pos = r.pos
         load_string = r.load_string
         unpack_d = _F64.unpack_from
-        scores = {}
+        members = []
+        values = []
         for _ in repeat(None, n):
             b = data[pos]
             if b < 0x40:
                 end = pos + 1 + b
-                member = data[pos + 1 : end]
+                members.append(data[pos + 1 : end])
                 pos = end
             else:
                 r.pos = pos
-                member = load_string()
+                members.append(load_string())
                 pos = r.pos
-            scores[member] = unpack_d(data, pos)[0]
+            values.append(unpack_d(data, pos)[0])
             pos += 8
-    if len(scores) != n or any(map(math.isnan, scores.values())):
-        return _FALLBACK  # duplicates / NaN: the careful loader reports them
+    scores = dict(zip(members, values, strict=True))
+    if len(scores) != n:
+        return _FALLBACK  # duplicates: the careful loader reports them
+    total = sum(values)  # NaN if there is a NaN (or both infinities)
+    if total != total and any(map(math.isnan, values)):
+        return _FALLBACK
     r.pos = pos
     z = ZSet()
     z.scores = scores
-    z.index.update(zip(scores.values(), scores.keys(), strict=True))
+    # rdbSaveObject writes the skiplist from its tail: reversed, the pairs are sorted
+    # already and SortedList.update's sort is one linear pass
+    pairs = list(zip(values, members, strict=True))
+    pairs.reverse()
+    z.index.update(pairs)
     return z
 
 
@@ -1668,7 +1724,7 @@ def _fast_zset_listpack(r: RdbReader) -> Any:
     items = _lp_fast(r.load_string(), False)
     if not items or len(items) & 1:
         return _FALLBACK
-    members = items[0::2]
+    members = list(items[0::2])
     for i, m in enumerate(members):
         if type(m) is int:
             members[i] = b"%d" % m
@@ -1713,6 +1769,23 @@ class RdbFile:
     checksum_verified: bool = False
     expired_skipped: int = 0
     empty_keys_skipped: int = 0
+
+
+def settle_gc(was_enabled: bool) -> None:
+    """Re-enable the GC after a bulk load, with what was loaded in the oldest generation.
+
+    The loaded values are long-lived by nature; left in generation 0 (the GC was off
+    while they were made), the first collection after the load would traverse all of
+    them (every zset index tuple, every list: ~10% of the load time). A freeze +
+    unfreeze moves every tracked object to the oldest generation in O(1): they are
+    then traversed by full collections only, as survivors would be. Skipped when
+    something else froze objects (the unfreeze would undo that).
+    """
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
+    if was_enabled:
+        gc.enable()
 
 
 def load_rdb(
@@ -1776,8 +1849,7 @@ def load_rdb(
                 out.checksum = ev.checksum  # type: ignore[union-attr]
                 out.checksum_verified = ev.checksum_verified  # type: ignore[union-attr]
     finally:
-        if gc_was_enabled:
-            gc.enable()
+        settle_gc(gc_was_enabled)
     out.expired_skipped = r.keys_expired
     out.empty_keys_skipped = r.empty_keys_skipped
     return out

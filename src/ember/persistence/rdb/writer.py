@@ -29,9 +29,12 @@ import gc
 import math
 import struct
 import time
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, chain
+from operator import add, itemgetter, sub
 from typing import Any, Protocol
 
 import lzf
@@ -248,6 +251,125 @@ def zset_score_element(score: float) -> bytes | int:
     return b"%.17g" % score
 
 
+# ------------------------------------------------------- bulk element encoders
+# The hot loops of SAVE for collections. Each element is written as a header that
+# depends only on its length, then its bytes: the headers come from lookup tables in
+# one comprehension, are interleaved with the elements by slice assignment and the
+# whole collection goes through one ``b"".join``. Only the encodings that depend on
+# the contents (rdbSaveRawString's INT8/16/32 for int-like strings of <= 11 bytes,
+# LZF for > 20 bytes; listpack ints for int-like strings of <= 20 bytes) need a look
+# at each element: a length byte in range followed by "-" or a digit in the joined
+# bytes (one translate + find) sends the collection to the exact per-element path,
+# so the fast path never has to prove anything per element in Python.
+_STR_HDR: list[bytes | None] = [bytes((n,)) for n in range(64)]
+_STR_HDR_LZF: list[bytes | None] = [bytes((n,)) if n <= 20 else None for n in range(64)]
+_LP_HEADER = struct.Struct("<IH")
+# per length byte n < 64 (bytes.translate tables): 6-bit listpack string encoding byte,
+# its one-byte backlen, the entry's size
+_LP_HDR_TR = bytes((0x80 | n) & 0xFF for n in range(256))
+_LP_BACK_TR = bytes((n + 1) & 0xFF for n in range(256))
+_LP_SIZE_TR = bytes((n + 2) & 0xFF for n in range(256))
+_LP_HDR = [bytes((0x80 | n,)) for n in range(64)]
+_LP_BACK = [bytes((n + 1,)) for n in range(64)]
+_LENS_6BIT = bytes(range(64))  # deleting these from a bytes of lengths leaves the others
+_LENS_RAW_LZF = bytes(range(21))  # with compression, > 20 bytes is an LZF candidate
+_first = itemgetter(0)
+_second = itemgetter(1)
+_NUMSTART_MASK = bytes(c == 45 or 48 <= c <= 57 for c in range(256))
+_INT_LEN_MASK = bytes(1 <= n <= 11 for n in range(256))  # rdbTryIntegerEncoding lengths
+_SPLIT8_N = 4096
+_SPLIT8 = struct.Struct("8s" * _SPLIT8_N)  # 4096 packed doubles -> 4096 bytes objects
+
+
+def _int_probe(lo: int, hi: int) -> bytes:
+    """Translate table: length bytes lo..hi -> 'A', '-' and digits -> 'B', rest '.'."""
+    return bytes(
+        65 if lo <= c <= hi else 66 if c == 45 or 48 <= c <= 57 else 46 for c in range(256)
+    )
+
+
+_STR_INT_PROBE = _int_probe(1, 11)  # raw string header of an INT8/16/32 candidate
+_LP_INT_PROBE = _int_probe(0x81, 0x94)  # 6-bit listpack string of <= 20 bytes
+
+
+def _exact_strings(strings: Iterable[bytes], comp: bool) -> list[bytes]:
+    """``save_string`` of each element (short plain ones inline)."""
+    lim = 20 if comp else 63
+    ns = _NUMSTART
+    one = _LEN1
+    return [
+        one[n] + s
+        if (n := len(s)) <= lim and (n > 11 or not n or not ns[s[0]])
+        else save_string(s, comp)
+        for s in strings
+    ]
+
+
+def _rdb_strings(strings: list[bytes], comp: bool) -> bytes:
+    """``rdbSaveRawString`` of every element of ``strings``, concatenated."""
+    t = _STR_HDR_LZF if comp else _STR_HDR
+    parts: list[Any] = [None] * (2 * len(strings))
+    try:
+        parts[0::2] = [t[len(s)] for s in strings]  # IndexError: >= 64 bytes
+        parts[1::2] = strings
+        body = b"".join(parts)  # TypeError: a None header (LZF candidate)
+    except (IndexError, TypeError):
+        return b"".join(_exact_strings(strings, comp))
+    if body.translate(_STR_INT_PROBE).find(b"AB") >= 0:
+        return b"".join(_exact_strings(strings, comp))
+    return body
+
+
+def _lp_entries(strings: list[bytes]) -> bytes:
+    """The listpack entries of ``strings`` (as ``lpAppend`` writes them), concatenated."""
+    try:
+        lb = bytes(map(len, strings))  # ValueError: >= 256 bytes
+    except ValueError:
+        lb = b""
+    if not strings or not lb or lb.translate(None, _LENS_6BIT):
+        return b"".join([encode_entry(s) for s in strings])
+    parts: list[Any] = [None] * (3 * len(strings))
+    parts[0::3] = memoryview(lb.translate(_LP_HDR_TR)).cast("c").tolist()
+    parts[1::3] = strings
+    parts[2::3] = memoryview(lb.translate(_LP_BACK_TR)).cast("c").tolist()
+    body = b"".join(parts)
+    if body.translate(_LP_INT_PROBE).find(b"AB") >= 0:
+        return b"".join([encode_entry(s) for s in strings])
+    return body
+
+
+def _binary_doubles(scores: list[float]) -> Sequence[bytes]:
+    """Each score as 8 bytes (``rdbSaveBinaryDoubleValue``): one pack, one unpack
+    per ``_SPLIT8`` chunk (bounds the size of the compiled format)."""
+    n = len(scores)
+    packed = struct.pack(f"<{n}d", *scores)
+    if n <= _SPLIT8_N:
+        return struct.Struct("8s" * n).unpack(packed)
+    out: list[bytes] = []
+    full = n - n % _SPLIT8_N
+    for off in range(0, 8 * full, 8 * _SPLIT8_N):
+        out += _SPLIT8.unpack_from(packed, off)
+    if full < n:
+        out += struct.Struct("8s" * (n - full)).unpack_from(packed, 8 * full)
+    return out
+
+
+def _listpack(body: bytes, count: int) -> bytes:
+    """Wrap concatenated entries into a listpack blob (header + body + 0xFF)."""
+    return _LP_HEADER.pack(7 + len(body), count if count < 65535 else 65535) + body + b"\xff"
+
+
+def _lp_score_entry(score: float) -> bytes:
+    """The listpack entry of a zset score (``zzlInsertAt``): an int or ``%.17g`` text."""
+    if -_DOUBLE2LL_LIMIT <= score <= _DOUBLE2LL_LIMIT:
+        i = int(score)
+        if i == score:
+            return encode_entry(i)
+    s = b"%.17g" % score  # never int-like ("inf", or has "." or "e"), < 64 bytes
+    n = len(s)
+    return _LP_HDR[n] + s + _LP_BACK[n]
+
+
 # ------------------------------------------------------------------ §7 objects
 def _is_intset_member(m: bytes) -> int | None:
     if not m or len(m) > 20 or not _NUMSTART[m[0]]:
@@ -256,7 +378,77 @@ def _is_intset_member(m: bytes) -> int | None:
 
 
 def _save_list(value: Iterable[bytes], opts: RdbWriteOptions) -> tuple[int, bytes]:
-    """QUICKLIST_2 as ``quicklistPushTail`` would have built it (quicklist.c 7.0)."""
+    """QUICKLIST_2 as ``quicklistPushTail`` would have built it (quicklist.c 7.0).
+
+    An element joins the tail node while ``lpBytes(node) + len(element) + 8`` stays
+    within the size limit of a negative ``list-max-listpack-size`` (or, for a positive
+    one, within 8 KB and that many elements). With ``P[j]`` the offset of entry ``j``
+    in the concatenated entries, element ``j`` opens a new node after one starting at
+    ``a`` when ``P[j] + len(j) > P[a] + limit - 7 - 8``: one ``bisect`` per node over
+    the running maximum of ``P[j] + len(j)`` instead of a test per element (valid
+    while no element alone exceeds the room of a node; else :func:`_save_list_loop`).
+    """
+    elements = list(value)
+    n = len(elements)
+    if not n:
+        return C.RDB_TYPE_LIST_QUICKLIST_2, save_len(0)
+    fill = opts.list_max_listpack_size
+    cap: int | None = None  # max elements per node (positive fill)
+    limit = -1
+    if fill < 0:
+        off = -fill - 1
+        if off < 5:
+            limit = C.QUICKLIST_OPTIMIZATION_LEVEL[off]
+    if limit < 0:
+        limit = C.QUICKLIST_SIZE_SAFETY_LIMIT
+        cap = fill
+    room = limit - 7 - C.QUICKLIST_SIZE_ESTIMATE_OVERHEAD
+    thr = opts.list_packed_threshold
+    keys: list[int] | None = None
+    ends: list[int] = []
+    body = b""
+    adj = 0
+    try:
+        lb = bytes(map(len, elements))  # the lengths, one byte each (ValueError: >= 256)
+    except ValueError:
+        lb = b""
+    if lb and not lb.translate(None, _LENS_6BIT) and (thr > 63 or max(lb) < thr):
+        parts: list[Any] = [None] * (3 * n)
+        parts[0::3] = memoryview(lb.translate(_LP_HDR_TR)).cast("c").tolist()
+        parts[1::3] = elements
+        parts[2::3] = memoryview(lb.translate(_LP_BACK_TR)).cast("c").tolist()
+        body = b"".join(parts)
+        if body.translate(_LP_INT_PROBE).find(b"AB") < 0:
+            # every entry is a 6-bit string of len + 2 bytes: P[j] + len(j) = ends[j] - 2
+            keys = ends = list(accumulate(lb.translate(_LP_SIZE_TR)))
+            adj = 2
+    if keys is None:
+        lens = [len(s) for s in elements]
+        top = max(lens)
+        if top >= thr or top > room:
+            return _save_list_loop(elements, opts)
+        encs = [encode_entry(s) for s in elements]
+        body = b"".join(encs)
+        elens = [len(e) for e in encs]
+        ends = list(accumulate(elens))
+        keys = list(accumulate(map(add, map(sub, ends, elens), lens), max))
+    comp = opts.compression
+    out: list[bytes] = []
+    a = start = 0
+    while a < n:
+        j = bisect_right(keys, start + room + adj, a + 1)
+        if cap is not None:
+            j = max(a + 1, min(j, a + cap))
+        end = ends[j - 1]
+        out.append(b"\x02")
+        out.append(save_string(_listpack(body[start:end], j - a), comp))
+        a = j
+        start = end
+    return C.RDB_TYPE_LIST_QUICKLIST_2, save_len(len(out) >> 1) + b"".join(out)
+
+
+def _save_list_loop(value: Iterable[bytes], opts: RdbWriteOptions) -> tuple[int, bytes]:
+    """:func:`_save_list` element by element (PLAIN nodes, elements near the limit)."""
     fill = opts.list_max_listpack_size
     thr = opts.list_packed_threshold
     comp = opts.compression
@@ -322,27 +514,55 @@ def _save_set(value: set[bytes], opts: RdbWriteOptions) -> tuple[int, bytes]:
         and n <= opts.set_max_listpack_entries
         and all(len(m) <= opts.set_max_listpack_value for m in value)
     ):
-        blob = lp_from_entries([encode_entry(m) for m in value])
+        blob = _listpack(_lp_entries(list(value)), n)
         return C.RDB_TYPE_SET_LISTPACK, save_string(blob, comp)
-    return C.RDB_TYPE_SET, save_len(n) + b"".join([save_string(m, comp) for m in value])
+    return C.RDB_TYPE_SET, save_len(n) + _rdb_strings(list(value), comp)
 
 
 def _save_zset(value: ZSet, opts: RdbWriteOptions) -> tuple[int, bytes]:
     comp = opts.compression
     n = len(value)
+    parts: list[Any] = [None] * (2 * n)
     if n <= opts.zset_max_listpack_entries and all(
         len(m) <= opts.zset_max_listpack_value for m in value.scores
     ):
-        parts = []
-        for score, member in value.index:
-            parts.append(encode_entry(member))
-            parts.append(encode_entry(zset_score_element(score)))
-        return C.RDB_TYPE_ZSET_LISTPACK, save_string(lp_from_entries(parts), comp)
-    out = [save_len(n)]
-    for score, member in reversed(value.index):
-        out.append(save_string(member, comp))
-        out.append(_pack_d(score))
-    return C.RDB_TYPE_ZSET_2, b"".join(out)
+        ns = _NUMSTART
+        parts[0::2] = [
+            _LP_HDR[k] + m + _LP_BACK[k]
+            if (k := len(m)) < 64 and (k > 20 or not k or not ns[m[0]])
+            else encode_entry(m)
+            for _, m in value.index
+        ]
+        parts[1::2] = [_lp_score_entry(s) for s, _ in value.index]
+        blob = _listpack(b"".join(parts), 2 * n)
+        return C.RDB_TYPE_ZSET_LISTPACK, save_string(blob, comp)
+    if not n:
+        return C.RDB_TYPE_ZSET_2, save_len(0)
+    # ZSET_2: highest score first, member then binary double
+    # (not zip(*...): that makes one GC-tracked iterator per member)
+    pairs = list(reversed(value.index))
+    scores = list(map(_first, pairs))
+    members = list(map(_second, pairs))
+    try:
+        lb = bytes(map(len, members))  # ValueError: >= 256 bytes
+        firsts = bytes(map(_first, members))  # IndexError: an empty member
+    except (ValueError, IndexError):
+        lb = firsts = b""
+    if (
+        lb
+        and not lb.translate(None, _LENS_RAW_LZF if comp else _LENS_6BIT)
+        # no INT8/16/32 candidate: none of <= 11 bytes starting with "-" or a digit
+        and not int.from_bytes(lb.translate(_INT_LEN_MASK), "big")
+        & int.from_bytes(firsts.translate(_NUMSTART_MASK), "big")
+    ):
+        parts = [None] * (3 * n)
+        parts[0::3] = memoryview(lb).cast("c").tolist()  # rdbSaveLen: the length byte
+        parts[1::3] = members
+        parts[2::3] = _binary_doubles(scores)
+        return C.RDB_TYPE_ZSET_2, save_len(n) + b"".join(parts)
+    parts[0::2] = _exact_strings(members, comp)
+    parts[1::2] = _binary_doubles(scores)
+    return C.RDB_TYPE_ZSET_2, save_len(n) + b"".join(parts)
 
 
 def _hash_fits_listpack(value: Mapping[bytes, bytes], opts: RdbWriteOptions) -> bool:
@@ -361,17 +581,26 @@ def _save_hash(value: Mapping[bytes, bytes], opts: RdbWriteOptions) -> tuple[int
         live = {f: ms for f, ms in value.field_expires.items() if f in value}
         if live:
             return _save_ttl_hash(value, live, opts)
+    m = len(value)
     if _hash_fits_listpack(value, opts):
-        parts = []
-        for f, v in value.items():
-            parts.append(encode_entry(f))
-            parts.append(encode_entry(v))
-        return C.RDB_TYPE_HASH_LISTPACK, save_string(lp_from_entries(parts), comp)
-    out = [save_len(len(value))]
-    for f, v in value.items():
-        out.append(save_string(f, comp))
-        out.append(save_string(v, comp))
-    return C.RDB_TYPE_HASH, b"".join(out)
+        flat: list[Any] = [None] * (2 * m)
+        flat[0::2] = value
+        flat[1::2] = value.values()
+        blob = _listpack(_lp_entries(flat), 2 * m)
+        return C.RDB_TYPE_HASH_LISTPACK, save_string(blob, comp)
+    t = _STR_HDR_LZF if comp else _STR_HDR
+    parts: list[Any] = [None] * (4 * m)
+    try:
+        parts[0::4] = [t[len(f)] for f in value]  # IndexError: >= 64 bytes
+        parts[1::4] = value
+        parts[2::4] = [t[len(v)] for v in value.values()]
+        parts[3::4] = value.values()
+        body = b"".join(parts)  # TypeError: a None header (LZF candidate)
+    except (IndexError, TypeError):
+        body = b""
+    if not body or body.translate(_STR_INT_PROBE).find(b"AB") >= 0:
+        body = b"".join(_exact_strings(chain.from_iterable(value.items()), comp))
+    return C.RDB_TYPE_HASH, save_len(m) + body
 
 
 def _save_ttl_hash(
@@ -587,6 +816,10 @@ class RdbWriter:
             return
         chunk = bytes(buf)
         buf.clear()
+        self._emit(chunk)
+
+    def _emit(self, chunk: bytes) -> None:
+        """Hand ``chunk`` to the sink (the buffer must have been flushed before)."""
         if self.opts.checksum:
             self._crc = crc64(chunk, self._crc)
         self.bytes_written += len(chunk)
@@ -665,8 +898,11 @@ class RdbWriter:
                     buf += value
                 else:
                     buf += save_string(value, comp)
-            else:
+            elif len(payload) < flush_at:
                 buf += payload
+            else:  # a big collection: straight to the sink, no copy into the buffer
+                self._flush()
+                self._emit(payload)
             n_keys += 1
             if len(buf) >= flush_at:
                 self._flush()
