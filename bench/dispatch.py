@@ -79,7 +79,9 @@ def measure(name: str, pipeline: int, rounds: int) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--pipeline", type=int, default=0, help="0 = both 1 and 16")
     ap.add_argument("--rounds", type=int, default=0)
     ap.add_argument("--tests", default=",".join(TESTS))

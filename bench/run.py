@@ -53,9 +53,27 @@ class Srv:
         self.kind = kind
         self.port = free_port()
         self.dir = workdir or tempfile.mkdtemp(prefix=f"bench-{kind}-")
-        exe = [str(Path(sys.executable).with_name("ember-server"))] if kind == "ember" else ["redis-server"]
-        cmd = [*exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-               "--save", "", "--appendonly", "no", "--enable-debug-command", "yes", *args]
+        exe = (
+            [str(Path(sys.executable).with_name("ember-server"))]
+            if kind == "ember"
+            else ["redis-server"]
+        )
+        cmd = [
+            *exe,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self.dir,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "yes",
+            *args,
+        ]
         self.log = open(os.path.join(self.dir, "server.log"), "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         self.wait()
@@ -64,7 +82,9 @@ class Srv:
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited: {Path(self.dir, 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"{self.kind} exited: {Path(self.dir, 'server.log').read_text()[-2000:]}"
+                )
             try:
                 c = redis.Redis(port=self.port, socket_timeout=5)
                 c.ping()
@@ -119,9 +139,24 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def benchmark(port: int, test: str, n: int, clients: int, pipeline: int = 1, extra: list[str] | None = None) -> float:
-    cmd = ["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(n), "-P", str(pipeline),
-           "-t", test, "--csv", *(extra or [])]
+def benchmark(
+    port: int, test: str, n: int, clients: int, pipeline: int = 1, extra: list[str] | None = None
+) -> float:
+    cmd = [
+        "redis-benchmark",
+        "-p",
+        str(port),
+        "-c",
+        str(clients),
+        "-n",
+        str(n),
+        "-P",
+        str(pipeline),
+        "-t",
+        test,
+        "--csv",
+        *(extra or []),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=1200).stdout
     for line in out.splitlines():
         cells = [c.strip('"') for c in line.split(",")]
@@ -135,10 +170,15 @@ def benchmark(port: int, test: str, n: int, clients: int, pipeline: int = 1, ext
 
 def table(title: str, header: list[str], rows: list[list[Any]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
-    lines = [f"\n## {title}", "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        f"\n## {title}",
+        "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     for r in rows:
-        lines.append("| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=False)) + " |")
+        lines.append(
+            "| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=False)) + " |"
+        )
     text = "\n".join(lines)
     print(text, flush=True)
     return text
@@ -146,7 +186,18 @@ def table(title: str, header: list[str], rows: list[list[Any]]) -> str:
 
 # ------------------------------------------------------------------------- scenarios
 
-THROUGHPUT_TESTS = ["set", "get", "incr", "mset", "lpush", "lpop", "sadd", "hset", "zadd", "lrange_100"]
+THROUGHPUT_TESTS = [
+    "set",
+    "get",
+    "incr",
+    "mset",
+    "lpush",
+    "lpop",
+    "sadd",
+    "hset",
+    "zadd",
+    "lrange_100",
+]
 
 
 def scenario_throughput(a: argparse.Namespace) -> dict[str, Any]:
@@ -155,7 +206,7 @@ def scenario_throughput(a: argparse.Namespace) -> dict[str, Any]:
     servers = {"ember": Srv("ember"), "redis": Srv("redis")}
     try:
         for pipeline in (1, 16):
-            for test in (a.tests.split(",") if a.tests else THROUGHPUT_TESTS):
+            for test in a.tests.split(",") if a.tests else THROUGHPUT_TESTS:
                 res = {}
                 for name, s in servers.items():
                     s.client().flushall()
@@ -166,12 +217,40 @@ def scenario_throughput(a: argparse.Namespace) -> dict[str, Any]:
                     res[name] = (rps, cpu * 1e6 / reqs)
                 e, r = res["ember"], res["redis"]
                 ratio = e[1] / r[1] if r[1] else float("nan")
-                rows.append([test.upper(), pipeline, f"{e[0]:.0f}", f"{r[0]:.0f}", f"{e[1]:.1f}", f"{r[1]:.1f}", f"{ratio:.2f}x"])
-                data[f"{test}-P{pipeline}"] = {"ember_rps": e[0], "redis_rps": r[0], "ember_cpu_us": e[1], "redis_cpu_us": r[1], "cpu_ratio": ratio}
+                rows.append(
+                    [
+                        test.upper(),
+                        pipeline,
+                        f"{e[0]:.0f}",
+                        f"{r[0]:.0f}",
+                        f"{e[1]:.1f}",
+                        f"{r[1]:.1f}",
+                        f"{ratio:.2f}x",
+                    ]
+                )
+                data[f"{test}-P{pipeline}"] = {
+                    "ember_rps": e[0],
+                    "redis_rps": r[0],
+                    "ember_cpu_us": e[1],
+                    "redis_cpu_us": r[1],
+                    "cpu_ratio": ratio,
+                }
     finally:
         for s in servers.values():
             s.stop()
-    table("Throughput (redis-benchmark -c 50)", ["test", "-P", "ember req/s", "redis req/s", "ember CPU µs/req", "redis CPU µs/req", "CPU ratio"], rows)
+    table(
+        "Throughput (redis-benchmark -c 50)",
+        [
+            "test",
+            "-P",
+            "ember req/s",
+            "redis req/s",
+            "ember CPU µs/req",
+            "redis CPU µs/req",
+            "CPU ratio",
+        ],
+        rows,
+    )
     return data
 
 
@@ -198,7 +277,11 @@ def scenario_memory(a: argparse.Namespace) -> dict[str, Any]:
         finally:
             s.stop()
     rows.append(["ratio", "", f"{out['ember'] / out['redis']:.2f}x", ""])
-    table("Memory per key (DEBUG POPULATE, key:N -> value:N)", ["server", "keys", "bytes/key", "measured as"], rows)
+    table(
+        "Memory per key (DEBUG POPULATE, key:N -> value:N)",
+        ["server", "keys", "bytes/key", "measured as"],
+        rows,
+    )
     return out
 
 
@@ -261,16 +344,43 @@ def scenario_rdb(a: argparse.Namespace) -> dict[str, Any]:
                 extra, bg_t = peak_rss_during(s, ["BGSAVE"], "rdb_bgsave_in_progress")
                 s.restart()
                 load_t = load_time_from_log(s)
-                res[kind] = {"save_s": save_t, "load_s": load_t, "size": size, "bgsave_peak_extra_rss": extra, "bgsave_s": bg_t}
+                res[kind] = {
+                    "save_s": save_t,
+                    "load_s": load_t,
+                    "size": size,
+                    "bgsave_peak_extra_rss": extra,
+                    "bgsave_s": bg_t,
+                }
             finally:
                 s.stop()
         e, r = res["ember"], res["redis"]
-        rows.append([dataset, f"{e['save_s']:.2f} / {r['save_s']:.2f}", f"{e['save_s'] / r['save_s']:.2f}x",
-                     f"{e['load_s']:.2f} / {r['load_s']:.2f}", f"{e['load_s'] / r['load_s']:.2f}x",
-                     f"{e['size']} / {r['size']}", f"{(e['size'] - r['size']) * 100 / r['size']:+.1f}%",
-                     f"{e['bgsave_peak_extra_rss'] >> 20} / {r['bgsave_peak_extra_rss'] >> 20}"])
+        rows.append(
+            [
+                dataset,
+                f"{e['save_s']:.2f} / {r['save_s']:.2f}",
+                f"{e['save_s'] / r['save_s']:.2f}x",
+                f"{e['load_s']:.2f} / {r['load_s']:.2f}",
+                f"{e['load_s'] / r['load_s']:.2f}x",
+                f"{e['size']} / {r['size']}",
+                f"{(e['size'] - r['size']) * 100 / r['size']:+.1f}%",
+                f"{e['bgsave_peak_extra_rss'] >> 20} / {r['bgsave_peak_extra_rss'] >> 20}",
+            ]
+        )
         out[dataset] = res
-    table(f"RDB ({n} string keys; mixed = {mixed} lists/hashes/zsets of 100-10k)", ["dataset", "SAVE s ember/redis", "ratio", "load s ember/redis", "ratio", "file bytes ember/redis", "size diff", "BGSAVE peak extra RSS MB e/r"], rows)
+    table(
+        f"RDB ({n} string keys; mixed = {mixed} lists/hashes/zsets of 100-10k)",
+        [
+            "dataset",
+            "SAVE s ember/redis",
+            "ratio",
+            "load s ember/redis",
+            "ratio",
+            "file bytes ember/redis",
+            "size diff",
+            "BGSAVE peak extra RSS MB e/r",
+        ],
+        rows,
+    )
     return out
 
 
@@ -290,8 +400,23 @@ def scenario_aof(a: argparse.Namespace) -> dict[str, Any]:
                 finally:
                     s.stop()
             e, r = res["ember"], res["redis"]
-            rows.append([policy, clients, f"{e[0]:.0f}", f"{r[0]:.0f}", f"{e[0] / r[0] * 100:.0f}%", f"{e[1]:.1f}", f"{r[1]:.1f}"])
-            out[f"{policy}-c{clients}"] = {"ember_rps": e[0], "redis_rps": r[0], "ember_cpu_us": e[1], "redis_cpu_us": r[1]}
+            rows.append(
+                [
+                    policy,
+                    clients,
+                    f"{e[0]:.0f}",
+                    f"{r[0]:.0f}",
+                    f"{e[0] / r[0] * 100:.0f}%",
+                    f"{e[1]:.1f}",
+                    f"{r[1]:.1f}",
+                ]
+            )
+            out[f"{policy}-c{clients}"] = {
+                "ember_rps": e[0],
+                "redis_rps": r[0],
+                "ember_cpu_us": e[1],
+                "redis_cpu_us": r[1],
+            }
     # BGREWRITEAOF time for 2M keys
     nkeys = 200000 if a.quick else 2000000
     rw = {}
@@ -306,14 +431,38 @@ def scenario_aof(a: argparse.Namespace) -> dict[str, Any]:
             t0 = time.monotonic()
             c.bgrewriteaof()
             time.sleep(0.05)
-            while int(c.info("persistence")["aof_rewrite_in_progress"]) or int(c.info("persistence").get("aof_rewrite_scheduled", 0)):
+            while int(c.info("persistence")["aof_rewrite_in_progress"]) or int(
+                c.info("persistence").get("aof_rewrite_scheduled", 0)
+            ):
                 time.sleep(0.02)
             rw[kind] = time.monotonic() - t0
         finally:
             s.stop()
     out["bgrewriteaof_s"] = rw
-    rows.append(["BGREWRITEAOF", f"{nkeys} keys", f"{rw['ember']:.2f}s", f"{rw['redis']:.2f}s", f"{rw['ember'] / rw['redis']:.2f}x", "", ""])
-    table("AOF: SET throughput per fsync policy (redis-benchmark -r 100000)", ["appendfsync", "clients", "ember req/s", "redis req/s", "ember/redis", "ember CPU µs/req", "redis CPU µs/req"], rows)
+    rows.append(
+        [
+            "BGREWRITEAOF",
+            f"{nkeys} keys",
+            f"{rw['ember']:.2f}s",
+            f"{rw['redis']:.2f}s",
+            f"{rw['ember'] / rw['redis']:.2f}x",
+            "",
+            "",
+        ]
+    )
+    table(
+        "AOF: SET throughput per fsync policy (redis-benchmark -r 100000)",
+        [
+            "appendfsync",
+            "clients",
+            "ember req/s",
+            "redis req/s",
+            "ember/redis",
+            "ember CPU µs/req",
+            "redis CPU µs/req",
+        ],
+        rows,
+    )
     return out
 
 
@@ -345,9 +494,11 @@ def pct(xs: list[float], p: float) -> float:
 
 def scenario_forkless(a: argparse.Namespace) -> dict[str, Any]:
     n = 200000 if a.quick else 2000000
-    variants = [("ember forkless", "ember", ["--bgsave-engine", "forkless"]),
-                ("ember fork", "ember", ["--bgsave-engine", "fork"]),
-                ("redis", "redis", [])]
+    variants = [
+        ("ember forkless", "ember", ["--bgsave-engine", "forkless"]),
+        ("ember fork", "ember", ["--bgsave-engine", "fork"]),
+        ("redis", "redis", []),
+    ]
     rows, out, series = [], {}, {}
     for label, kind, args in variants:
         s = Srv(kind, *args)
@@ -369,7 +520,10 @@ def scenario_forkless(a: argparse.Namespace) -> dict[str, Any]:
                 r = s.rss()
                 peak = max(peak, r)
                 rss_series.append((time.monotonic() - t_save, (r - base_rss) / 2**20))
-                if not int(c.info("persistence")["rdb_bgsave_in_progress"]) and time.monotonic() - t_save > 0.1:
+                if (
+                    not int(c.info("persistence")["rdb_bgsave_in_progress"])
+                    and time.monotonic() - t_save > 0.1
+                ):
                     break
                 time.sleep(0.02)
             save_time = time.monotonic() - t_save
@@ -386,23 +540,55 @@ def scenario_forkless(a: argparse.Namespace) -> dict[str, Any]:
                 "peak_extra_rss_mb": (peak - base_rss) / 2**20,
                 "dataset_rss_mb": base_rss / 2**20,
                 "start_pause_ms": int(stats.get("latest_fork_usec", 0)) / 1000,
-                "p50_before_ms": pct(before, 0.5), "p99_before_ms": pct(before, 0.99),
-                "p50_ms": pct(during, 0.5), "p99_ms": pct(during, 0.99), "max_ms": max(during, default=float("nan")),
+                "p50_before_ms": pct(before, 0.5),
+                "p99_before_ms": pct(before, 0.99),
+                "p50_ms": pct(during, 0.5),
+                "p99_ms": pct(during, 0.99),
+                "max_ms": max(during, default=float("nan")),
                 "ops_per_s_during": len(during) / save_time if save_time else 0,
-                "save_s": save_time, "writes_during_save": len(during), "keys_written_frac": written / n,
+                "save_s": save_time,
+                "writes_during_save": len(during),
+                "keys_written_frac": written / n,
             }
             out[label] = res
             # p99 per 250 ms window for the plot
             buckets: dict[int, list[float]] = {}
             for t, ms in samples:
                 buckets.setdefault(int((t - t_save) * 4), []).append(ms)
-            series[label] = {"rss": rss_series, "p99": sorted((k / 4, pct(v, 0.99)) for k, v in buckets.items())}
-            rows.append([label, f"{res['dataset_rss_mb']:.0f}", f"{res['peak_extra_rss_mb']:.0f}", f"{res['start_pause_ms']:.1f}",
-                         f"{res['p50_before_ms']:.2f}/{res['p99_before_ms']:.2f}", f"{res['p50_ms']:.2f}/{res['p99_ms']:.2f}/{res['max_ms']:.1f}",
-                         f"{res['ops_per_s_during']:.0f}", f"{save_time:.2f}", f"{res['keys_written_frac'] * 100:.1f}%"])
+            series[label] = {
+                "rss": rss_series,
+                "p99": sorted((k / 4, pct(v, 0.99)) for k, v in buckets.items()),
+            }
+            rows.append(
+                [
+                    label,
+                    f"{res['dataset_rss_mb']:.0f}",
+                    f"{res['peak_extra_rss_mb']:.0f}",
+                    f"{res['start_pause_ms']:.1f}",
+                    f"{res['p50_before_ms']:.2f}/{res['p99_before_ms']:.2f}",
+                    f"{res['p50_ms']:.2f}/{res['p99_ms']:.2f}/{res['max_ms']:.1f}",
+                    f"{res['ops_per_s_during']:.0f}",
+                    f"{save_time:.2f}",
+                    f"{res['keys_written_frac'] * 100:.1f}%",
+                ]
+            )
         finally:
             s.stop()
-    table(f"BGSAVE under writes ({n} keys, 4 writers on 50% of the keys)", ["engine", "dataset RSS MB", "peak extra RSS MB", "start pause ms", "p50/p99 ms before", "p50/p99/max ms during", "ops/s during", "save s", "keys written"], rows)
+    table(
+        f"BGSAVE under writes ({n} keys, 4 writers on 50% of the keys)",
+        [
+            "engine",
+            "dataset RSS MB",
+            "peak extra RSS MB",
+            "start pause ms",
+            "p50/p99 ms before",
+            "p50/p99/max ms during",
+            "ops/s during",
+            "save s",
+            "keys written",
+        ],
+        rows,
+    )
     try:
         plot_forkless(series)
     except Exception as e:  # matplotlib optional
@@ -451,13 +637,28 @@ def scenario_zset(a: argparse.Namespace) -> dict[str, Any]:
             for i in range(0, n, batch):
                 c.zadd("big", {f"member:{j}": rnd.random() * 1e6 for j in range(i, i + batch)})
             res[kind] = {"zadd_s": time.monotonic() - t0, "zadd_cpu_us": (s.cpu() - c0) * 1e6 / n}
-            for label, cmd in (("ZRANGE mid 10", ["ZRANGE", "big", str(n // 2), str(n // 2 + 9)]),
-                               ("ZRANGEBYSCORE 10", ["ZRANGEBYSCORE", "big", "500000", "+inf", "LIMIT", "0", "10"]),
-                               ("ZRANK", ["ZRANK", "big", f"member:{n // 3}"]),
-                               ("ZSCORE", ["ZSCORE", "big", f"member:{n // 3}"])):
+            for label, cmd in (
+                ("ZRANGE mid 10", ["ZRANGE", "big", str(n // 2), str(n // 2 + 9)]),
+                (
+                    "ZRANGEBYSCORE 10",
+                    ["ZRANGEBYSCORE", "big", "500000", "+inf", "LIMIT", "0", "10"],
+                ),
+                ("ZRANK", ["ZRANK", "big", f"member:{n // 3}"]),
+                ("ZSCORE", ["ZSCORE", "big", f"member:{n // 3}"]),
+            ):
                 c0 = s.cpu()
                 m = 20000
-                out_cmd = ["redis-benchmark", "-p", str(s.port), "-c", "50", "-n", str(m), "--csv", *cmd]
+                out_cmd = [
+                    "redis-benchmark",
+                    "-p",
+                    str(s.port),
+                    "-c",
+                    "50",
+                    "-n",
+                    str(m),
+                    "--csv",
+                    *cmd,
+                ]
                 text = subprocess.run(out_cmd, capture_output=True, text=True, timeout=600).stdout
                 rps = 0.0
                 for line in text.splitlines():
@@ -472,11 +673,29 @@ def scenario_zset(a: argparse.Namespace) -> dict[str, Any]:
         finally:
             s.stop()
     e, r = res["ember"], res["redis"]
-    rows.append([f"ZADD {n} members (batches of 1000)", f"{e['zadd_s']:.2f}s", f"{r['zadd_s']:.2f}s", f"{e['zadd_cpu_us']:.1f} / {r['zadd_cpu_us']:.1f}"])
+    rows.append(
+        [
+            f"ZADD {n} members (batches of 1000)",
+            f"{e['zadd_s']:.2f}s",
+            f"{r['zadd_s']:.2f}s",
+            f"{e['zadd_cpu_us']:.1f} / {r['zadd_cpu_us']:.1f}",
+        ]
+    )
     for label in ("ZRANGE mid 10", "ZRANGEBYSCORE 10", "ZRANK", "ZSCORE"):
-        rows.append([label, f"{e[label]:.0f}/s", f"{r[label]:.0f}/s", f"{e[label + ' cpu']:.1f} / {r[label + ' cpu']:.1f}"])
+        rows.append(
+            [
+                label,
+                f"{e[label]:.0f}/s",
+                f"{r[label]:.0f}/s",
+                f"{e[label + ' cpu']:.1f} / {r[label + ' cpu']:.1f}",
+            ]
+        )
     out.update(res)
-    table(f"Sorted set with {n} members", ["operation", "ember", "redis", "CPU µs/op ember / redis"], rows)
+    table(
+        f"Sorted set with {n} members",
+        ["operation", "ember", "redis", "CPU µs/op ember / redis"],
+        rows,
+    )
     return out
 
 
@@ -491,7 +710,9 @@ SCENARIOS = {
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     ap.add_argument("--tests", default="", help="throughput: comma-separated redis-benchmark tests")

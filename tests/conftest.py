@@ -30,17 +30,20 @@ settings.register_profile(
 settings.load_profile("ember")
 
 
-
 @pytest.fixture(scope="module")
 def ember(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    s = ServerProcess("ember", tmp_path_factory.mktemp("ember"), ["--enable-debug-command", "yes"]).start()
+    s = ServerProcess(
+        "ember", tmp_path_factory.mktemp("ember"), ["--enable-debug-command", "yes"]
+    ).start()
     yield s
     s.stop()
 
 
 @pytest.fixture(scope="module")
 def real_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    s = ServerProcess("redis", tmp_path_factory.mktemp("redis"), ["--enable-debug-command", "yes"]).start()
+    s = ServerProcess(
+        "redis", tmp_path_factory.mktemp("redis"), ["--enable-debug-command", "yes"]
+    ).start()
     yield s
     s.stop()
 

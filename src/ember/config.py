@@ -165,7 +165,9 @@ _OBUF_DEFAULT = {
 }
 
 
-def parse_obuf(args: list[str], current: dict[str, tuple[int, int, int]] | None = None) -> dict[str, tuple[int, int, int]]:
+def parse_obuf(
+    args: list[str], current: dict[str, tuple[int, int, int]] | None = None
+) -> dict[str, tuple[int, int, int]]:
     """``updateClientOutputBufferLimit``: ``<class> <hard> <soft> <seconds>`` groups; the
     classes not named keep their current limits."""
     if args == [""]:
@@ -181,7 +183,9 @@ def parse_obuf(args: list[str], current: dict[str, tuple[int, int, int]] | None 
         hard, soft = memtoull(args[i + 1]), memtoull(args[i + 2])
         secs = _strtoll_full(args[i + 3])
         if hard is None or soft is None or secs is None or secs < 0:
-            raise ConfigError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+            raise ConfigError(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+            )
         new[cls] = (hard, soft, secs)
     out.update(new)
     return out
@@ -189,7 +193,9 @@ def parse_obuf(args: list[str], current: dict[str, tuple[int, int, int]] | None 
 
 def render_obuf(v: dict[str, tuple[int, int, int]]) -> str:
     names = {"normal": "normal", "replica": "slave", "pubsub": "pubsub"}
-    return " ".join(f"{names[c]} {h} {s} {t}" for c in ("normal", "replica", "pubsub") for h, s, t in [v[c]])
+    return " ".join(
+        f"{names[c]} {h} {s} {t}" for c in ("normal", "replica", "pubsub") for h, s, t in [v[c]]
+    )
 
 
 def _parse_bind(args: list[str]) -> str:
@@ -207,7 +213,9 @@ def _parse_oom_values(args: list[str]) -> str:
     for a in args:
         v = _strtoll_full(a)
         if v is None or v < -2000 or v > 2000:
-            raise ConfigError("Invalid oom-score-adj-values, elements must be between -2000 and 2000.")
+            raise ConfigError(
+                "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+            )
         vals.append(v)
     return " ".join(str(v) for v in vals)
 
@@ -244,7 +252,9 @@ def _parse_percentiles(args: list[str]) -> str:
         if v != v:
             raise ConfigError("Invalid latency-tracking-info-percentiles parameters")
         if v > 100.0 or v < 0.0:
-            raise ConfigError("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+            raise ConfigError(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+            )
         out.append(_trim_double(v))
     return " ".join(out)
 
@@ -312,7 +322,14 @@ OPTIONS: list[Option] = [
     _o("timeout", "int", 0, min=0, max=INT_MAX),
     _o("maxclients", "int", 10000, min=1, max=UINT_MAX, hook="on_maxclients"),
     _o("requirepass", "string", "", sensitive=True, null_if_empty=True, hook="on_requirepass"),
-    _o("proto-max-bulk-len", "memory", 512 * 1024**2, min=1024 * 1024, max=LONG_MAX, hook="on_proto_max_bulk"),
+    _o(
+        "proto-max-bulk-len",
+        "memory",
+        512 * 1024**2,
+        min=1024 * 1024,
+        max=LONG_MAX,
+        hook="on_proto_max_bulk",
+    ),
     _o("client-query-buffer-limit", "memory", 1024**3, min=1024 * 1024, max=LONG_MAX),
     _o(
         "client-output-buffer-limit",
@@ -342,7 +359,17 @@ OPTIONS: list[Option] = [
         "syslog-facility",
         "enum",
         "local0",
-        choices=("user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"),
+        choices=(
+            "user",
+            "local0",
+            "local1",
+            "local2",
+            "local3",
+            "local4",
+            "local5",
+            "local6",
+            "local7",
+        ),
     ),
     _imm("databases", "int", 16, min=1, max=INT_MAX),
     _imm("always-show-logo", "bool", False),
@@ -365,11 +392,23 @@ OPTIONS: list[Option] = [
     _o("crash-memcheck-enabled", "bool", True),
     _o("use-exit-on-panic", "bool", False, hidden=True),
     _o("watchdog-period", "int", 0, min=0, max=INT_MAX, hidden=True),
-    _o("oom-score-adj", "enum", "no", choices=("no", "yes", "relative", "absolute"), extra={"same": {"relative": "yes"}}),
+    _o(
+        "oom-score-adj",
+        "enum",
+        "no",
+        choices=("no", "yes", "relative", "absolute"),
+        extra={"same": {"relative": "yes"}},
+    ),
     _o("oom-score-adj-values", "special", "0 200 800", multi_arg=True, parse=_parse_oom_values),
     # -- memory / eviction
     _o("maxmemory", "memory", 0, min=0, max=ULLONG_MAX),
-    _o("maxmemory-policy", "enum", "noeviction", choices=_MAXMEMORY_POLICIES, hook="on_maxmemory_policy"),
+    _o(
+        "maxmemory-policy",
+        "enum",
+        "noeviction",
+        choices=_MAXMEMORY_POLICIES,
+        hook="on_maxmemory_policy",
+    ),
     _o("maxmemory-samples", "int", 5, min=1, max=INT_MAX),
     _o("maxmemory-eviction-tenacity", "int", 10, min=0, max=100),
     _o("lfu-log-factor", "int", 10, min=0, max=INT_MAX),
@@ -404,17 +443,57 @@ OPTIONS: list[Option] = [
     ),
     _o("notify-keyspace-events", "flags", ""),
     _o("busy-reply-threshold", "int", 5000, aliases=("lua-time-limit",), min=0, max=LONG_MAX),
-    _o("propagation-error-behavior", "enum", "ignore", choices=("ignore", "panic", "panic-on-replicas")),
+    _o(
+        "propagation-error-behavior",
+        "enum",
+        "ignore",
+        choices=("ignore", "panic", "panic-on-replicas"),
+    ),
     # -- encodings (thresholds used by OBJECT ENCODING and the RDB writer)
-    _o("hash-max-listpack-entries", "int", 512, aliases=("hash-max-ziplist-entries",), min=0, max=LONG_MAX),
-    _o("hash-max-listpack-value", "memory", 64, aliases=("hash-max-ziplist-value",), min=0, max=LONG_MAX),
-    _o("list-max-listpack-size", "int", -2, aliases=("list-max-ziplist-size",), min=INT_MIN, max=INT_MAX),
+    _o(
+        "hash-max-listpack-entries",
+        "int",
+        512,
+        aliases=("hash-max-ziplist-entries",),
+        min=0,
+        max=LONG_MAX,
+    ),
+    _o(
+        "hash-max-listpack-value",
+        "memory",
+        64,
+        aliases=("hash-max-ziplist-value",),
+        min=0,
+        max=LONG_MAX,
+    ),
+    _o(
+        "list-max-listpack-size",
+        "int",
+        -2,
+        aliases=("list-max-ziplist-size",),
+        min=INT_MIN,
+        max=INT_MAX,
+    ),
     _o("list-compress-depth", "int", 0, min=0, max=INT_MAX),
     _o("set-max-intset-entries", "int", 512, min=0, max=LONG_MAX),
     _o("set-max-listpack-entries", "int", 128, min=0, max=LONG_MAX),  # ember (Redis 7.2)
     _o("set-max-listpack-value", "memory", 64, min=0, max=LONG_MAX),  # ember (Redis 7.2)
-    _o("zset-max-listpack-entries", "int", 128, aliases=("zset-max-ziplist-entries",), min=0, max=LONG_MAX),
-    _o("zset-max-listpack-value", "memory", 64, aliases=("zset-max-ziplist-value",), min=0, max=LONG_MAX),
+    _o(
+        "zset-max-listpack-entries",
+        "int",
+        128,
+        aliases=("zset-max-ziplist-entries",),
+        min=0,
+        max=LONG_MAX,
+    ),
+    _o(
+        "zset-max-listpack-value",
+        "memory",
+        64,
+        aliases=("zset-max-ziplist-value",),
+        min=0,
+        max=LONG_MAX,
+    ),
     _o("hll-sparse-max-bytes", "memory", 3000, min=0, max=LONG_MAX),
     _o("stream-node-max-bytes", "memory", 4096, min=0, max=LONG_MAX),
     _o("stream-node-max-entries", "int", 100, min=0, max=LLONG_MAX),
@@ -435,7 +514,14 @@ OPTIONS: list[Option] = [
     _o("rdb-del-sync-files", "bool", False),
     _o("rdb-key-save-delay", "int", 0, min=INT_MIN, max=INT_MAX, hidden=True),
     _o("key-load-delay", "int", 0, min=INT_MIN, max=INT_MAX, hidden=True),
-    _o("loading-process-events-interval-bytes", "int", 2 * 1024 * 1024, min=1024, max=INT_MAX, hidden=True),
+    _o(
+        "loading-process-events-interval-bytes",
+        "int",
+        2 * 1024 * 1024,
+        min=1024,
+        max=INT_MAX,
+        hidden=True,
+    ),
     _o("rdb-save-incremental-fsync", "bool", True),
     _o("sanitize-dump-payload", "enum", "no", choices=("no", "yes", "clients")),
     _o("rdb-version", "enum", "10", choices=("10", "11", "12", "valkey80")),  # ember
@@ -445,7 +531,13 @@ OPTIONS: list[Option] = [
     _o("appendonly", "bool", False, deny_loading=True, hook="on_appendonly"),
     _imm("appendfilename", "string", "appendonly.aof"),
     _imm("appenddirname", "string", "appendonlydir"),
-    _o("appendfsync", "enum", "everysec", choices=("everysec", "always", "no"), hook="on_appendfsync"),
+    _o(
+        "appendfsync",
+        "enum",
+        "everysec",
+        choices=("everysec", "always", "no"),
+        hook="on_appendfsync",
+    ),
     _o("no-appendfsync-on-rewrite", "bool", False),
     _o("auto-aof-rewrite-percentage", "int", 100, min=0, max=INT_MAX),
     _o("auto-aof-rewrite-min-size", "memory", 64 * 1024**2, min=0, max=LLONG_MAX),
@@ -470,9 +562,22 @@ OPTIONS: list[Option] = [
     _o("repl-diskless-sync", "bool", True),
     _o("repl-diskless-sync-delay", "int", 5, min=0, max=INT_MAX),
     _o("repl-diskless-sync-max-replicas", "int", 0, min=0, max=INT_MAX),
-    _o("repl-diskless-load", "enum", "disabled", choices=("disabled", "on-empty-db", "swapdb"), deny_loading=True),
+    _o(
+        "repl-diskless-load",
+        "enum",
+        "disabled",
+        choices=("disabled", "on-empty-db", "swapdb"),
+        deny_loading=True,
+    ),
     _o("repl-disable-tcp-nodelay", "bool", False),
-    _o("repl-ping-replica-period", "int", 10, aliases=("repl-ping-slave-period",), min=1, max=INT_MAX),
+    _o(
+        "repl-ping-replica-period",
+        "int",
+        10,
+        aliases=("repl-ping-slave-period",),
+        min=1,
+        max=INT_MAX,
+    ),
     _o("repl-timeout", "int", 60, min=1, max=INT_MAX),
     _o("repl-backlog-size", "memory", 1024**2, min=1, max=LLONG_MAX),
     _o("repl-backlog-ttl", "int", 3600, min=0, max=LONG_MAX),
@@ -483,7 +588,14 @@ OPTIONS: list[Option] = [
     _imm("cluster-config-file", "string", "nodes.conf"),
     _imm("cluster-port", "int", 0, min=0, max=65535),
     _o("cluster-node-timeout", "int", 15000, min=0, max=LLONG_MAX),
-    _o("cluster-replica-validity-factor", "int", 10, aliases=("cluster-slave-validity-factor",), min=0, max=INT_MAX),
+    _o(
+        "cluster-replica-validity-factor",
+        "int",
+        10,
+        aliases=("cluster-slave-validity-factor",),
+        min=0,
+        max=INT_MAX,
+    ),
     _o("cluster-migration-barrier", "int", 1, min=0, max=INT_MAX),
     _o("cluster-allow-replica-migration", "bool", True),
     _o("cluster-require-full-coverage", "bool", True),
@@ -496,7 +608,12 @@ OPTIONS: list[Option] = [
     _o("cluster-announce-port", "int", 0, min=0, max=65535),
     _o("cluster-announce-bus-port", "int", 0, min=0, max=65535),
     _o("cluster-announce-tls-port", "int", 0, min=0, max=65535),
-    _o("cluster-preferred-endpoint-type", "enum", "ip", choices=("ip", "hostname", "unknown-endpoint")),
+    _o(
+        "cluster-preferred-endpoint-type",
+        "enum",
+        "ip",
+        choices=("ip", "hostname", "unknown-endpoint"),
+    ),
     # -- TLS (accepted for compatibility; ember does not speak TLS)
     _o("tls-port", "int", 0, min=0, max=65535),
     _o("tls-session-cache-size", "int", 20 * 1024, min=0, max=INT_MAX),
@@ -532,7 +649,11 @@ for _opt in OPTIONS:
         BY_NAME[_a] = _opt
 
 # directives of redis.conf that are not options (handled by the loader)
-_DEPRECATED = {"list-max-ziplist-entries": (2, 2), "list-max-ziplist-value": (2, 2), "lua-replicate-commands": (2, 2)}
+_DEPRECATED = {
+    "list-max-ziplist-entries": (2, 2),
+    "list-max-ziplist-value": (2, 2),
+    "lua-replicate-commands": (2, 2),
+}
 
 
 class Config:
@@ -568,12 +689,16 @@ class Config:
         if k == "enum":
             v = raw[0].lower()
             if v not in opt.choices:
-                raise ConfigError(f"argument(s) must be one of the following: {', '.join(opt.choices)}")
+                raise ConfigError(
+                    f"argument(s) must be one of the following: {', '.join(opt.choices)}"
+                )
             return opt.extra.get("same", {}).get(v, v)
         if k == "flags-enum":
             names = [a.lower() for a in raw]
             if not names or any(n not in opt.choices for n in names):
-                raise ConfigError(f"argument(s) must be one of the following: {', '.join(opt.choices)}")
+                raise ConfigError(
+                    f"argument(s) must be one of the following: {', '.join(opt.choices)}"
+                )
             flags = [n for n in opt.choices[1:] if n in names]
             if "save" in flags and "nosave" in flags:
                 raise ConfigError("shutdown options SAVE and NOSAVE can't be used simultaneously")
@@ -647,7 +772,9 @@ def _parse_numeric(opt: Option, s: str) -> int:
                 v = -p
         if v is None:
             raise ConfigError(
-                "argument must be a memory or percent value" if k == "percent" else "argument must be a memory value"
+                "argument must be a memory or percent value"
+                if k == "percent"
+                else "argument must be a memory value"
             )
     elif k == "octal":
         v = _strtoll_full(s, 8)
@@ -664,7 +791,9 @@ def _parse_numeric(opt: Option, s: str) -> int:
         return v
     if (lo is not None and v < lo) or (hi is not None and v > hi):
         if k == "octal":
-            raise ConfigError(f"argument must be between {int(lo or 0):o} and {int(hi or 0):o} inclusive")
+            raise ConfigError(
+                f"argument must be between {int(lo or 0):o} and {int(hi or 0):o} inclusive"
+            )
         raise ConfigError(f"argument must be between {lo} and {hi} inclusive")
     return v
 
@@ -812,7 +941,9 @@ def load_conf_text(
             raise ConfigError(_bad_line(lineno, line, "Modules are not supported by ember"))
         elif name == "sentinel":
             if len(args) != 1:
-                raise ConfigError(_bad_line(lineno, line, "sentinel directive while not in sentinel mode"))
+                raise ConfigError(
+                    _bad_line(lineno, line, "sentinel directive while not in sentinel mode")
+                )
         else:
             raise ConfigError(_bad_line(lineno, line, "Bad directive or wrong number of arguments"))
     if depth == 0 and check_files:
@@ -822,7 +953,9 @@ def load_conf_text(
                 with open(logfile, "a"):
                     pass
             except OSError as e:
-                raise ConfigError(_bad_line(None, None, f"Can't open the log file: {e.strerror}")) from None
+                raise ConfigError(
+                    _bad_line(None, None, f"Can't open the log file: {e.strerror}")
+                ) from None
     hz = config.values["hz"]
     config.values["hz"] = min(max(hz, 1), 500)
 
@@ -958,9 +1091,14 @@ def rewrite_config(path: str, config: Config) -> None:
                 state.lines.append(line)
                 continue
             args = split_conf_line(line)
-            known = args is not None and bool(args) and (
-                args[0].lower() in BY_NAME
-                or args[0].lower() in ("include", "rename-command", "user", "loadmodule", "sentinel")
+            known = (
+                args is not None
+                and bool(args)
+                and (
+                    args[0].lower() in BY_NAME
+                    or args[0].lower()
+                    in ("include", "rename-command", "user", "loadmodule", "sentinel")
+                )
             )
             if not known or args is None:
                 state.lines.append("# ??? " + line)
@@ -975,7 +1113,11 @@ def rewrite_config(path: str, config: Config) -> None:
         _rewrite_option(state, opt, config)
     # the default user (ember has no ACL: one rule line like Redis writes for it)
     pw = config.values["requirepass"]
-    rule = "nopass" if not pw else "#" + hashlib.sha256(pw.encode(errors="surrogateescape")).hexdigest()
+    rule = (
+        "nopass"
+        if not pw
+        else "#" + hashlib.sha256(pw.encode(errors="surrogateescape")).hexdigest()
+    )
     state.rewrite_line("user", f"user default on {rule} ~* &* +@all", True)
     # blank the old lines of rewritten options that were not reused (duplicates)
     for option, nums in state.option_lines.items():
@@ -1040,7 +1182,9 @@ def _rewrite_option(state: _RewriteState, opt: Option, config: Config) -> None:
         for cls in ("normal", "replica", "pubsub"):
             h, s, t = v[cls]
             force = (h, s, t) != _OBUF_DEFAULT[cls]
-            state.rewrite_line(name, f"{name} {cls} {render_memory(h)} {render_memory(s)} {t}", force)
+            state.rewrite_line(
+                name, f"{name} {cls} {render_memory(h)} {render_memory(s)} {t}", force
+            )
         return
     if name == "bind":
         if v == opt.default:

@@ -15,7 +15,10 @@ _ROOT = Path(__file__).resolve().parents[2]
 
 def corpus_dir() -> Path:
     env = os.environ.get("EMBER_CORPUS")
-    for cand in ([Path(env)] if env else []) + [_ROOT / "tests" / "corpus", _ROOT.parent / "shared" / "corpus"]:
+    for cand in ([Path(env)] if env else []) + [
+        _ROOT / "tests" / "corpus",
+        _ROOT.parent / "shared" / "corpus",
+    ]:
         if (cand / "expected").is_dir():
             return cand.resolve()
     raise RuntimeError("fixture corpus not found: tests/corpus (or set EMBER_CORPUS)")

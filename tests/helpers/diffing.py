@@ -88,7 +88,9 @@ def sort_lists_by_repr(got: Reply, want: Reply) -> tuple[Reply, Reply]:
 class RawDiff:
     """Run commands on ember and on redis and compare the raw replies exactly."""
 
-    def __init__(self, a: redis.Redis, b: redis.Redis, dump: Dump, sorter: Sorter = sort_lists_by_repr) -> None:
+    def __init__(
+        self, a: redis.Redis, b: redis.Redis, dump: Dump, sorter: Sorter = sort_lists_by_repr
+    ) -> None:
         self.ember, self.redis = a, b
         self.dump, self.sorter = dump, sorter
 
@@ -118,7 +120,11 @@ def rd_fixture(dump: Dump, sorter: Sorter = sort_lists_by_repr) -> Any:
 
     @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
     def rd(
-        request: pytest.FixtureRequest, r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess
+        request: pytest.FixtureRequest,
+        r: redis.Redis,
+        rr: redis.Redis,
+        ember: ServerProcess,
+        real_redis: ServerProcess,
     ) -> Iterator[RawDiff]:
         a, b = ember.client(protocol=request.param), real_redis.client(protocol=request.param)
         yield RawDiff(a, b, dump, sorter)
@@ -155,7 +161,9 @@ def aof_commands(srv: ServerProcess) -> list[list[bytes]]:
 AOF_ALWAYS = ("--appendonly", "yes", "--appendfsync", "always")
 
 
-def aof_servers(ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]) -> list[ServerProcess]:
+def aof_servers(
+    ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
+) -> list[ServerProcess]:
     """[ember, redis], both with an AOF written (and fsynced) at every command."""
     return [ember_factory(*AOF_ALWAYS), redis_factory(*AOF_ALWAYS)]
 
@@ -188,7 +196,12 @@ def wait_blocked(c: redis.Redis, n: int) -> None:
 
 
 def keyspace_events(
-    c: redis.Redis, cmds: list[tuple[Any, ...]], *, publish_end: bool = False, rounds: int = 100, timeout: float = 0.3
+    c: redis.Redis,
+    cmds: list[tuple[Any, ...]],
+    *,
+    publish_end: bool = False,
+    rounds: int = 100,
+    timeout: float = 0.3,
 ) -> list[Any]:
     """(channel, data) of the keyspace/keyevent messages (all events enabled) while ``c``
     runs ``cmds`` (errors ignored); collected until no message for ``timeout`` seconds.

@@ -34,8 +34,14 @@ def ember_cmd() -> list[str]:
 class ServerProcess:
     """A server subprocess (ember or redis) bound to 127.0.0.1:port with its own dir."""
 
-    def __init__(self, kind: str, workdir: Path, args: list[str] | None = None, port: int | None = None,
-                 conf_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        workdir: Path,
+        args: list[str] | None = None,
+        port: int | None = None,
+        conf_file: Path | None = None,
+    ) -> None:
         self.kind = kind
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -46,18 +52,50 @@ class ServerProcess:
         self.logfile = self.dir / f"{kind}-{self.port}.log"
 
     def command_line(self) -> list[str]:
-        base = ember_cmd() if self.kind == "ember" else [shutil.which("redis-server") or "redis-server"]
+        base = (
+            ember_cmd()
+            if self.kind == "ember"
+            else [shutil.which("redis-server") or "redis-server"]
+        )
         conf = [str(self.conf_file)] if self.conf_file else []
-        return [*base, *conf, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-                "--save", "", "--appendonly", "no", *self.args] if not self._overrides_persistence() else [
-            *base, *conf, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), *self.args]
+        return (
+            [
+                *base,
+                *conf,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *self.args,
+            ]
+            if not self._overrides_persistence()
+            else [
+                *base,
+                *conf,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                *self.args,
+            ]
+        )
 
     def _overrides_persistence(self) -> bool:
         return any(a in ("--save", "--appendonly") for a in self.args) or self.conf_file is not None
 
     def start(self, wait: bool = True, timeout: float = 30.0) -> ServerProcess:
         log = open(self.logfile, "ab")
-        self.proc = subprocess.Popen(self.command_line(), cwd=self.dir, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            self.command_line(), cwd=self.dir, stdout=log, stderr=subprocess.STDOUT
+        )
         if wait:
             self.wait_ready(timeout)
         return self
@@ -66,7 +104,9 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}:\n{self.log_text()}")
+                raise RuntimeError(
+                    f"{self.kind} exited with {self.proc.returncode}:\n{self.log_text()}"
+                )
             try:
                 c = redis.Redis(port=self.port, socket_timeout=2)
                 c.ping()

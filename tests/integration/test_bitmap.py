@@ -92,7 +92,9 @@ def test_setbit_max_offset(diff: Diff) -> None:
     diff("DEL", "k")
 
 
-def test_offset_limit_follows_proto_max_bulk_len(r: redis.Redis, rr: redis.Redis, diff: Diff) -> None:
+def test_offset_limit_follows_proto_max_bulk_len(
+    r: redis.Redis, rr: redis.Redis, diff: Diff
+) -> None:
     for c in (r, rr):
         c.config_set("proto-max-bulk-len", 1024 * 1024)
     try:
@@ -449,7 +451,9 @@ class BitModel:
         return u
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     data=st.binary(max_size=24),
     queries=st.lists(
@@ -478,7 +482,9 @@ _ops = st.one_of(
 )
 
 
-def bitfield_model(init: bytes | None, ops: list[tuple[Any, ...]]) -> tuple[list[Any], bytes | None]:
+def bitfield_model(
+    init: bytes | None, ops: list[tuple[Any, ...]]
+) -> tuple[list[Any], bytes | None]:
     """Reference BITFIELD: bit-by-bit fields, exact arithmetic for overflows."""
     writes = [op for op in ops if op[0] in ("SET", "INCRBY")]
     if init is None and not writes:
@@ -525,9 +531,15 @@ def bitfield_model(init: bytes | None, ops: list[tuple[Any, ...]]) -> tuple[list
     return out, bytes(m.b)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(init=st.one_of(st.none(), st.binary(max_size=12)), ops=st.lists(_ops, min_size=1, max_size=8))
-def test_random_bitfield_vs_model_and_redis(diff: Diff, init: bytes | None, ops: list[tuple[Any, ...]]) -> None:
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    init=st.one_of(st.none(), st.binary(max_size=12)), ops=st.lists(_ops, min_size=1, max_size=8)
+)
+def test_random_bitfield_vs_model_and_redis(
+    diff: Diff, init: bytes | None, ops: list[tuple[Any, ...]]
+) -> None:
     diff("DEL", "k")
     if init is not None:
         diff("SET", "k", init)

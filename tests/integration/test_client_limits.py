@@ -83,9 +83,23 @@ def test_config_get_set_forms(diff: Diff, both: list[tuple[str, redis.Redis]]) -
     diff("CONFIG", "GET", "client-output-buffer-limit")
     diff("CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 512kb")
     diff("CONFIG", "SET", "client-output-buffer-limit", "nosuch 1 1 1")
-    for bad in ["pubsub x 1 1", "pubsub -1 0 0", "pubsub 1 -1 0", "pubsub 1.5mb 0 0", "pubsub 1 1 1x", "master 1 1 1"]:
+    for bad in [
+        "pubsub x 1 1",
+        "pubsub -1 0 0",
+        "pubsub 1 -1 0",
+        "pubsub 1.5mb 0 0",
+        "pubsub 1 1 1x",
+        "master 1 1 1",
+    ]:
         diff("CONFIG", "SET", "client-output-buffer-limit", bad)
-    for good in ["pubsub 1 1 +5", "pubsub 1k 1K 0", "PUBSUB 1 1 1", "", "replica 1 2 3", "slave 4mb 2mb 5"]:
+    for good in [
+        "pubsub 1 1 +5",
+        "pubsub 1k 1K 0",
+        "PUBSUB 1 1 1",
+        "",
+        "replica 1 2 3",
+        "slave 4mb 2mb 5",
+    ]:
         diff("CONFIG", "SET", "client-output-buffer-limit", good)
         diff("CONFIG", "GET", "client-output-buffer-limit")
     diff("CONFIG", "SET", "client-query-buffer-limit", "1mb")

@@ -23,8 +23,36 @@ from tests.helpers.servers import ServerProcess
 KEYS = ["k1", "k2", "k3"]
 ALL_KEYS = [*KEYS, "str"]
 MEMBERS = ["a", "b", "c", "", "1", "2", "-3", "10", "007", "aa", "x" * 70]
-INTS = ["0", "1", "2", "-1", "-2", "5", "-10", "100", "x", "1.5", "9223372036854775807", "-9223372036854775808"]
-FLOATS = ["0", "1", "-1", "2.5", "-0", "1e3", "0.1", "inf", "-inf", "nan", "x", "1e400", " 1", "0x10"]
+INTS = [
+    "0",
+    "1",
+    "2",
+    "-1",
+    "-2",
+    "5",
+    "-10",
+    "100",
+    "x",
+    "1.5",
+    "9223372036854775807",
+    "-9223372036854775808",
+]
+FLOATS = [
+    "0",
+    "1",
+    "-1",
+    "2.5",
+    "-0",
+    "1e3",
+    "0.1",
+    "inf",
+    "-inf",
+    "nan",
+    "x",
+    "1e400",
+    " 1",
+    "0x10",
+]
 SETTINGS = settings(
     max_examples=200,
     deadline=None,
@@ -94,12 +122,42 @@ list_cmd = st.one_of(
     st.tuples(st.just("LREM"), key, integer, member),
     st.tuples(st.just("LTRIM"), key, integer, integer),
     st.tuples(st.just("LLEN"), key),
-    st.tuples(st.just("LPOS"), key, member, st.just("RANK"), integer, st.just("COUNT"), integer, st.just("MAXLEN"), integer),
+    st.tuples(
+        st.just("LPOS"),
+        key,
+        member,
+        st.just("RANK"),
+        integer,
+        st.just("COUNT"),
+        integer,
+        st.just("MAXLEN"),
+        integer,
+    ),
     st.tuples(st.just("LPOS"), key, member),
-    st.tuples(st.just("LMOVE"), key, key, st.sampled_from(["LEFT", "RIGHT"]), st.sampled_from(["LEFT", "RIGHT", "up"])),
+    st.tuples(
+        st.just("LMOVE"),
+        key,
+        key,
+        st.sampled_from(["LEFT", "RIGHT"]),
+        st.sampled_from(["LEFT", "RIGHT", "up"]),
+    ),
     st.tuples(st.just("RPOPLPUSH"), key, key),
-    st.tuples(st.just("LMPOP"), st.just("2"), key, key, st.sampled_from(["LEFT", "RIGHT"]), st.just("COUNT"), integer),
-    st.tuples(st.just("BLMPOP"), st.just("0.01"), st.just("1"), st.sampled_from(["k1", "str"]), st.just("LEFT")),
+    st.tuples(
+        st.just("LMPOP"),
+        st.just("2"),
+        key,
+        key,
+        st.sampled_from(["LEFT", "RIGHT"]),
+        st.just("COUNT"),
+        integer,
+    ),
+    st.tuples(
+        st.just("BLMPOP"),
+        st.just("0.01"),
+        st.just("1"),
+        st.sampled_from(["k1", "str"]),
+        st.just("LEFT"),
+    ),
 )
 
 
@@ -125,7 +183,9 @@ hash_cmd = st.one_of(
     st.tuples(st.just("HINCRBY"), key, field, integer),
     st.tuples(st.just("HINCRBYFLOAT"), key, field, fnum),
     st.tuples(st.just("HSCAN"), key, st.just("0")),
-    st.tuples(st.just("HRANDFIELD"), key, st.sampled_from(["0", "50", "-0"]), st.just("WITHVALUES")),
+    st.tuples(
+        st.just("HRANDFIELD"), key, st.sampled_from(["0", "50", "-0"]), st.just("WITHVALUES")
+    ),
 )
 
 
@@ -133,7 +193,9 @@ hash_cmd = st.one_of(
 @given(cmds=st.lists(hash_cmd, min_size=1, max_size=25))
 def test_hashes(runner: Runner, cmds: list[tuple[Any, ...]]) -> None:
     # big values make Redis use a hash table, whose order is arbitrary
-    runner.run(list(cmds), unordered=frozenset({"HGETALL", "HKEYS", "HVALS", "HSCAN", "HRANDFIELD"}))
+    runner.run(
+        list(cmds), unordered=frozenset({"HGETALL", "HKEYS", "HVALS", "HSCAN", "HRANDFIELD"})
+    )
 
 
 # ------------------------------------------------------------------------------ sets
@@ -159,18 +221,33 @@ set_cmd = st.one_of(
 def test_sets(runner: Runner, cmds: list[tuple[Any, ...]]) -> None:
     runner.run(
         list(cmds),
-        unordered=frozenset({"SMEMBERS", "SINTER", "SUNION", "SDIFF", "SPOP", "SRANDMEMBER", "SSCAN"}),
+        unordered=frozenset(
+            {"SMEMBERS", "SINTER", "SUNION", "SDIFF", "SPOP", "SRANDMEMBER", "SSCAN"}
+        ),
     )
 
 
 # ------------------------------------------------------------------------------ sorted sets
 
-score_bound = st.one_of(fnum, fnum.map(lambda s: "(" + s), st.sampled_from(["", "(", "-inf", "+inf"]))
-lex_bound = st.one_of(st.sampled_from(["-", "+", "x", "[", "("]), member.map(lambda m: "[" + m),
-                      member.map(lambda m: "(" + m))
+score_bound = st.one_of(
+    fnum, fnum.map(lambda s: "(" + s), st.sampled_from(["", "(", "-inf", "+inf"])
+)
+lex_bound = st.one_of(
+    st.sampled_from(["-", "+", "x", "[", "("]),
+    member.map(lambda m: "[" + m),
+    member.map(lambda m: "(" + m),
+)
 zopts = st.lists(st.sampled_from(["NX", "XX", "GT", "LT", "CH", "INCR"]), max_size=2, unique=True)
 zset_cmd = st.one_of(
-    st.builds(lambda k, o, s1, m1, s2, m2: ("ZADD", k, *o, s1, m1, s2, m2), key, zopts, fnum, member, fnum, member),
+    st.builds(
+        lambda k, o, s1, m1, s2, m2: ("ZADD", k, *o, s1, m1, s2, m2),
+        key,
+        zopts,
+        fnum,
+        member,
+        fnum,
+        member,
+    ),
     st.builds(lambda k, o, s1, m1: ("ZADD", k, *o, s1, m1), key, zopts, fnum, member),
     st.tuples(st.just("ZINCRBY"), key, fnum, member),
     st.tuples(st.just("ZREM"), key, member, member),
@@ -179,26 +256,64 @@ zset_cmd = st.one_of(
     st.tuples(st.just("ZCARD"), key),
     st.tuples(st.just("ZCOUNT"), key, score_bound, score_bound),
     st.tuples(st.just("ZLEXCOUNT"), key, lex_bound, lex_bound),
-    st.builds(lambda k, a, b, rev, ws: ("ZRANGE", k, a, b, *rev, *ws), key, integer, integer,
-              st.sampled_from([(), ("REV",)]), st.sampled_from([(), ("WITHSCORES",)])),
-    st.builds(lambda k, a, b, rev, lim: ("ZRANGE", k, a, b, "BYSCORE", *rev, "WITHSCORES", *lim), key, score_bound,
-              score_bound, st.sampled_from([(), ("REV",)]),
-              st.sampled_from([(), ("LIMIT", "0", "2"), ("LIMIT", "1", "-1"), ("LIMIT", "-1", "1")])),
-    st.builds(lambda k, a, b, rev, lim: ("ZRANGE", k, a, b, "BYLEX", *rev, *lim), key, lex_bound, lex_bound,
-              st.sampled_from([(), ("REV",)]), st.sampled_from([(), ("LIMIT", "1", "2"), ("LIMIT", "0", "0")])),
+    st.builds(
+        lambda k, a, b, rev, ws: ("ZRANGE", k, a, b, *rev, *ws),
+        key,
+        integer,
+        integer,
+        st.sampled_from([(), ("REV",)]),
+        st.sampled_from([(), ("WITHSCORES",)]),
+    ),
+    st.builds(
+        lambda k, a, b, rev, lim: ("ZRANGE", k, a, b, "BYSCORE", *rev, "WITHSCORES", *lim),
+        key,
+        score_bound,
+        score_bound,
+        st.sampled_from([(), ("REV",)]),
+        st.sampled_from([(), ("LIMIT", "0", "2"), ("LIMIT", "1", "-1"), ("LIMIT", "-1", "1")]),
+    ),
+    st.builds(
+        lambda k, a, b, rev, lim: ("ZRANGE", k, a, b, "BYLEX", *rev, *lim),
+        key,
+        lex_bound,
+        lex_bound,
+        st.sampled_from([(), ("REV",)]),
+        st.sampled_from([(), ("LIMIT", "1", "2"), ("LIMIT", "0", "0")]),
+    ),
     st.tuples(st.just("ZREVRANGEBYSCORE"), key, score_bound, score_bound, st.just("WITHSCORES")),
     st.tuples(st.just("ZRANGEBYLEX"), key, lex_bound, lex_bound),
     st.tuples(st.just("ZREMRANGEBYRANK"), key, integer, integer),
     st.tuples(st.just("ZREMRANGEBYSCORE"), key, score_bound, score_bound),
     st.tuples(st.just("ZREMRANGEBYLEX"), key, lex_bound, lex_bound),
     st.tuples(st.sampled_from(["ZPOPMIN", "ZPOPMAX"]), key, st.sampled_from(["1", "2", "0", "-1"])),
-    st.tuples(st.just("ZMPOP"), st.just("2"), key, key, st.sampled_from(["MIN", "MAX"]), st.just("COUNT"), integer),
-    st.builds(lambda op, d, a, b, w, agg: (op, d, "2", a, b, *w, *agg),
-              st.sampled_from(["ZUNIONSTORE", "ZINTERSTORE"]), key, key, key,
-              st.sampled_from([(), ("WEIGHTS", "2", "-1"), ("WEIGHTS", "0", "inf"), ("WEIGHTS", "x", "1")]),
-              st.sampled_from([(), ("AGGREGATE", "MIN"), ("AGGREGATE", "MAX"), ("AGGREGATE", "SUM")])),
+    st.tuples(
+        st.just("ZMPOP"),
+        st.just("2"),
+        key,
+        key,
+        st.sampled_from(["MIN", "MAX"]),
+        st.just("COUNT"),
+        integer,
+    ),
+    st.builds(
+        lambda op, d, a, b, w, agg: (op, d, "2", a, b, *w, *agg),
+        st.sampled_from(["ZUNIONSTORE", "ZINTERSTORE"]),
+        key,
+        key,
+        key,
+        st.sampled_from(
+            [(), ("WEIGHTS", "2", "-1"), ("WEIGHTS", "0", "inf"), ("WEIGHTS", "x", "1")]
+        ),
+        st.sampled_from([(), ("AGGREGATE", "MIN"), ("AGGREGATE", "MAX"), ("AGGREGATE", "SUM")]),
+    ),
     st.tuples(st.just("ZDIFFSTORE"), key, st.just("2"), key, key),
-    st.tuples(st.sampled_from(["ZUNION", "ZINTER", "ZDIFF"]), st.just("2"), key, key, st.just("WITHSCORES")),
+    st.tuples(
+        st.sampled_from(["ZUNION", "ZINTER", "ZDIFF"]),
+        st.just("2"),
+        key,
+        key,
+        st.just("WITHSCORES"),
+    ),
     st.tuples(st.just("ZINTERCARD"), st.just("2"), key, key),
     st.tuples(st.just("ZRANGESTORE"), key, key, integer, integer),
     st.tuples(st.just("ZSCAN"), key, st.just("0")),

@@ -15,9 +15,22 @@ from tests.helpers.servers import ServerProcess
 
 DEBIAN_CONF = Path("/etc/redis/redis.conf")
 # options whose values legitimately differ (ports, paths, ember-only or allocator facts)
-VOLATILE = {"port", "dir", "pidfile", "logfile", "bind", "save", "appendonly", "enable-debug-command",
-            "set-max-listpack-entries", "set-max-listpack-value", "rdb-version", "bgsave-engine",
-            "rdb-verify-after-save", "unixsocket"}
+VOLATILE = {
+    "port",
+    "dir",
+    "pidfile",
+    "logfile",
+    "bind",
+    "save",
+    "appendonly",
+    "enable-debug-command",
+    "set-max-listpack-entries",
+    "set-max-listpack-value",
+    "rdb-version",
+    "bgsave-engine",
+    "rdb-verify-after-save",
+    "unixsocket",
+}
 
 
 def test_config_get_everything_matches(r: redis.Redis, rr: redis.Redis) -> None:
@@ -171,7 +184,9 @@ def test_config_rewrite_without_file(diff: Diff) -> None:
     diff("CONFIG", "RESETSTAT", "x")
 
 
-def _start_with_conf(factory: Callable[..., ServerProcess], conf: Path, *args: str) -> ServerProcess:
+def _start_with_conf(
+    factory: Callable[..., ServerProcess], conf: Path, *args: str
+) -> ServerProcess:
     s = factory(*args, start=False)
     s.conf_file = conf
     return s.start()
@@ -183,7 +198,9 @@ def _split_generated(text: str) -> tuple[list[str], set[str]]:
 
 
 def test_config_rewrite_matches_redis_on_debian_conf(
-    tmp_path: Path, ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
+    tmp_path: Path,
+    ember_factory: Callable[..., ServerProcess],
+    redis_factory: Callable[..., ServerProcess],
 ) -> None:
     if not DEBIAN_CONF.exists():
         pytest.fail("the Debian redis.conf (redis-server package) is required")
@@ -193,15 +210,29 @@ def test_config_rewrite_matches_redis_on_debian_conf(
         d.mkdir()
         conf = d / "redis.conf"
         shutil.copy(DEBIAN_CONF, conf)
-        s = _start_with_conf(factory, conf, "--daemonize", "no", "--pidfile", str(d / "x.pid"),
-                             "--logfile", "", "--dir", str(d), "--save", "")
+        s = _start_with_conf(
+            factory,
+            conf,
+            "--daemonize",
+            "no",
+            "--pidfile",
+            str(d / "x.pid"),
+            "--logfile",
+            "",
+            "--dir",
+            str(d),
+            "--save",
+            "",
+        )
         c = s.client()
         assert c.config_set("maxmemory", "100mb")
         assert c.config_set("hz", 20)
         c.execute_command("CONFIG", "SET", "save", "100 10 200 20", "appendfsync", "always")
         c.execute_command("CONFIG", "SET", "notify-keyspace-events", "KEA", "slowlog-max-len", "64")
         c.execute_command("CONFIG", "SET", "client-output-buffer-limit", "pubsub 64mb 16mb 90")
-        c.execute_command("CONFIG", "SET", "stream-node-max-bytes", "4096", "hash-max-ziplist-entries", "100")
+        c.execute_command(
+            "CONFIG", "SET", "stream-node-max-bytes", "4096", "hash-max-ziplist-entries", "100"
+        )
         assert c.execute_command("CONFIG", "REWRITE") == b"OK"
         text = conf.read_text().replace(str(d), "DIR").replace(str(s.port), "PORT")
         results.append(text)
@@ -219,8 +250,11 @@ def test_config_rewrite_matches_redis_on_debian_conf(
     assert mine_tail == their_tail
 
 
-def test_rename_command_in_config_file(tmp_path: Path, ember_factory: Callable[..., ServerProcess],
-                                       redis_factory: Callable[..., ServerProcess]) -> None:
+def test_rename_command_in_config_file(
+    tmp_path: Path,
+    ember_factory: Callable[..., ServerProcess],
+    redis_factory: Callable[..., ServerProcess],
+) -> None:
     clients = []
     for kind, factory in (("e", ember_factory), ("r", redis_factory)):
         conf = tmp_path / f"{kind}.conf"

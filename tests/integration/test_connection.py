@@ -20,15 +20,17 @@ from ember.server.client import protected_mode_denies
 
 
 def test_ping_echo_quit(diff: Diff, ember: ServerProcess, real_redis: ServerProcess) -> None:
-    diff.many([
-        ("PING",),
-        ("PING", "hello"),
-        ("PING", "a", "b"),
-        ("ECHO", "x"),
-        ("ECHO",),
-        ("ECHO", "a", "b"),
-        ("QUIT", "extra"),
-    ])
+    diff.many(
+        [
+            ("PING",),
+            ("PING", "hello"),
+            ("PING", "a", "b"),
+            ("ECHO", "x"),
+            ("ECHO",),
+            ("ECHO", "a", "b"),
+            ("QUIT", "extra"),
+        ]
+    )
     payloads = [[b"QUIT\r\n"], [b"PING\r\nQUIT\r\nPING\r\n"], [mb(b"QUIT", b"x")]]
     assert raw_many(ember.port, payloads) == raw_many(real_redis.port, payloads)
 
@@ -48,18 +50,41 @@ def test_unknown_command_and_subcommand_texts(diff: Diff) -> None:
 
 
 @pytest.fixture
-def auth_pair(ember_factory: Callable[..., ServerProcess],
-              redis_factory: Callable[..., ServerProcess]) -> tuple[ServerProcess, ServerProcess]:
-    return (start_with_password(ember_factory("--requirepass", "s3cret", start=False)),
-            start_with_password(redis_factory("--requirepass", "s3cret", start=False)))
+def auth_pair(
+    ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
+) -> tuple[ServerProcess, ServerProcess]:
+    return (
+        start_with_password(ember_factory("--requirepass", "s3cret", start=False)),
+        start_with_password(redis_factory("--requirepass", "s3cret", start=False)),
+    )
 
 
 AUTH_SESSION = [
-    b"GET k", b"PING", b"CONFIG GET x", b"FOO", b"SET k", b"AUTH", b"AUTH wrong",
-    b"AUTH default wrong", b"AUTH nouser s3cret", b"AUTH a b c", b"HELLO 3",
-    b"HELLO 2 AUTH default wrong", b"GET k", b"AUTH s3cret", b"SET k v", b"AUTH wrong",
-    b"GET k", b"RESET", b"GET k", b"AUTH default s3cret", b"GET k",
-    b"CONFIG SET requirepass \"\"", b"GET k", b"AUTH x", b"CONFIG SET requirepass other",
+    b"GET k",
+    b"PING",
+    b"CONFIG GET x",
+    b"FOO",
+    b"SET k",
+    b"AUTH",
+    b"AUTH wrong",
+    b"AUTH default wrong",
+    b"AUTH nouser s3cret",
+    b"AUTH a b c",
+    b"HELLO 3",
+    b"HELLO 2 AUTH default wrong",
+    b"GET k",
+    b"AUTH s3cret",
+    b"SET k v",
+    b"AUTH wrong",
+    b"GET k",
+    b"RESET",
+    b"GET k",
+    b"AUTH default s3cret",
+    b"GET k",
+    b'CONFIG SET requirepass ""',
+    b"GET k",
+    b"AUTH x",
+    b"CONFIG SET requirepass other",
     b"GET k",
 ]
 
@@ -70,13 +95,20 @@ def test_requirepass_auth_and_noauth(auth_pair: tuple[ServerProcess, ServerProce
     for server_replies in _one_by_one(e, r, AUTH_SESSION):
         assert server_replies[0] == server_replies[1]
     # a new connection needs the new password; QUIT and HELLO AUTH work unauthenticated
-    payloads = [[b"GET k\r\nHELLO 2 AUTH default other\r\nGET k\r\n"], [b"QUIT\r\n"],
-                [b"AUTH other\r\nCLIENT SETNAME x\r\nCLIENT GETNAME\r\n"]]
+    payloads = [
+        [b"GET k\r\nHELLO 2 AUTH default other\r\nGET k\r\n"],
+        [b"QUIT\r\n"],
+        [b"AUTH other\r\nCLIENT SETNAME x\r\nCLIENT GETNAME\r\n"],
+    ]
     got, want = raw_many(e.port, payloads), raw_many(r.port, payloads)
-    assert [(g[0].split(b"id\r\n")[0], g[1]) for g in got] == [(w[0].split(b"id\r\n")[0], w[1]) for w in want]
+    assert [(g[0].split(b"id\r\n")[0], g[1]) for g in got] == [
+        (w[0].split(b"id\r\n")[0], w[1]) for w in want
+    ]
 
 
-def _one_by_one(e: ServerProcess, r: ServerProcess, lines: list[bytes]) -> list[tuple[bytes, bytes]]:
+def _one_by_one(
+    e: ServerProcess, r: ServerProcess, lines: list[bytes]
+) -> list[tuple[bytes, bytes]]:
     socks = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for s in (e, r)]
     out = []
     for line in lines:
@@ -148,38 +180,67 @@ def test_reset_restores_connection_state(r: redis.Redis) -> None:
 
 
 def test_client_setname_getname_id_info_list(diff: Diff, r: redis.Redis) -> None:
-    diff.many([
-        ("CLIENT", "GETNAME"),
-        ("CLIENT", "SETNAME", "my-name"),
-        ("CLIENT", "GETNAME"),
-        ("CLIENT", "SETNAME", ""),
-        ("CLIENT", "GETNAME"),
-        ("CLIENT", "SETNAME", "a b"),
-        ("CLIENT", "SETNAME", "a\nb"),
-        ("CLIENT", "SETNAME", "a", "b"),
-        ("CLIENT", "ID", "x"),
-        ("CLIENT", "INFO", "x"),
-        ("CLIENT", "LIST", "TYPE", "foo"),
-        ("CLIENT", "LIST", "TYPE", "master"),
-        ("CLIENT", "LIST", "TYPE", "replica"),
-        ("CLIENT", "LIST", "ID", "abc"),
-        ("CLIENT", "LIST", "ID", "0"),
-        ("CLIENT", "LIST", "ID", "999999"),
-        ("CLIENT", "LIST", "FOO"),
-        ("CLIENT", "LIST", "ID"),
-        ("CLIENT", "HELP"),
-        ("CLIENT", "GETREDIR"),
-        ("CLIENT", "NO-EVICT", "maybe"),
-        ("CLIENT", "NO-EVICT", "on"),
-        ("CLIENT", "NO-EVICT", "off"),
-        ("CLIENT", "REPLY", "maybe"),
-        ("CLIENT", "SETINFO", "lib-name", "x"),
-    ])
+    diff.many(
+        [
+            ("CLIENT", "GETNAME"),
+            ("CLIENT", "SETNAME", "my-name"),
+            ("CLIENT", "GETNAME"),
+            ("CLIENT", "SETNAME", ""),
+            ("CLIENT", "GETNAME"),
+            ("CLIENT", "SETNAME", "a b"),
+            ("CLIENT", "SETNAME", "a\nb"),
+            ("CLIENT", "SETNAME", "a", "b"),
+            ("CLIENT", "ID", "x"),
+            ("CLIENT", "INFO", "x"),
+            ("CLIENT", "LIST", "TYPE", "foo"),
+            ("CLIENT", "LIST", "TYPE", "master"),
+            ("CLIENT", "LIST", "TYPE", "replica"),
+            ("CLIENT", "LIST", "ID", "abc"),
+            ("CLIENT", "LIST", "ID", "0"),
+            ("CLIENT", "LIST", "ID", "999999"),
+            ("CLIENT", "LIST", "FOO"),
+            ("CLIENT", "LIST", "ID"),
+            ("CLIENT", "HELP"),
+            ("CLIENT", "GETREDIR"),
+            ("CLIENT", "NO-EVICT", "maybe"),
+            ("CLIENT", "NO-EVICT", "on"),
+            ("CLIENT", "NO-EVICT", "off"),
+            ("CLIENT", "REPLY", "maybe"),
+            ("CLIENT", "SETINFO", "lib-name", "x"),
+        ]
+    )
     r.client_setname("me")
     info = r.client_info()
-    fields = ["id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub", "psub",
-              "ssub", "multi", "qbuf", "qbuf-free", "argv-mem", "multi-mem", "rbs", "rbp", "obl",
-              "oll", "omem", "tot-mem", "events", "cmd", "user", "redir", "resp"]
+    fields = [
+        "id",
+        "addr",
+        "laddr",
+        "fd",
+        "name",
+        "age",
+        "idle",
+        "flags",
+        "db",
+        "sub",
+        "psub",
+        "ssub",
+        "multi",
+        "qbuf",
+        "qbuf-free",
+        "argv-mem",
+        "multi-mem",
+        "rbs",
+        "rbp",
+        "obl",
+        "oll",
+        "omem",
+        "tot-mem",
+        "events",
+        "cmd",
+        "user",
+        "redir",
+        "resp",
+    ]
     assert list(info) == fields
     assert info["name"] == "me" and info["cmd"] == "client|info" and info["flags"] == "N"
     assert int(info["id"]) == r.client_id()
@@ -189,23 +250,25 @@ def test_client_setname_getname_id_info_list(diff: Diff, r: redis.Redis) -> None
 
 
 def test_client_kill(diff: Diff, ember: ServerProcess) -> None:
-    diff.many([
-        ("CLIENT", "KILL"),
-        ("CLIENT", "KILL", "1.2.3.4:5"),
-        ("CLIENT", "KILL", "ID", "abc"),
-        ("CLIENT", "KILL", "ID", "0"),
-        ("CLIENT", "KILL", "ID", "-1"),
-        ("CLIENT", "KILL", "ID", "999999"),
-        ("CLIENT", "KILL", "TYPE", "foo"),
-        ("CLIENT", "KILL", "TYPE", "master"),
-        ("CLIENT", "KILL", "SKIPME", "maybe"),
-        ("CLIENT", "KILL", "FOO", "bar"),
-        ("CLIENT", "KILL", "ID"),
-        ("CLIENT", "KILL", "MAXAGE", "1"),
-        ("CLIENT", "KILL", "USER", "nobody"),
-        ("CLIENT", "KILL", "USER", "default", "ID", "999999"),
-        ("CLIENT", "KILL", "LADDR", "1.1.1.1:1"),
-    ])
+    diff.many(
+        [
+            ("CLIENT", "KILL"),
+            ("CLIENT", "KILL", "1.2.3.4:5"),
+            ("CLIENT", "KILL", "ID", "abc"),
+            ("CLIENT", "KILL", "ID", "0"),
+            ("CLIENT", "KILL", "ID", "-1"),
+            ("CLIENT", "KILL", "ID", "999999"),
+            ("CLIENT", "KILL", "TYPE", "foo"),
+            ("CLIENT", "KILL", "TYPE", "master"),
+            ("CLIENT", "KILL", "SKIPME", "maybe"),
+            ("CLIENT", "KILL", "FOO", "bar"),
+            ("CLIENT", "KILL", "ID"),
+            ("CLIENT", "KILL", "MAXAGE", "1"),
+            ("CLIENT", "KILL", "USER", "nobody"),
+            ("CLIENT", "KILL", "USER", "default", "ID", "999999"),
+            ("CLIENT", "KILL", "LADDR", "1.1.1.1:1"),
+        ]
+    )
     victim = socket.create_connection(("127.0.0.1", ember.port), timeout=5)
     victim.sendall(b"CLIENT ID\r\n")
     vid = int(victim.recv(100)[1:-2])
@@ -232,32 +295,36 @@ def test_client_kill(diff: Diff, ember: ServerProcess) -> None:
 
 
 def test_client_reply_off_skip_on(ember: ServerProcess, real_redis: ServerProcess) -> None:
-    payloads = [[b"CLIENT REPLY OFF\r\nPING\r\nSET k v\r\nCLIENT REPLY ON\r\nPING\r\n"],
-                [b"CLIENT REPLY SKIP\r\nPING\r\nPING\r\n"],
-                [b"CLIENT REPLY OFF\r\nCLIENT REPLY SKIP\r\nPING\r\nCLIENT REPLY ON\r\nECHO x\r\n"],
-                [b"CLIENT REPLY SKIP\r\nFOO\r\nECHO y\r\n"]]
+    payloads = [
+        [b"CLIENT REPLY OFF\r\nPING\r\nSET k v\r\nCLIENT REPLY ON\r\nPING\r\n"],
+        [b"CLIENT REPLY SKIP\r\nPING\r\nPING\r\n"],
+        [b"CLIENT REPLY OFF\r\nCLIENT REPLY SKIP\r\nPING\r\nCLIENT REPLY ON\r\nECHO x\r\n"],
+        [b"CLIENT REPLY SKIP\r\nFOO\r\nECHO y\r\n"],
+    ]
     assert raw_many(ember.port, payloads) == raw_many(real_redis.port, payloads)
 
 
 def test_client_pause_parsing(diff: Diff) -> None:
-    diff.many([
-        ("CLIENT", "PAUSE"),
-        ("CLIENT", "PAUSE", "abc"),
-        ("CLIENT", "PAUSE", "-1"),
-        ("CLIENT", "PAUSE", "10", "FOO"),
-        ("CLIENT", "PAUSE", "abc", "FOO"),
-        ("CLIENT", "PAUSE", "10", "ALL", "extra"),
-        ("CLIENT", "PAUSE", "9223372036854775807"),
-        ("CLIENT", "PAUSE", "0"),
-        ("CLIENT", "UNPAUSE"),
-        ("CLIENT", "UNPAUSE", "x"),
-        ("CLIENT", "UNBLOCK"),
-        ("CLIENT", "UNBLOCK", "abc"),
-        ("CLIENT", "UNBLOCK", "999999"),
-        ("CLIENT", "UNBLOCK", "999999", "FOO"),
-        ("CLIENT", "UNBLOCK", "999999", "ERROR"),
-        ("CLIENT", "UNBLOCK", "999999", "TIMEOUT", "x"),
-    ])
+    diff.many(
+        [
+            ("CLIENT", "PAUSE"),
+            ("CLIENT", "PAUSE", "abc"),
+            ("CLIENT", "PAUSE", "-1"),
+            ("CLIENT", "PAUSE", "10", "FOO"),
+            ("CLIENT", "PAUSE", "abc", "FOO"),
+            ("CLIENT", "PAUSE", "10", "ALL", "extra"),
+            ("CLIENT", "PAUSE", "9223372036854775807"),
+            ("CLIENT", "PAUSE", "0"),
+            ("CLIENT", "UNPAUSE"),
+            ("CLIENT", "UNPAUSE", "x"),
+            ("CLIENT", "UNBLOCK"),
+            ("CLIENT", "UNBLOCK", "abc"),
+            ("CLIENT", "UNBLOCK", "999999"),
+            ("CLIENT", "UNBLOCK", "999999", "FOO"),
+            ("CLIENT", "UNBLOCK", "999999", "ERROR"),
+            ("CLIENT", "UNBLOCK", "999999", "TIMEOUT", "x"),
+        ]
+    )
 
 
 def _timed(fn: Callable[[], object]) -> tuple[object, float]:
@@ -313,8 +380,9 @@ def test_client_pause_keeps_order_of_queued_commands(ember: ServerProcess) -> No
     sock.close()
 
 
-def test_maxclients(ember_factory: Callable[..., ServerProcess],
-                    redis_factory: Callable[..., ServerProcess]) -> None:
+def test_maxclients(
+    ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
+) -> None:
     for factory in (ember_factory, redis_factory):
         s = factory("--maxclients", "3")
         keep = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(3)]
@@ -427,7 +495,9 @@ def test_monitor_feed(ember: ServerProcess) -> None:
     sock.close()
 
 
-def test_clearing_requirepass_lets_waiting_clients_in(auth_pair: tuple[ServerProcess, ServerProcess]) -> None:
+def test_clearing_requirepass_lets_waiting_clients_in(
+    auth_pair: tuple[ServerProcess, ServerProcess],
+) -> None:
     for s in auth_pair:
         waiting = socket.create_connection(("127.0.0.1", s.port), timeout=5)
         waiting.sendall(b"GET k\r\n")
@@ -435,7 +505,7 @@ def test_clearing_requirepass_lets_waiting_clients_in(auth_pair: tuple[ServerPro
         admin = socket.create_connection(("127.0.0.1", s.port), timeout=5)
         admin.sendall(b"AUTH s3cret\r\n")
         assert _read_reply(admin) == b"+OK\r\n"
-        admin.sendall(b"CONFIG SET requirepass \"\"\r\n")
+        admin.sendall(b'CONFIG SET requirepass ""\r\n')
         assert _read_reply(admin) == b"+OK\r\n"
         waiting.sendall(b"GET k\r\n")
         assert waiting.recv(100) == b"$-1\r\n", s.kind

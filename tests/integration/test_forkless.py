@@ -76,7 +76,9 @@ def test_latency_events_for_snapshot(ember_factory: Callable[..., ServerProcess]
 
 
 def test_fork_engine_reports_cow_from_smaps(ember_factory: Callable[..., ServerProcess]) -> None:
-    s = ember_factory("--enable-debug-command", "yes", "--bgsave-engine", "fork", "--rdb-key-save-delay", "50")
+    s = ember_factory(
+        "--enable-debug-command", "yes", "--bgsave-engine", "fork", "--rdb-key-save-delay", "50"
+    )
     c = s.client()
     c.execute_command("DEBUG", "POPULATE", 20_000)
     assert c.bgsave()

@@ -14,94 +14,221 @@ from tests.conftest import Diff
 from tests.helpers.servers import ServerProcess
 
 FUNCTION_SEQUENCE = [
-    ('FUNCTION', 'FLUSH'),
-    ('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return {keys, args} end)"),
-    ('FCALL', 'f1', '2', 'a', 'b', 'c', 'd'),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return x end)"),
-    ('FCALL', 'f1', '0'),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function('f1', function(keys, args) error('boom') end)"),
-    ('FCALL', 'f1', '0'),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return redis.call('lpush', keys[1], 'x') end)"),
-    ('SET', 'strk', 'v'),
-    ('FCALL', 'f1', '1', 'strk'),
-    ('FUNCTION', 'LOAD', 'REPLACE', '#!lua name=lib1\nx = 1'),
-    ('FUNCTION', 'LOAD', 'REPLACE', '#!lua name=lib1\nlocal x = 1'),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.call('ping')"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function('f1', function() return 1 end)\nredis.register_function('f1', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function('f 1', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function('f1', 1)"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function{function_name='f1', callback=function() return 1 end, flags={'no-writes'}, description='desc'}"),
-    ('FUNCTION', 'LIST'),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function{function_name='f1', callback=function() return 1 end, flags={'bad-flag'}}"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function{function_name='f1', callback=function() return 1 end, foo=1}"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function{function_name='f1'}"),
-    ('FUNCTION', 'LOAD', 'REPLACE', '#!lua name=lib1\nredis.register_function()'),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function('a','b','c')"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nerror('at load')"),
-    ('FUNCTION', 'LOAD', 'REPLACE', '#!lua name=lib1\nlocal function bad('),
-    ('FUNCTION', 'LOAD', "#!lua\nredis.register_function('f1', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', "#!lua name=bad-name!\nredis.register_function('f1', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', "#!lua name=lib1 foo=bar\nredis.register_function('f1', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', '#!python name=lib1'),
-    ('FUNCTION', 'LOAD', 'no shebang'),
-    ('FUNCTION', 'LOAD', "#!lua name=lib2\nredis.register_function('f1', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', "#!lua name=lib2\nredis.register_function('g1', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', '#!lua name=lib3\nreturn redis.setresp'),
-    ('FUNCTION', 'LOAD', "#!lua name=lib3\nredis.log(redis.LOG_WARNING, 'hi'); redis.register_function('h', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', '#!lua name=lib4\nlocal t = {}; for k,v in pairs(redis) do t[#t+1]=k end'),
-    ('FUNCTION', 'LOAD', "#!lua name=lib6\nredis.register_function('rnames', function() local t = {}; for k,v in pairs(redis) do t[#t+1]=k end; table.sort(t); return t end)"),
-    ('FCALL', 'rnames', '0'),
-    ('FUNCTION', 'LOAD', "#!lua name=lib7\nredis.register_function('gn', function() local t = {}; for k,v in pairs(_G) do t[#t+1]=k end; table.sort(t); return t end)"),
-    ('FCALL', 'gn', '0'),
-    ('FUNCTION', 'LOAD', "#!lua name=lib8\nredis.register_function('kk', function(keys, args) return {type(KEYS), type(ARGV)} end)"),
-    ('FCALL', 'kk', '0'),
-    ('FCALL', 'nosuch', '0'),
-    ('FCALL', 'f1', '-1'),
-    ('FCALL', 'f1', '5', 'a'),
-    ('FCALL', 'f1', 'x'),
-    ('FCALL_RO', 'g1', '0'),
-    ('FCALL', 'G1', '0'),
-    ('FUNCTION', 'DELETE', 'nosuch'),
-    ('FUNCTION', 'STATS'),
-    ('FUNCTION', 'LOAD', 'REPLACE', '#!lua name=zz\nredis.register_function({}, function() return 1 end)'),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=zz\nredis.register_function('x')"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=zz\nredis.register_function({function_name='a', callback=1})"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=zz\nredis.register_function({function_name='a', callback=function() end, flags='no-writes'})"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=zz\nredis.register_function({function_name='a', callback=function() end, description={}})"),
-    ('FUNCTION', 'LOAD', 'REPLACE', '#!lua name=zz\nredis.register_function({callback=function() end})'),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=zz\nredis.register_function({'a'})"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=zz\nredis.register_function({function_name='a', callback=function() end, flags={1}})"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=zz\nredis.register_function({function_name='a', callback=function() end, flags={'no-writes', 'allow-oom','allow-stale','no-cluster','allow-cross-slot-keys'}})"),
-    ('FUNCTION', 'LIST', 'LIBRARYNAME', 'zz'),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=zz\nredis.register_function{function_name='a', callback=function(k, a) return redis.call('set', 'x', 'y') end, flags={'no-writes'}}"),
-    ('FCALL', 'a', '0'),
-    ('FCALL_RO', 'a', '0'),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=zz\nredis.register_function{function_name='a', callback=function(k, a) return redis.call('get', 'x') end}"),
-    ('FCALL_RO', 'a', '0'),
-    ('FUNCTION', 'LOAD', "#!LUA name=up\nredis.register_function('up1', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', "#!lua NAME=up2\nredis.register_function('up2', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', "#!lua name=up3 name=x\nredis.register_function('up3', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', "#!lua name=up\nredis.register_function('up1', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', "#!js name=up9\nredis.register_function('up1', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', "#!lua name=\nredis.register_function('up1', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', "#!lua name=zq\nredis.register_function('up1', function() return 1 end)"),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=zz\nlocal r = redis\nredis.register_function('p', function() return r.call('ping') end)"),
-    ('FCALL', 'p', '0'),
-    ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=zz\nredis.register_function('p2', function() redis.register_function('x', function() end) end)"),
-    ('FCALL', 'p2', '0'),
-    ('FUNCTION', 'FLUSH', 'foo'),
-    ('FUNCTION', 'FLUSH', 'a', 'b'),
-    ('FUNCTION', 'LIST', 'foo'),
-    ('FUNCTION', 'LIST', 'LIBRARYNAME'),
-    ('FUNCTION', 'LIST', 'WITHCODE', 'WITHCODE'),
-    ('FUNCTION', 'RESTORE', 'abc'),
-    ('FUNCTION', 'RESTORE', 'abc', 'foo'),
-    ('FUNCTION', 'DUMP', 'x'),
-    ('FUNCTION', 'LOAD'),
-    ('FUNCTION', 'LOAD', 'foo', 'bar'),
-    ('FUNCTION', 'FLUSH'),
-    ('FUNCTION', 'LOAD', "#!lua name=d1\nredis.register_function('d1', function() return 1 end)"),
-    ('FUNCTION', 'DUMP'),
+    ("FUNCTION", "FLUSH"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return {keys, args} end)",
+    ),
+    ("FCALL", "f1", "2", "a", "b", "c", "d"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return x end)",
+    ),
+    ("FCALL", "f1", "0"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=lib1\nredis.register_function('f1', function(keys, args) error('boom') end)",
+    ),
+    ("FCALL", "f1", "0"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return redis.call('lpush', keys[1], 'x') end)",
+    ),
+    ("SET", "strk", "v"),
+    ("FCALL", "f1", "1", "strk"),
+    ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lib1\nx = 1"),
+    ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lib1\nlocal x = 1"),
+    ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lib1\nredis.call('ping')"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=lib1\nredis.register_function('f1', function() return 1 end)\nredis.register_function('f1', function() return 1 end)",
+    ),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=lib1\nredis.register_function('f 1', function() return 1 end)",
+    ),
+    ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lib1\nredis.register_function('f1', 1)"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=lib1\nredis.register_function{function_name='f1', callback=function() return 1 end, flags={'no-writes'}, description='desc'}",
+    ),
+    ("FUNCTION", "LIST"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=lib1\nredis.register_function{function_name='f1', callback=function() return 1 end, flags={'bad-flag'}}",
+    ),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=lib1\nredis.register_function{function_name='f1', callback=function() return 1 end, foo=1}",
+    ),
+    ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lib1\nredis.register_function{function_name='f1'}"),
+    ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lib1\nredis.register_function()"),
+    ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lib1\nredis.register_function('a','b','c')"),
+    ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lib1\nerror('at load')"),
+    ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lib1\nlocal function bad("),
+    ("FUNCTION", "LOAD", "#!lua\nredis.register_function('f1', function() return 1 end)"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=bad-name!\nredis.register_function('f1', function() return 1 end)",
+    ),
+    (
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=lib1 foo=bar\nredis.register_function('f1', function() return 1 end)",
+    ),
+    ("FUNCTION", "LOAD", "#!python name=lib1"),
+    ("FUNCTION", "LOAD", "no shebang"),
+    ("FUNCTION", "LOAD", "#!lua name=lib2\nredis.register_function('f1', function() return 1 end)"),
+    ("FUNCTION", "LOAD", "#!lua name=lib2\nredis.register_function('g1', function() return 1 end)"),
+    ("FUNCTION", "LOAD", "#!lua name=lib3\nreturn redis.setresp"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=lib3\nredis.log(redis.LOG_WARNING, 'hi'); redis.register_function('h', function() return 1 end)",
+    ),
+    ("FUNCTION", "LOAD", "#!lua name=lib4\nlocal t = {}; for k,v in pairs(redis) do t[#t+1]=k end"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=lib6\nredis.register_function('rnames', function() local t = {}; for k,v in pairs(redis) do t[#t+1]=k end; table.sort(t); return t end)",
+    ),
+    ("FCALL", "rnames", "0"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=lib7\nredis.register_function('gn', function() local t = {}; for k,v in pairs(_G) do t[#t+1]=k end; table.sort(t); return t end)",
+    ),
+    ("FCALL", "gn", "0"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=lib8\nredis.register_function('kk', function(keys, args) return {type(KEYS), type(ARGV)} end)",
+    ),
+    ("FCALL", "kk", "0"),
+    ("FCALL", "nosuch", "0"),
+    ("FCALL", "f1", "-1"),
+    ("FCALL", "f1", "5", "a"),
+    ("FCALL", "f1", "x"),
+    ("FCALL_RO", "g1", "0"),
+    ("FCALL", "G1", "0"),
+    ("FUNCTION", "DELETE", "nosuch"),
+    ("FUNCTION", "STATS"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=zz\nredis.register_function({}, function() return 1 end)",
+    ),
+    ("FUNCTION", "LOAD", "REPLACE", "#!lua name=zz\nredis.register_function('x')"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=zz\nredis.register_function({function_name='a', callback=1})",
+    ),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=zz\nredis.register_function({function_name='a', callback=function() end, flags='no-writes'})",
+    ),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=zz\nredis.register_function({function_name='a', callback=function() end, description={}})",
+    ),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=zz\nredis.register_function({callback=function() end})",
+    ),
+    ("FUNCTION", "LOAD", "REPLACE", "#!lua name=zz\nredis.register_function({'a'})"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=zz\nredis.register_function({function_name='a', callback=function() end, flags={1}})",
+    ),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=zz\nredis.register_function({function_name='a', callback=function() end, flags={'no-writes', 'allow-oom','allow-stale','no-cluster','allow-cross-slot-keys'}})",
+    ),
+    ("FUNCTION", "LIST", "LIBRARYNAME", "zz"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=zz\nredis.register_function{function_name='a', callback=function(k, a) return redis.call('set', 'x', 'y') end, flags={'no-writes'}}",
+    ),
+    ("FCALL", "a", "0"),
+    ("FCALL_RO", "a", "0"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=zz\nredis.register_function{function_name='a', callback=function(k, a) return redis.call('get', 'x') end}",
+    ),
+    ("FCALL_RO", "a", "0"),
+    ("FUNCTION", "LOAD", "#!LUA name=up\nredis.register_function('up1', function() return 1 end)"),
+    ("FUNCTION", "LOAD", "#!lua NAME=up2\nredis.register_function('up2', function() return 1 end)"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=up3 name=x\nredis.register_function('up3', function() return 1 end)",
+    ),
+    ("FUNCTION", "LOAD", "#!lua name=up\nredis.register_function('up1', function() return 1 end)"),
+    ("FUNCTION", "LOAD", "#!js name=up9\nredis.register_function('up1', function() return 1 end)"),
+    ("FUNCTION", "LOAD", "#!lua name=\nredis.register_function('up1', function() return 1 end)"),
+    ("FUNCTION", "LOAD", "#!lua name=zq\nredis.register_function('up1', function() return 1 end)"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=zz\nlocal r = redis\nredis.register_function('p', function() return r.call('ping') end)",
+    ),
+    ("FCALL", "p", "0"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=zz\nredis.register_function('p2', function() redis.register_function('x', function() end) end)",
+    ),
+    ("FCALL", "p2", "0"),
+    ("FUNCTION", "FLUSH", "foo"),
+    ("FUNCTION", "FLUSH", "a", "b"),
+    ("FUNCTION", "LIST", "foo"),
+    ("FUNCTION", "LIST", "LIBRARYNAME"),
+    ("FUNCTION", "LIST", "WITHCODE", "WITHCODE"),
+    ("FUNCTION", "RESTORE", "abc"),
+    ("FUNCTION", "RESTORE", "abc", "foo"),
+    ("FUNCTION", "DUMP", "x"),
+    ("FUNCTION", "LOAD"),
+    ("FUNCTION", "LOAD", "foo", "bar"),
+    ("FUNCTION", "FLUSH"),
+    ("FUNCTION", "LOAD", "#!lua name=d1\nredis.register_function('d1', function() return 1 end)"),
+    ("FUNCTION", "DUMP"),
 ]
 
 LIB = "#!lua name=mylib\nredis.register_function('myset', function(keys, args) return redis.call('set', keys[1], args[1]) end)\nredis.register_function{function_name='myget', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}, description='read'}"
@@ -137,7 +264,11 @@ def test_function_sequence(diff: Diff) -> None:
 def test_function_list_and_stats(diff: Diff) -> None:
     _flush_functions(diff)
     diff("FUNCTION", "LOAD", LIB)
-    diff("FUNCTION", "LOAD", "#!lua name=other\nredis.register_function('o1', function() return 1 end)")
+    diff(
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=other\nredis.register_function('o1', function() return 1 end)",
+    )
     _list(diff)
     _list(diff, "WITHCODE")
     _list(diff, "LIBRARYNAME", "my*")
@@ -178,7 +309,11 @@ def test_dump_restore_across_servers(r: redis.Redis, rr: redis.Redis, diff: Diff
     diff("FUNCTION", "RESTORE", b"")
     # a library whose function collides with another library's function
     diff("FUNCTION", "FLUSH")
-    diff("FUNCTION", "LOAD", "#!lua name=clash\nredis.register_function('myset', function() return 1 end)")
+    diff(
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=clash\nredis.register_function('myset', function() return 1 end)",
+    )
     diff("FUNCTION", "RESTORE", payload_ember, "REPLACE")
     _list(diff)
     _flush_functions(diff)
@@ -221,7 +356,9 @@ def test_functions_survive_restart_aof(ember_factory: Callable[..., ServerProces
     s = ember_factory("--appendonly", "yes", "--appendfsync", "always", sub="aof")
     c = s.client()
     c.execute_command("FUNCTION", "LOAD", LIB)
-    c.execute_command("FUNCTION", "LOAD", "#!lua name=gone\nredis.register_function('g', function() return 1 end)")
+    c.execute_command(
+        "FUNCTION", "LOAD", "#!lua name=gone\nredis.register_function('g', function() return 1 end)"
+    )
     c.execute_command("FUNCTION", "DELETE", "gone")
     c.execute_command("FCALL", "myset", "1", "k", "v")
     data = b"".join(f.read_bytes() for f in sorted((s.dir / "appendonlydir").glob("*.incr.aof")))
@@ -253,7 +390,9 @@ def test_function_kill_and_stats(
     s = factory("--busy-reply-threshold", "100")
     setup = _cl(s)
     setup.execute_command(
-        "FUNCTION", "LOAD", "#!lua name=busy\nredis.register_function('spin', function() while true do end end)"
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=busy\nredis.register_function('spin', function() while true do end end)",
     )
     runner = _cl(s, 30)
     out: list[Any] = []
@@ -275,7 +414,10 @@ def test_function_kill_and_stats(
             busy = str(e)
             break
         time.sleep(0.05)
-    assert busy == "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+    assert (
+        busy
+        == "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+    )
     stats = setup.execute_command("FUNCTION", "STATS")
     running = stats[b"running_script"]
     assert running[b"name"] == b"spin"
@@ -286,7 +428,9 @@ def test_function_kill_and_stats(
     assert setup.execute_command("FUNCTION", "KILL") == b"OK"
     t.join(10)
     assert out and out[0][0] == "err"
-    assert out[0][1] == "Script killed by user with SCRIPT KILL... script: spin, on @user_function:2."
+    assert (
+        out[0][1] == "Script killed by user with SCRIPT KILL... script: spin, on @user_function:2."
+    )
     assert setup.execute_command("FUNCTION", "STATS")[b"running_script"] is None
     with pytest.raises(redis.ResponseError, match="NOTBUSY"):
         setup.execute_command("FUNCTION", "KILL")

@@ -162,7 +162,22 @@ def test_far_points_and_poles(diff: Diff) -> None:
 
 
 def test_non_geo_scores(diff: Diff) -> None:
-    diff("ZADD", "z", -5, "neg", 1e30, "huge", 4503599627370496, "b52", 0.5, "half", "-inf", "minf", 3, "three")
+    diff(
+        "ZADD",
+        "z",
+        -5,
+        "neg",
+        1e30,
+        "huge",
+        4503599627370496,
+        "b52",
+        0.5,
+        "half",
+        "-inf",
+        "minf",
+        3,
+        "three",
+    )
     names = ["neg", "huge", "b52", "half", "minf", "three"]
     diff("GEOPOS", "z", *names)
     diff("GEOHASH", "z", *names)
@@ -195,8 +210,13 @@ _SEARCH_OPTS: list[tuple[Any, ...]] = [
 @pytest.mark.parametrize("opts", _SEARCH_OPTS)
 def test_geosearch_options(diff: Diff, opts: tuple[Any, ...]) -> None:
     _load(diff)
-    for shape in (("BYRADIUS", 200, "km"), ("BYBOX", 400, 300, "km"), ("BYRADIUS", 120000, "m"),
-                  ("BYBOX", 90, 150, "mi"), ("BYRADIUS", 0, "km")):
+    for shape in (
+        ("BYRADIUS", 200, "km"),
+        ("BYBOX", 400, 300, "km"),
+        ("BYRADIUS", 120000, "m"),
+        ("BYBOX", 90, 150, "mi"),
+        ("BYRADIUS", 0, "km"),
+    ):
         diff("GEOSEARCH", "Sicily", "FROMLONLAT", 15, 37, *shape, *opts)
         diff("GEOSEARCH", "Sicily", "FROMMEMBER", "Palermo", *shape, *opts)
     diff("GEORADIUS", "Sicily", 15, 37, 200, "km", *opts)
@@ -209,15 +229,51 @@ def test_search_store(diff: Diff) -> None:
     _load(diff)
     diff("GEOSEARCHSTORE", "dst", "Sicily", "FROMLONLAT", 15, 37, "BYRADIUS", 200, "km")
     _zset_state(diff, "dst")
-    diff("GEOSEARCHSTORE", "dst", "Sicily", "FROMLONLAT", 15, 37, "BYBOX", 400, 400, "km", "STOREDIST", "DESC", "COUNT", 3)
+    diff(
+        "GEOSEARCHSTORE",
+        "dst",
+        "Sicily",
+        "FROMLONLAT",
+        15,
+        37,
+        "BYBOX",
+        400,
+        400,
+        "km",
+        "STOREDIST",
+        "DESC",
+        "COUNT",
+        3,
+    )
     _zset_state(diff, "dst")
-    diff("GEOSEARCHSTORE", "dst2", "Sicily", "FROMMEMBER", "Palermo", "BYRADIUS", 1, "km", "STOREDIST")
+    diff(
+        "GEOSEARCHSTORE",
+        "dst2",
+        "Sicily",
+        "FROMMEMBER",
+        "Palermo",
+        "BYRADIUS",
+        1,
+        "km",
+        "STOREDIST",
+    )
     _zset_state(diff, "dst2")
     diff("GEORADIUS", "Sicily", 15, 37, 200, "km", "STORE", "st")
     _zset_state(diff, "st")
     diff("GEORADIUS", "Sicily", 15, 37, 200, "mi", "STOREDIST", "sd", "COUNT", 2)
     _zset_state(diff, "sd")
-    diff("GEORADIUSBYMEMBER", "Sicily", "Palermo", 300, "km", "STORE", "st", "STOREDIST", "sd2", "ASC")
+    diff(
+        "GEORADIUSBYMEMBER",
+        "Sicily",
+        "Palermo",
+        300,
+        "km",
+        "STORE",
+        "st",
+        "STOREDIST",
+        "sd2",
+        "ASC",
+    )
     _zset_state(diff, "st", "sd2")
     diff("SET", "st", "x", "EX", 100)
     diff("GEORADIUS", "Sicily", 0, 0, 1, "km", "STORE", "st")  # empty result deletes
@@ -246,7 +302,17 @@ def test_search_missing_key(diff: Diff) -> None:
     [
         ("GEOSEARCH", "Sicily", "FROMLONLAT", 15, 37, "FROMMEMBER", "Palermo", "BYRADIUS", 1, "km"),
         ("GEOSEARCH", "Sicily", "FROMMEMBER", "Palermo", "FROMLONLAT", 15, 37, "BYRADIUS", 1, "km"),
-        ("GEOSEARCH", "Sicily", "FROMMEMBER", "Palermo", "FROMMEMBER", "Catania", "BYRADIUS", 1, "km"),
+        (
+            "GEOSEARCH",
+            "Sicily",
+            "FROMMEMBER",
+            "Palermo",
+            "FROMMEMBER",
+            "Catania",
+            "BYRADIUS",
+            1,
+            "km",
+        ),
         ("GEOSEARCH", "Sicily", "BYRADIUS", 1, "km", "ASC", "WITHDIST"),
         ("GEOSEARCH", "Sicily", "FROMLONLAT", 15, 37, "ASC", "WITHDIST"),
         ("geosearch", "Sicily", "FROMLONLAT", 15, 37, "ASC", "WITHDIST"),
@@ -312,19 +378,57 @@ def test_search_wrongtype(diff: Diff) -> None:
 
 
 def test_huge_radius_and_poles(diff: Diff) -> None:
-    pts = [(float(lon), float(lat), f"p{lon}_{lat}") for lon in range(-180, 181, 30) for lat in range(-80, 81, 20)]
+    pts = [
+        (float(lon), float(lat), f"p{lon}_{lat}")
+        for lon in range(-180, 181, 30)
+        for lat in range(-80, 81, 20)
+    ]
     _load(diff, "w", pts)
     for center in ((0, 0), (179, 84), (-179, -84), (90, 85.05), (-180, 0)):
         for radius in (100, 2000, 6000, 15000, 20000, 40000):
-            diff("GEOSEARCH", "w", "FROMLONLAT", *center, "BYRADIUS", radius, "km", "ASC", "WITHDIST", "WITHCOORD")
-            diff("GEOSEARCH", "w", "FROMLONLAT", *center, "BYBOX", radius, radius / 2, "km", "DESC", "WITHHASH")
+            diff(
+                "GEOSEARCH",
+                "w",
+                "FROMLONLAT",
+                *center,
+                "BYRADIUS",
+                radius,
+                "km",
+                "ASC",
+                "WITHDIST",
+                "WITHCOORD",
+            )
+            diff(
+                "GEOSEARCH",
+                "w",
+                "FROMLONLAT",
+                *center,
+                "BYBOX",
+                radius,
+                radius / 2,
+                "km",
+                "DESC",
+                "WITHHASH",
+            )
 
 
 def test_coordinates_resp3_text(ember: ServerProcess, real_redis: ServerProcess) -> None:
     cmds = [
         ["GEOADD", "rk", "13.361389", "38.115556", "Palermo", "-0.0000001", "0", "zero"],
         ["GEOPOS", "rk", "Palermo", "zero", "nope"],
-        ["GEOSEARCH", "rk", "FROMLONLAT", "13", "38", "BYRADIUS", "500", "km", "WITHCOORD", "WITHDIST", "ASC"],
+        [
+            "GEOSEARCH",
+            "rk",
+            "FROMLONLAT",
+            "13",
+            "38",
+            "BYRADIUS",
+            "500",
+            "km",
+            "WITHCOORD",
+            "WITHDIST",
+            "ASC",
+        ],
         ["GEODIST", "rk", "Palermo", "zero", "km"],
         ["DEL", "rk"],
     ]
@@ -335,7 +439,10 @@ def _raw_session(port: int, cmds: list[list[str]]) -> list[bytes]:
     out = []
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         for cmd in [["HELLO", "3"], *cmds]:
-            s.sendall(b"*%d\r\n" % len(cmd) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a.encode()) for a in cmd))
+            s.sendall(
+                b"*%d\r\n" % len(cmd)
+                + b"".join(b"$%d\r\n%s\r\n" % (len(a), a.encode()) for a in cmd)
+            )
             reader = hiredis.Reader()
             buf = b""
             while True:
@@ -385,7 +492,9 @@ _lon = st.floats(-180, 180, allow_nan=False)
 _lat = st.floats(-85.05112878, 85.05112878, allow_nan=False)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     points=st.lists(st.tuples(_lon, _lat), min_size=1, max_size=40),
     center=st.tuples(_lon, _lat),
@@ -413,8 +522,28 @@ def test_random_searches(
     opts = ("WITHDIST", "WITHCOORD", "WITHHASH", "ASC", *cnt)
     c = (repr(center[0]), repr(center[1]))
     diff("GEOSEARCH", "g", "FROMLONLAT", *c, "BYRADIUS", repr(radius * scale), unit, *opts)
-    diff("GEOSEARCH", "g", "FROMLONLAT", *c, "BYBOX", repr(box[0] * scale), repr(box[1] * scale), unit, *opts)
-    diff("GEOSEARCH", "g", "FROMMEMBER", "m0", "BYRADIUS", repr(radius * scale), unit, "WITHDIST", "DESC")
+    diff(
+        "GEOSEARCH",
+        "g",
+        "FROMLONLAT",
+        *c,
+        "BYBOX",
+        repr(box[0] * scale),
+        repr(box[1] * scale),
+        unit,
+        *opts,
+    )
+    diff(
+        "GEOSEARCH",
+        "g",
+        "FROMMEMBER",
+        "m0",
+        "BYRADIUS",
+        repr(radius * scale),
+        unit,
+        "WITHDIST",
+        "DESC",
+    )
     diff("GEORADIUS", "g", *c, repr(radius * scale), unit, "WITHDIST", *cnt)
     diff("GEODIST", "g", "m0", f"m{len(points) - 1}", unit)
     diff("GEOPOS", "g", "m0")
@@ -429,7 +558,9 @@ def test_equal_distances_order(diff: Diff) -> None:
     diff("GEOADD", "g", *args)
     for count in (1, 2, 5, 6, 7, 8, 20, 41, 59, 60, 100):
         for order in ("ASC", "DESC"):
-            diff("GEOSEARCH", "g", "FROMLONLAT", 10, 10, "BYRADIUS", 10, "km", "COUNT", count, order)
+            diff(
+                "GEOSEARCH", "g", "FROMLONLAT", 10, 10, "BYRADIUS", 10, "km", "COUNT", count, order
+            )
             diff("GEORADIUS", "g", 10.001, 10, 10, "km", "COUNT", count, order, "WITHDIST")
     diff("GEOSEARCH", "g", "FROMLONLAT", 10, 10, "BYRADIUS", 10, "km", "ASC")
     diff("GEOSEARCH", "g", "FROMLONLAT", 10, 10, "BYRADIUS", 10, "km", "DESC")

@@ -36,7 +36,9 @@ class Resp3:
 
     def __call__(self, *args: Any) -> bytes:
         parts = [str(a).encode() if not isinstance(a, bytes) else a for a in args]
-        self.sock.sendall(b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
+        self.sock.sendall(
+            b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+        )
         reader = hiredis.Reader()
         buf = b""
         while True:
@@ -173,8 +175,14 @@ def test_hincrbyfloat_random_sums(rd: RawDiff) -> None:
     rnd = random.Random(7)
     for i in range(150):
         digits = rnd.randrange(0, 20)
-        a = rnd.choice([f"{rnd.uniform(-1e6, 1e6):.{digits}f}", str(rnd.randrange(-10**12, 10**12)),
-                        f"{rnd.uniform(-1, 1):.17g}", f"{rnd.randrange(1, 999)}e{rnd.randrange(-30, 30)}"])
+        a = rnd.choice(
+            [
+                f"{rnd.uniform(-1e6, 1e6):.{digits}f}",
+                str(rnd.randrange(-(10**12), 10**12)),
+                f"{rnd.uniform(-1, 1):.17g}",
+                f"{rnd.randrange(1, 999)}e{rnd.randrange(-30, 30)}",
+            ]
+        )
         rd("HINCRBYFLOAT", "h", f"f{i % 5}", a)
 
 
@@ -239,9 +247,16 @@ def test_failed_commands_change_nothing(rd: RawDiff, r: redis.Redis, rr: redis.R
     for c in (r, rr):
         w = c.pipeline(transaction=True)
         w.watch("h")
-        for bad in (("HINCRBY", "h", "b", 1), ("HINCRBYFLOAT", "h", "b", 1), ("HINCRBY", "h", "a", "x"),
-                    ("HSET", "h", "a"), ("HINCRBY", "h", "a", 9223372036854775807), ("HDEL", "h", "zz"),
-                    ("HSETNX", "h", "a", "2"), ("HINCRBYFLOAT", "h", "a", "inf")):
+        for bad in (
+            ("HINCRBY", "h", "b", 1),
+            ("HINCRBYFLOAT", "h", "b", 1),
+            ("HINCRBY", "h", "a", "x"),
+            ("HSET", "h", "a"),
+            ("HINCRBY", "h", "a", 9223372036854775807),
+            ("HDEL", "h", "zz"),
+            ("HSETNX", "h", "a", "2"),
+            ("HINCRBYFLOAT", "h", "a", "inf"),
+        ):
             raw(c, *bad)
         w.multi()
         w.hgetall("h")
@@ -279,7 +294,9 @@ def test_hrandfield(rd: RawDiff, ember: ServerProcess) -> None:
         three = raw(r, "HRANDFIELD", "h", 3)[1]
         assert len(set(three)) == 3 and set(three) <= set(h)
         many = raw(r, "HRANDFIELD", "h", -20, "WITHVALUES")[1]
-        assert len(many) == 40 and all(h[f] == v for f, v in zip(many[::2], many[1::2], strict=True))
+        assert len(many) == 40 and all(
+            h[f] == v for f, v in zip(many[::2], many[1::2], strict=True)
+        )
     seen = set(raw(r, "HRANDFIELD", "h", -500)[1])
     assert seen == set(h)  # negative counts sample with replacement from the whole hash
 
@@ -368,9 +385,17 @@ def test_propagation_matches_redis_aof(
     ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
 ) -> None:
     cmds = [
-        ("HSET", "h", "a", "1", "b", "2"), ("HMSET", "h", "c", "3"), ("HSETNX", "h", "a", "9"),
-        ("HSETNX", "h", "d", "4"), ("HINCRBY", "h", "a", 10), ("HINCRBYFLOAT", "h", "f", "0.1"),
-        ("HINCRBYFLOAT", "h", "f", "1e3"), ("HINCRBYFLOAT", "h", "g", "5.0e3"), ("HDEL", "h", "zz"),
-        ("HDEL", "h", "a", "b"), ("HINCRBY", "h", "c", "x"), ("HDEL", "h", "c", "d", "f", "g"),
+        ("HSET", "h", "a", "1", "b", "2"),
+        ("HMSET", "h", "c", "3"),
+        ("HSETNX", "h", "a", "9"),
+        ("HSETNX", "h", "d", "4"),
+        ("HINCRBY", "h", "a", 10),
+        ("HINCRBYFLOAT", "h", "f", "0.1"),
+        ("HINCRBYFLOAT", "h", "f", "1e3"),
+        ("HINCRBYFLOAT", "h", "g", "5.0e3"),
+        ("HDEL", "h", "zz"),
+        ("HDEL", "h", "a", "b"),
+        ("HINCRBY", "h", "c", "x"),
+        ("HDEL", "h", "c", "d", "f", "g"),
     ]
     same_aof_after(ember_factory, redis_factory, cmds)

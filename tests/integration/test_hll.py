@@ -19,7 +19,9 @@ HDR = 16
 def _same_value(r: redis.Redis, rr: redis.Redis, *keys: str) -> None:
     for k in keys:
         a, b = r.get(k), rr.get(k)
-        assert a == b, f"{k}: ember {a[:40] if a else a!r}... ({len(a or b'')}) != redis ({len(b or b'')})"
+        assert a == b, (
+            f"{k}: ember {a[:40] if a else a!r}... ({len(a or b'')}) != redis ({len(b or b'')})"
+        )
 
 
 def _pfadd_both(r: redis.Redis, rr: redis.Redis, key: str, elements: list[Any]) -> None:
@@ -91,7 +93,17 @@ def test_bytes_identical_one_by_one(r: redis.Redis, rr: redis.Redis, diff: Diff)
 
 
 def test_binary_and_long_elements(r: redis.Redis, rr: redis.Redis, diff: Diff) -> None:
-    elems = [b"", b"\x00", b"\xff" * 7, b"a" * 8, b"b" * 9, b"c" * 15, b"d" * 16, b"e" * 17, bytes(range(256)) * 3]
+    elems = [
+        b"",
+        b"\x00",
+        b"\xff" * 7,
+        b"a" * 8,
+        b"b" * 9,
+        b"c" * 15,
+        b"d" * 16,
+        b"e" * 17,
+        bytes(range(256)) * 3,
+    ]
     _pfadd_both(r, rr, "h", elems)
     _same_value(r, rr, "h")
     diff("PFCOUNT", "h")
@@ -100,7 +112,9 @@ def test_binary_and_long_elements(r: redis.Redis, rr: redis.Redis, diff: Diff) -
 
 
 @pytest.mark.parametrize("maxbytes", [0, 100, 700, 5000])
-def test_sparse_max_bytes_config(r: redis.Redis, rr: redis.Redis, diff: Diff, maxbytes: int) -> None:
+def test_sparse_max_bytes_config(
+    r: redis.Redis, rr: redis.Redis, diff: Diff, maxbytes: int
+) -> None:
     for c in (r, rr):
         c.config_set("hll-sparse-max-bytes", maxbytes)
     try:
@@ -410,7 +424,9 @@ def test_keyspace_events(r: redis.Redis, rr: redis.Redis) -> None:
 # ------------------------------------------------------------------ randomized
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     batches=st.lists(
         st.lists(st.binary(max_size=12), max_size=40),
@@ -487,7 +503,9 @@ def test_aof_replay_reproduces_values(ember_factory: Any) -> None:
     c.bitfield("b").incrby("u8", 0, 5).overflow("FAIL").incrby("u2", 50, 9).execute()
     c.bitop("XOR", "b2", "b", "h")
     c.execute_command("GEOADD", "g", "CH", 13.36, 38.11, "Palermo", 15.08, 37.5, "Catania")
-    c.execute_command("GEOSEARCHSTORE", "gs", "g", "FROMLONLAT", 15, 37, "BYRADIUS", 200, "km", "STOREDIST")
+    c.execute_command(
+        "GEOSEARCHSTORE", "gs", "g", "FROMLONLAT", 15, 37, "BYRADIUS", 200, "km", "STOREDIST"
+    )
     before = {k: c.dump(k) for k in c.keys()}
     c.close()
     s.stop()

@@ -440,11 +440,16 @@ def test_fifo_order_of_blocked_clients(ember: ServerProcess, real_redis: ServerP
     assert res[0] == [("ok", [b"q", b"a"]), ("ok", [b"q", b"b"]), ("ok", [b"q", b"c"])]
 
 
-def test_timeout_and_zero_timeout_inside_multi(ember: ServerProcess, real_redis: ServerProcess) -> None:
+def test_timeout_and_zero_timeout_inside_multi(
+    ember: ServerProcess, real_redis: ServerProcess
+) -> None:
     def sc(srv: ServerProcess, c: redis.Redis) -> Any:
         t0 = time.monotonic()
-        out = [raw(c, "BLPOP", "none", "0.2"), raw(c, "BLMOVE", "none", "x", "LEFT", "LEFT", "0.1"),
-               raw(c, "BLMPOP", "0.1", 1, "none", "LEFT")]
+        out = [
+            raw(c, "BLPOP", "none", "0.2"),
+            raw(c, "BLMOVE", "none", "x", "LEFT", "LEFT", "0.1"),
+            raw(c, "BLMPOP", "0.1", 1, "none", "LEFT"),
+        ]
         elapsed = time.monotonic() - t0
         assert 0.35 <= elapsed < 5
         # inside MULTI blocking commands never block: they reply like a timeout at once
@@ -462,7 +467,9 @@ def test_timeout_and_zero_timeout_inside_multi(ember: ServerProcess, real_redis:
     assert res[0] == ("ok", None)
 
 
-def test_wakeups_by_multi_rename_swapdb_and_move(ember: ServerProcess, real_redis: ServerProcess) -> None:
+def test_wakeups_by_multi_rename_swapdb_and_move(
+    ember: ServerProcess, real_redis: ServerProcess
+) -> None:
     def sc(srv: ServerProcess, c: redis.Redis) -> Any:
         out = []
         # pushes inside MULTI are served after EXEC, from the key that became ready first
@@ -490,7 +497,10 @@ def test_wakeups_by_multi_rename_swapdb_and_move(ember: ServerProcess, real_redi
         out.append(b.join())
         out.append(raw(c, "LRANGE", "sw", 0, -1))
         # MOVE from another db
-        b = Blocker(srv, c, )
+        b = Blocker(
+            srv,
+            c,
+        )
         b.start("BLPOP", "mv", 10)
         c1.rpush("mv", "m")
         c1.move("mv", 0)
@@ -565,7 +575,10 @@ def test_client_unblock(ember: ServerProcess, real_redis: ServerProcess) -> None
             c.execute_command("CLIENT", "UNBLOCK", cid, "ERROR" if _ == "blmove" else "TIMEOUT")
         return b.join()
 
-    assert both(ember, real_redis, sc) == [("ok", None), ("err", "UNBLOCKED client unblocked via CLIENT UNBLOCK")]
+    assert both(ember, real_redis, sc) == [
+        ("ok", None),
+        ("err", "UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+    ]
 
 
 # ------------------------------------------------------------------------------ propagation

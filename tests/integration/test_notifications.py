@@ -16,7 +16,9 @@ from tests.helpers.servers import ServerProcess
 
 
 @pytest.fixture
-def servers(r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess) -> Iterator[tuple[int, int]]:
+def servers(
+    r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess
+) -> Iterator[tuple[int, int]]:
     yield ember.port, real_redis.port
     for c in (r, rr):
         c.config_set("notify-keyspace-events", "")
@@ -27,8 +29,14 @@ def servers(r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: S
 PONG2 = b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"
 
 
-def _events(port: int, flags: str, cmds: list[tuple[Any, ...]], resp3: bool = False,
-            pattern: str = "__key*__:*", sleep_before: float = 0.0) -> list[bytes]:
+def _events(
+    port: int,
+    flags: str,
+    cmds: list[tuple[Any, ...]],
+    resp3: bool = False,
+    pattern: str = "__key*__:*",
+    sleep_before: float = 0.0,
+) -> list[bytes]:
     """The messages a PSUBSCRIBE-r receives while another client runs ``cmds``."""
     ctl, sub = Raw(port), Raw(port)
     try:
@@ -54,7 +62,9 @@ def _events(port: int, flags: str, cmds: list[tuple[Any, ...]], resp3: bool = Fa
         sub.close()
 
 
-def _same_events(servers: tuple[int, int], flags: str, cmds: list[tuple[Any, ...]], **kw: Any) -> list[bytes]:
+def _same_events(
+    servers: tuple[int, int], flags: str, cmds: list[tuple[Any, ...]], **kw: Any
+) -> list[bytes]:
     got = _events(servers[0], flags, cmds, **kw)
     want = _events(servers[1], flags, cmds, **kw)
     assert got == want, f"flags={flags}\nember={got}\nredis={want}"
@@ -66,8 +76,30 @@ def _same_events(servers: tuple[int, int], flags: str, cmds: list[tuple[Any, ...
 
 @pytest.mark.parametrize(
     "value",
-    ["KEA", "Ex", "AKE", "gx$", "A", "An", "Anm", "Km", "g$lshzxetd", "g$lshzxetdn", "E", "K", "",
-     "x", "KA", "m", "Kn", "nd", "KEg$lshzxet", "EKmnxe", "$$$K", "tdlhs"],
+    [
+        "KEA",
+        "Ex",
+        "AKE",
+        "gx$",
+        "A",
+        "An",
+        "Anm",
+        "Km",
+        "g$lshzxetd",
+        "g$lshzxetdn",
+        "E",
+        "K",
+        "",
+        "x",
+        "KA",
+        "m",
+        "Kn",
+        "nd",
+        "KEg$lshzxet",
+        "EKmnxe",
+        "$$$K",
+        "tdlhs",
+    ],
 )
 def test_config_canonical_form(diff: Diff, servers: tuple[int, int], value: str) -> None:
     diff("CONFIG", "SET", "notify-keyspace-events", value)
@@ -148,7 +180,9 @@ STRING_AND_GENERIC = [
 ]
 
 
-@pytest.mark.parametrize("flags", ["KEA", "KA", "EA", "KEAn", "Kg", "E$", "Kx", "KEn", "KEgn", "A", "K"])
+@pytest.mark.parametrize(
+    "flags", ["KEA", "KA", "EA", "KEAn", "Kg", "E$", "Kx", "KEn", "KEgn", "A", "K"]
+)
 def test_string_and_generic_events(servers: tuple[int, int], flags: str) -> None:
     events = _same_events(servers, flags, STRING_AND_GENERIC)
     if "A" in flags and ("K" in flags or "E" in flags):
@@ -156,30 +190,54 @@ def test_string_and_generic_events(servers: tuple[int, int], flags: str) -> None
 
 
 def test_list_events(servers: tuple[int, int]) -> None:
-    _same_events(servers, "KEAn", [
-        ("LPUSH", "l", "a", "b"), ("RPUSH", "l", "c"), ("LPOP", "l"), ("RPOP", "l"), ("LPOP", "l"),
-        ("RPUSH", "l", "x"), ("LPUSHX", "nol", "a"), ("DEL", "l"),
-    ])
+    _same_events(
+        servers,
+        "KEAn",
+        [
+            ("LPUSH", "l", "a", "b"),
+            ("RPUSH", "l", "c"),
+            ("LPOP", "l"),
+            ("RPOP", "l"),
+            ("LPOP", "l"),
+            ("RPUSH", "l", "x"),
+            ("LPUSHX", "nol", "a"),
+            ("DEL", "l"),
+        ],
+    )
 
 
 def test_new_key_event_order(servers: tuple[int, int]) -> None:
-    events = _same_events(servers, "KEn$g", [("SET", "a", "1"), ("SET", "a", "2"), ("INCR", "c"), ("RENAME", "a", "b"), ("COPY", "b", "a")])
+    events = _same_events(
+        servers,
+        "KEn$g",
+        [
+            ("SET", "a", "1"),
+            ("SET", "a", "2"),
+            ("INCR", "c"),
+            ("RENAME", "a", "b"),
+            ("COPY", "b", "a"),
+        ],
+    )
     assert any(b"new" in e for e in events)
 
 
 def test_lazy_expired_event(servers: tuple[int, int]) -> None:
-    _same_events(servers, "KEA", [
-        ("DEBUG", "SET-ACTIVE-EXPIRE", "0"),
-        ("SET", "e1", "v", "PX", "1"),
-        ("SET", "e2", "v", "PX", "1"),
-        ("SET", "e3", "v", "PX", "1"),
-        ("SLEEP",),
-        ("GET", "e1"),
-        ("EXISTS", "e2"),
-        ("SET", "e3", "new"),  # overwriting an expired key: expired + new value
-        ("TTL", "e3"),
-        ("DEBUG", "SET-ACTIVE-EXPIRE", "1"),
-    ])
+    _same_events(
+        servers,
+        "KEA",
+        [
+            ("DEBUG", "SET-ACTIVE-EXPIRE", "0"),
+            ("SET", "e1", "v", "PX", "1"),
+            ("SET", "e2", "v", "PX", "1"),
+            ("SET", "e3", "v", "PX", "1"),
+            ("SLEEP",),
+            ("GET", "e1"),
+            ("EXISTS", "e2"),
+            ("SET", "e3", "new"),  # overwriting an expired key: expired + new value
+            ("TTL", "e3"),
+            ("DEBUG", "SET-ACTIVE-EXPIRE", "1"),
+        ],
+    )
 
 
 def test_active_expired_event(servers: tuple[int, int]) -> None:
@@ -190,7 +248,10 @@ def test_active_expired_event(servers: tuple[int, int]) -> None:
             ctl.call(("CONFIG", "SET", "notify-keyspace-events", "Ex"))
             sub.call(("SUBSCRIBE", "__keyevent@0__:expired"))
             ctl.call(("SET", "gone", "v", "PX", "50"))
-            assert sub.read(1) == b"*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:expired\r\n$4\r\ngone\r\n"
+            assert (
+                sub.read(1)
+                == b"*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:expired\r\n$4\r\ngone\r\n"
+            )
             assert ctl.call(("EXISTS", "gone")) == b":0\r\n"
         finally:
             ctl.call(("CONFIG", "SET", "notify-keyspace-events", ""))
@@ -204,9 +265,18 @@ def test_resp3_subscriber_gets_push_messages(servers: tuple[int, int]) -> None:
 
 
 def test_keyspace_channel_for_one_key(servers: tuple[int, int]) -> None:
-    _same_events(servers, "K$g", [("SET", "k", "v"), ("SET", "other", "v"), ("APPEND", "k", "x"), ("DEL", "k", "other")],
-                 pattern="__keyspace@0__:k")
-    _same_events(servers, "E$g", [("SET", "k", "v"), ("INCR", "n"), ("DEL", "k")], pattern="__keyevent@0__:set")
+    _same_events(
+        servers,
+        "K$g",
+        [("SET", "k", "v"), ("SET", "other", "v"), ("APPEND", "k", "x"), ("DEL", "k", "other")],
+        pattern="__keyspace@0__:k",
+    )
+    _same_events(
+        servers,
+        "E$g",
+        [("SET", "k", "v"), ("INCR", "n"), ("DEL", "k")],
+        pattern="__keyevent@0__:set",
+    )
 
 
 def test_no_events_when_disabled(servers: tuple[int, int]) -> None:
@@ -217,4 +287,15 @@ def test_no_events_when_disabled(servers: tuple[int, int]) -> None:
 
 
 def test_events_inside_multi_exec(servers: tuple[int, int]) -> None:
-    _same_events(servers, "KEA", [("MULTI",), ("SET", "k", "1"), ("INCR", "k"), ("EXPIRE", "k", "5"), ("DEL", "k"), ("EXEC",)])
+    _same_events(
+        servers,
+        "KEA",
+        [
+            ("MULTI",),
+            ("SET", "k", "1"),
+            ("INCR", "k"),
+            ("EXPIRE", "k", "5"),
+            ("DEL", "k"),
+            ("EXEC",),
+        ],
+    )

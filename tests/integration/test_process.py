@@ -70,11 +70,16 @@ def test_version_and_help(tmp_path: Path) -> None:
     assert out.returncode == 0 and out.stdout.startswith("Usage: ")
 
 
-def test_log_format_levels_and_logfile(ember_factory: Callable[..., ServerProcess], tmp_path: Path) -> None:
+def test_log_format_levels_and_logfile(
+    ember_factory: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
     s = ember_factory()
     lines = [line for line in s.log_text().splitlines() if line]
     assert lines and all(LOG_LINE.match(line) for line in lines), lines
-    assert any(line.endswith("# oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo") and ":C " in line for line in lines)
+    assert any(
+        line.endswith("# oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo") and ":C " in line
+        for line in lines
+    )
     assert any(line.endswith("* Ready to accept connections") and ":M " in line for line in lines)
     logfile = tmp_path / "server.log"
     q = ember_factory("--loglevel", "warning", "--logfile", str(logfile))
@@ -97,8 +102,12 @@ def test_pidfile_and_sigterm(ember_factory: Callable[..., ServerProcess], tmp_pa
     s.client().set("x", 1)
     assert s.stop(signal.SIGTERM) == 0
     log = s.log_text()
-    for msg in ("# Received SIGTERM scheduling shutdown...", "# User requested shutdown...",
-                "* Removing the pid file.", "# Redis is now ready to exit, bye bye..."):
+    for msg in (
+        "# Received SIGTERM scheduling shutdown...",
+        "# User requested shutdown...",
+        "* Removing the pid file.",
+        "# Redis is now ready to exit, bye bye...",
+    ):
         assert msg in log, msg
     assert not pidfile.exists()
 
@@ -115,7 +124,9 @@ def _popen_with_nofile(cmd: list[str], cwd: Path, soft: int) -> subprocess.Popen
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
-    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=limit)
+    return subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=limit
+    )
 
 
 def _limits(pid: int) -> tuple[int, int]:
@@ -153,30 +164,63 @@ def test_open_files_limit_raised_and_warning(tmp_path: Path) -> None:
     for kind, base in (("ember", ember_cmd()), ("redis", [REDIS])):
         # raised: maxclients + 32, soft and hard, like Redis
         port = free_port()
-        proc = _popen_with_nofile([*base, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--maxclients", "2000"], tmp_path, 1024)
+        proc = _popen_with_nofile(
+            [
+                *base,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--maxclients",
+                "2000",
+            ],
+            tmp_path,
+            1024,
+        )
         c = _wait_port(port, proc)
         assert _limits(proc.pid) == (2032, 2032), kind
         assert c.config_get("maxclients") == {"maxclients": "2000"}
         log = _stop(proc)
-        assert "Increased maximum number of open files to 2032 (it was originally set to 1024)." in log
+        assert (
+            "Increased maximum number of open files to 2032 (it was originally set to 1024)." in log
+        )
         # not possible: maxclients is reduced, with Redis's warnings
         port = free_port()
         want = (hard if hard != resource.RLIM_INFINITY else 1 << 20) * 4
-        proc = _popen_with_nofile([*base, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--maxclients", str(want)], tmp_path, 1024)
+        proc = _popen_with_nofile(
+            [
+                *base,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--maxclients",
+                str(want),
+            ],
+            tmp_path,
+            1024,
+        )
         c = _wait_port(port, proc)
         reduced = int(c.config_get("maxclients")["maxclients"])
         log = _stop(proc)
-        warnings = [line.split(" # ", 1)[1] for line in log.splitlines() if "maxclients" in line or "maximum open files" in line]
+        warnings = [
+            line.split(" # ", 1)[1]
+            for line in log.splitlines()
+            if "maxclients" in line or "maximum open files" in line
+        ]
         results[kind] = (reduced, warnings)
     assert results["ember"] == results["redis"]
     reduced, warnings = results["ember"]
     assert reduced < want and warnings[0].startswith(f"You requested maxclients of {want}")
 
 
-def test_config_set_maxclients_beyond_limit(ember_factory: Callable[..., ServerProcess],
-                                            redis_factory: Callable[..., ServerProcess]) -> None:
+def test_config_set_maxclients_beyond_limit(
+    ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
+) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY:
         pytest.skip("no hard limit on open files")  # pragma: no cover
@@ -194,28 +238,65 @@ def test_config_set_maxclients_beyond_limit(ember_factory: Callable[..., ServerP
 
 def test_seed_checks_with_redis_cli(ember: ServerProcess) -> None:
     cli = shutil.which("redis-cli") or "redis-cli"
-    out = subprocess.run([cli, "-p", str(ember.port), "CONFIG", "GET", "save"], capture_output=True, text=True, timeout=10)
+    out = subprocess.run(
+        [cli, "-p", str(ember.port), "CONFIG", "GET", "save"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     assert out.returncode == 0 and out.stdout.splitlines()[0] == "save"
-    out = subprocess.run([cli, "-p", str(ember.port), "CONFIG", "GET", "appendonly"], capture_output=True, text=True, timeout=10)
+    out = subprocess.run(
+        [cli, "-p", str(ember.port), "CONFIG", "GET", "appendonly"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     assert out.stdout.splitlines() == ["appendonly", "no"]
-    out = subprocess.run([cli, "-p", str(ember.port), "INFO", "persistence"], capture_output=True, text=True, timeout=10)
+    out = subprocess.run(
+        [cli, "-p", str(ember.port), "INFO", "persistence"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     lines = out.stdout.splitlines()
-    assert lines[0] == "# Persistence" and any(x.startswith("rdb_changes_since_last_save:") for x in lines)
+    assert lines[0] == "# Persistence" and any(
+        x.startswith("rdb_changes_since_last_save:") for x in lines
+    )
     assert any(x.startswith("aof_enabled:0") for x in lines)
 
 
 BENCH_TESTS = [
-    "PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "LPUSH", "RPUSH", "LPOP", "RPOP", "SADD",
-    "HSET", "SPOP", "ZADD", "ZPOPMIN", "LPUSH (needed to benchmark LRANGE)",
-    "LRANGE_100 (first 100 elements)", "LRANGE_300 (first 300 elements)",
-    "LRANGE_500 (first 500 elements)", "LRANGE_600 (first 600 elements)", "MSET (10 keys)",
+    "PING_INLINE",
+    "PING_MBULK",
+    "SET",
+    "GET",
+    "INCR",
+    "LPUSH",
+    "RPUSH",
+    "LPOP",
+    "RPOP",
+    "SADD",
+    "HSET",
+    "SPOP",
+    "ZADD",
+    "ZPOPMIN",
+    "LPUSH (needed to benchmark LRANGE)",
+    "LRANGE_100 (first 100 elements)",
+    "LRANGE_300 (first 300 elements)",
+    "LRANGE_500 (first 500 elements)",
+    "LRANGE_600 (first 600 elements)",
+    "MSET (10 keys)",
 ]
 
 
 def test_redis_benchmark_default_suite(ember: ServerProcess) -> None:
     bench = shutil.which("redis-benchmark") or "redis-benchmark"
-    out = subprocess.run([bench, "-p", str(ember.port), "-c", "289", "-n", "1000", "-q"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [bench, "-p", str(ember.port), "-c", "289", "-n", "1000", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     rates = {}
     for line in re.split(r"[\r\n]", out.stdout):
@@ -225,9 +306,29 @@ def test_redis_benchmark_default_suite(ember: ServerProcess) -> None:
     assert list(rates) == BENCH_TESTS, out.stdout[-2000:]
     assert all(v > 0 for v in rates.values())
     # XADD is not in redis-benchmark 7.0's default suite: run it as a custom command
-    out = subprocess.run([bench, "-p", str(ember.port), "-c", "50", "-n", "1000", "-q", "XADD", "bench-stream", "*", "f", "v"],
-                         capture_output=True, text=True, timeout=60)
-    assert re.search(r"XADD bench-stream \* f v: [0-9.]+ requests per second", out.stdout), out.stdout[-500:]
+    out = subprocess.run(
+        [
+            bench,
+            "-p",
+            str(ember.port),
+            "-c",
+            "50",
+            "-n",
+            "1000",
+            "-q",
+            "XADD",
+            "bench-stream",
+            "*",
+            "f",
+            "v",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert re.search(r"XADD bench-stream \* f v: [0-9.]+ requests per second", out.stdout), (
+        out.stdout[-500:]
+    )
     c = ember.client()
     assert c.ping() and c.xlen("bench-stream") == 1000
     assert c.info("clients")["connected_clients"] < 10

@@ -20,7 +20,9 @@ from tests.helpers.servers import ServerProcess
 Result = tuple[bytes, bool]  # (bytes received, connection closed by the server)
 
 
-def raw_many(port: int, payloads: list[list[bytes]], wait: float = 0.4, gap: float = 0.03) -> list[Result]:
+def raw_many(
+    port: int, payloads: list[list[bytes]], wait: float = 0.4, gap: float = 0.03
+) -> list[Result]:
     """Send each payload (a list of chunks, ``gap`` seconds apart) on its own connection;
     collect what comes back until the server closes or ``wait`` seconds pass."""
     socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in payloads]
@@ -60,7 +62,9 @@ def raw_many(port: int, payloads: list[list[bytes]], wait: float = 0.4, gap: flo
     return list(zip(out, closed, strict=True))
 
 
-def both(ember: ServerProcess, real: ServerProcess, payloads: list[list[bytes]], **kw: float) -> tuple[list[Result], list[Result]]:
+def both(
+    ember: ServerProcess, real: ServerProcess, payloads: list[list[bytes]], **kw: float
+) -> tuple[list[Result], list[Result]]:
     return raw_many(ember.port, payloads, **kw), raw_many(real.port, payloads, **kw)
 
 
@@ -88,9 +92,9 @@ MALFORMED = [
     b"*1\r\n\r\n",
     b"*1\r\n\xff\r\n",
     b"~1\r\n$4\r\nPING\r\n",
-    b"PING \"a\r\n",
+    b'PING "a\r\n',
     b"ECHO 'a'b\r\n",
-    b"ECHO \"a\"b\r\n",
+    b'ECHO "a"b\r\n',
     b"PING\r\n*abc\r\nPING\r\n",
     mb(b"SET", b"k", b"v") + b"*1\r\n$x\r\n" + mb(b"PING"),
     b"*1\r\n$2\r\nPING\r\n",
@@ -104,11 +108,11 @@ VALID = [
     b"PING\r\n",
     b"PING\n",
     b"\r\n\r\n\n  \r\nPING\r\n",
-    b"SET k \"\\x41\\x42\\n\"\r\nGET k\r\nSTRLEN k\r\n",
+    b'SET k "\\x41\\x42\\n"\r\nGET k\r\nSTRLEN k\r\n',
     b"ECHO 'it\\'s'\r\n",
-    b"ECHO \"a\x0bb\" c\r\n",
+    b'ECHO "a\x0bb" c\r\n',
     b"ECHO a\x0bb\r\n",
-    b"ECHO \"\"\r\n",
+    b'ECHO ""\r\n',
     b"set a 1\r\nincr a\r\nget a\r\n",
     mb(b"ECHO", b"bin\r\n\x00data"),
     mb(b"PING") + b"PING\r\n" + mb(b"ECHO", b"x") + b"ECHO y\r\n",
@@ -123,14 +127,18 @@ VALID = [
 ]
 
 
-def test_malformed_requests_match_redis_bytes(ember: ServerProcess, real_redis: ServerProcess) -> None:
+def test_malformed_requests_match_redis_bytes(
+    ember: ServerProcess, real_redis: ServerProcess
+) -> None:
     payloads = [[p] for p in MALFORMED]
     got, want = both(ember, real_redis, payloads)
     for p, g, w in zip(MALFORMED, got, want, strict=True):
         assert g == w, p[:80]
 
 
-def test_valid_and_pipelined_requests_match_redis_bytes(ember: ServerProcess, real_redis: ServerProcess) -> None:
+def test_valid_and_pipelined_requests_match_redis_bytes(
+    ember: ServerProcess, real_redis: ServerProcess
+) -> None:
     for c in (ember.client(), real_redis.client()):
         c.flushall()
     payloads = [[p] for p in VALID]
@@ -143,7 +151,7 @@ def test_requests_split_across_reads(ember: ServerProcess, real_redis: ServerPro
     streams = [
         mb(b"SET", b"s", b"hello world") + b"GET s\r\n" + mb(b"STRLEN", b"s"),
         b"*1\r\n$4\r\nPING\r\n*abc\r\n",
-        b"ECHO \"unterminated\r\n",
+        b'ECHO "unterminated\r\n',
         b"*2\r\n$4\r\nECHO\r\n$" + b"5\r\nabcde\r\n",
     ]
     payloads: list[list[bytes]] = []
@@ -210,7 +218,7 @@ def test_proto_max_bulk_len_and_query_buffer_limit(
         # (a big argument is buffered whole: bulk + CRLF = limit + 2 bytes > the limit)
         head = b"*2\r\n$4\r\nECHO\r\n$%d\r\n" % limit
         filler = [head + b"a" * 400_000, b"a" * 400_000, b"a" * (limit - 800_000) + b"\r\n"]
-        (reply, closed), = raw_many(ember.port, [filler], gap=0.05)
+        ((reply, closed),) = raw_many(ember.port, [filler], gap=0.05)
         assert closed and reply == b""
     finally:
         small_limits()
@@ -231,8 +239,9 @@ def start_with_password(s: ServerProcess, timeout: float = 30.0) -> ServerProces
     raise RuntimeError(f"{s.kind} did not start:\n{s.log_text()}")
 
 
-def test_unauthenticated_request_limits(ember_factory: Callable[..., ServerProcess],
-                                        redis_factory: Callable[..., ServerProcess]) -> None:
+def test_unauthenticated_request_limits(
+    ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
+) -> None:
     e = start_with_password(ember_factory("--requirepass", "secret", start=False))
     r = start_with_password(redis_factory("--requirepass", "secret", start=False))
     payloads = [
@@ -285,18 +294,21 @@ def _no_ids(data: bytes) -> bytes:
 
 
 def test_hello_errors_and_options(ember: ServerProcess, real_redis: ServerProcess) -> None:
-    payloads = [[p] for p in [
-        b"HELLO 4\r\n",
-        b"HELLO 1\r\n",
-        b"HELLO abc\r\n",
-        b"HELLO 3 FOO\r\n",
-        b"HELLO 3 AUTH\r\n",
-        b"HELLO 3 AUTH default\r\n",
-        b"HELLO 3 SETNAME\r\n",
-        b"HELLO 3 SETNAME \"a b\"\r\n",
-        b"HELLO 2 AUTH nouser pass\r\n",
-        b"HELLO 3 AUTH default anything SETNAME n1\r\nCLIENT GETNAME\r\n",
-    ]]
+    payloads = [
+        [p]
+        for p in [
+            b"HELLO 4\r\n",
+            b"HELLO 1\r\n",
+            b"HELLO abc\r\n",
+            b"HELLO 3 FOO\r\n",
+            b"HELLO 3 AUTH\r\n",
+            b"HELLO 3 AUTH default\r\n",
+            b"HELLO 3 SETNAME\r\n",
+            b'HELLO 3 SETNAME "a b"\r\n',
+            b"HELLO 2 AUTH nouser pass\r\n",
+            b"HELLO 3 AUTH default anything SETNAME n1\r\nCLIENT GETNAME\r\n",
+        ]
+    ]
     got, want = both(ember, real_redis, payloads)
     for g, w, p in zip(got, want, payloads, strict=True):
         assert (_no_ids(g[0]), g[1]) == (_no_ids(w[0]), w[1]), p

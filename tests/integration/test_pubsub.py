@@ -16,7 +16,9 @@ from tests.helpers.servers import ServerProcess
 
 
 @pytest.fixture
-def pair(r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess) -> Iterator[Callable[..., Pair]]:
+def pair(
+    r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess
+) -> Iterator[Callable[..., Pair]]:
     with pair_maker(ember.port, real_redis.port) as make:
         yield make
 
@@ -104,9 +106,23 @@ def test_resp3_subscribed_client_runs_any_command(pair: Callable[..., Pair]) -> 
 
 def test_client_reply_off_does_not_silence_pushes(pair: Callable[..., Pair]) -> None:
     a = pair()
-    a.call(("CLIENT", "REPLY", "OFF"), ("SUBSCRIBE", "a"), ("UNSUBSCRIBE", "a"), ("PING",), ("CLIENT", "REPLY", "ON"), n=3)
+    a.call(
+        ("CLIENT", "REPLY", "OFF"),
+        ("SUBSCRIBE", "a"),
+        ("UNSUBSCRIBE", "a"),
+        ("PING",),
+        ("CLIENT", "REPLY", "ON"),
+        n=3,
+    )
     b = pair(resp3=True)
-    b.call(("CLIENT", "REPLY", "OFF"), ("SUBSCRIBE", "a"), ("PUBLISH", "a", "x"), ("GET", "a"), ("CLIENT", "REPLY", "ON"), n=3)
+    b.call(
+        ("CLIENT", "REPLY", "OFF"),
+        ("SUBSCRIBE", "a"),
+        ("PUBLISH", "a", "x"),
+        ("GET", "a"),
+        ("CLIENT", "REPLY", "ON"),
+        n=3,
+    )
 
 
 # ---------------------------------------------------------------------------- delivery
@@ -118,7 +134,12 @@ def test_publish_reaches_channel_and_pattern_subscribers(pair: Callable[..., Pai
     s2.call(("PSUBSCRIBE", "news.*"))
     s3.call(("SUBSCRIBE", "news.tech"), ("PSUBSCRIBE", "news.t*"))
     s4.call(("SUBSCRIBE", "news.tech"), ("PSUBSCRIBE", "*"))
-    pub.call(("PUBLISH", "news.tech", "hello"), ("PUBLISH", "news.art", "x"), ("PUBLISH", "other", ""), ("PUBLISH", "nobody.here", "y"))
+    pub.call(
+        ("PUBLISH", "news.tech", "hello"),
+        ("PUBLISH", "news.art", "x"),
+        ("PUBLISH", "other", ""),
+        ("PUBLISH", "nobody.here", "y"),
+    )
     s1.read(1)
     s2.read(2)
     s3.read(2)
@@ -130,8 +151,37 @@ def test_publish_reaches_channel_and_pattern_subscribers(pair: Callable[..., Pai
     s3.read(2)
 
 
-GLOBS = ["h?llo", "h*llo", "h[ae]llo", "h[^e]llo", "h[a-b]llo", "h[b-a]llo", r"h\*llo", "h[", "h[\\]]llo", "*", "**llo", "h*l*o", "[", "\\", "h[e-]llo"]
-CHANNELS = ["hello", "hallo", "hxllo", "hllo", "heeeello", "h*llo", "h]llo", "h[", "h-llo", "", "hello!", "\\"]
+GLOBS = [
+    "h?llo",
+    "h*llo",
+    "h[ae]llo",
+    "h[^e]llo",
+    "h[a-b]llo",
+    "h[b-a]llo",
+    r"h\*llo",
+    "h[",
+    "h[\\]]llo",
+    "*",
+    "**llo",
+    "h*l*o",
+    "[",
+    "\\",
+    "h[e-]llo",
+]
+CHANNELS = [
+    "hello",
+    "hallo",
+    "hxllo",
+    "hllo",
+    "heeeello",
+    "h*llo",
+    "h]llo",
+    "h[",
+    "h-llo",
+    "",
+    "hello!",
+    "\\",
+]
 
 
 def test_pattern_matching_matches_redis(pair: Callable[..., Pair]) -> None:
@@ -144,7 +194,10 @@ def test_pattern_matching_matches_redis(pair: Callable[..., Pair]) -> None:
     for ch in CHANNELS:
         pub.call(("PUBLISH", ch, "m"))
     # every subscriber received the same pmessages (checked on both servers)
-    counts = [int(x) for x in re.findall(rb":(\d+)", pub.call(*[("PUBLISH", ch, "end") for ch in CHANNELS]))]
+    counts = [
+        int(x)
+        for x in re.findall(rb":(\d+)", pub.call(*[("PUBLISH", ch, "end") for ch in CHANNELS]))
+    ]
     assert sum(counts) > 0
     pub.call(("PUBSUB", "NUMPAT"))
     for s in subs:
@@ -186,7 +239,12 @@ def test_pubsub_introspection(diff: Diff, ember: ServerProcess, real_redis: Serv
         for port in (ember.port, real_redis.port):
             for _ in range(2):
                 s = Raw(port)
-                s.call(("SUBSCRIBE", "a1", "a2", "b1"), ("PSUBSCRIBE", "x*", "y*"), ("SSUBSCRIBE", "s1"), n=6)
+                s.call(
+                    ("SUBSCRIBE", "a1", "a2", "b1"),
+                    ("PSUBSCRIBE", "x*", "y*"),
+                    ("SSUBSCRIBE", "s1"),
+                    n=6,
+                )
                 subs.append(s)
         diff("PUBSUB", "CHANNELS", sort=True)
         diff("PUBSUB", "CHANNELS", "a*", sort=True)
@@ -258,7 +316,9 @@ def test_many_concurrent_subscribers(ember: ServerProcess, real_redis: ServerPro
     assert results[0] == results[1]
 
 
-def test_disconnected_subscriber_is_removed(ember: ServerProcess, real_redis: ServerProcess) -> None:
+def test_disconnected_subscriber_is_removed(
+    ember: ServerProcess, real_redis: ServerProcess
+) -> None:
     for port in (ember.port, real_redis.port):
         c = redis.Redis(port=port)
         s = Raw(port)
@@ -289,7 +349,9 @@ def _monitor_lines(raw: Raw, n: int) -> list[tuple[int, bytes]]:
     return out
 
 
-def test_monitor_output_matches_redis(pair: Callable[..., Pair], r: redis.Redis, rr: redis.Redis) -> None:
+def test_monitor_output_matches_redis(
+    pair: Callable[..., Pair], r: redis.Redis, rr: redis.Redis
+) -> None:
     m = pair()
     m.call(("MONITOR",))
     a = pair()

@@ -134,7 +134,7 @@ SCRIPTS = [
     "return cjson.encode({[1]=1,[3]=3})",
     "return cjson.encode({[1]=1,[20]=3})",
     "return cjson.decode('[1,2,{\"a\":null}]')[3].a == cjson.null",
-    "return cjson.decode('{\"a\":[1,2.5,\"x\"]}').a[2]",
+    'return cjson.decode(\'{"a":[1,2.5,"x"]}\').a[2]',
     "return cjson.decode('nope')",
     "return struct.pack('>I2', 258)",
     "return {struct.unpack('>I2', struct.pack('>I2', 258))}",
@@ -286,14 +286,26 @@ def _aof_incr(s: ServerProcess) -> bytes:
 def test_effects_are_propagated_not_eval(ember_factory: Callable[..., ServerProcess]) -> None:
     s = ember_factory("--appendonly", "yes", "--appendfsync", "always")
     c = s.client()
-    c.execute_command("EVAL", "redis.call('set', KEYS[1], ARGV[1]); return redis.call('incr', KEYS[2])", "2", "k", "n", "v")
+    c.execute_command(
+        "EVAL",
+        "redis.call('set', KEYS[1], ARGV[1]); return redis.call('incr', KEYS[2])",
+        "2",
+        "k",
+        "n",
+        "v",
+    )
     c.execute_command("EVAL", "return redis.call('get', 'k')", "0")  # read only: nothing
     c.execute_command("EVAL", "redis.call('rpush', 'l', 'a')", "0")  # one write: no MULTI
-    c.execute_command("EVAL", "redis.set_repl(redis.REPL_NONE); redis.call('set', 'hidden', '1')", "0")
+    c.execute_command(
+        "EVAL", "redis.set_repl(redis.REPL_NONE); redis.call('set', 'hidden', '1')", "0"
+    )
     c.execute_command("EVAL", "redis.call('set', 'shown', '1')", "0")
     data = _aof_incr(s)
     assert b"EVAL" not in data.upper().replace(b"$4\r\nEXEC", b"")
-    assert b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$4\r\nincr\r\n$1\r\nn\r\n*1\r\n$4\r\nEXEC\r\n" in data
+    assert (
+        b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$4\r\nincr\r\n$1\r\nn\r\n*1\r\n$4\r\nEXEC\r\n"
+        in data
+    )
     assert b"*3\r\n$5\r\nrpush\r\n$1\r\nl\r\n$1\r\na\r\n" in data
     assert b"hidden" not in data
     assert b"shown" in data
@@ -352,10 +364,15 @@ def test_busy_script_and_script_kill(
     factory = ember_factory if kind == "ember" else redis_factory
     s = factory("--busy-reply-threshold", "100")
     runner = _cl(s, 30)
-    t, out = _run_in_thread(lambda: runner.execute_command("EVAL", "local i = 0 while true do i = i + 1 end", "0"))
+    t, out = _run_in_thread(
+        lambda: runner.execute_command("EVAL", "local i = 0 while true do i = i + 1 end", "0")
+    )
     other = _cl(s)
     busy = _wait_busy(other)
-    assert busy == "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    assert (
+        busy
+        == "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    )
     # a fresh connection is served too
     fresh = _cl(s)
     with pytest.raises(redis.ResponseError, match="BUSY|busy"):
@@ -386,7 +403,9 @@ def test_busy_script_that_wrote_is_unkillable(
     t, out = _run_in_thread(lambda: runner.execute_command("EVAL", script, "0"))
     other = _cl(s)
     _wait_busy(other)
-    with pytest.raises(redis.ResponseError, match="UNKILLABLE Sorry the script already executed write commands"):
+    with pytest.raises(
+        redis.ResponseError, match="UNKILLABLE Sorry the script already executed write commands"
+    ):
         other.execute_command("SCRIPT", "KILL")
     t.join(15)
     assert out == [("ok", b"done")]
@@ -395,7 +414,9 @@ def test_busy_script_that_wrote_is_unkillable(
     other.close()
 
 
-def test_killed_script_cannot_be_caught_by_pcall(ember_factory: Callable[..., ServerProcess]) -> None:
+def test_killed_script_cannot_be_caught_by_pcall(
+    ember_factory: Callable[..., ServerProcess],
+) -> None:
     s = ember_factory("--busy-reply-threshold", "50")
     runner = _cl(s, 30)
     script = "while true do pcall(function() while true do end end) end"

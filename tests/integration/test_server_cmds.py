@@ -32,7 +32,9 @@ def _table(c: redis.Redis) -> dict[bytes, list[Any]]:
     return out
 
 
-def test_command_info_matches_redis_for_every_shared_command(ember: ServerProcess, real_redis: ServerProcess) -> None:
+def test_command_info_matches_redis_for_every_shared_command(
+    ember: ServerProcess, real_redis: ServerProcess
+) -> None:
     mine, theirs = _table(_raw_client(ember)), _table(_raw_client(real_redis))
     shared = sorted(set(mine) & set(theirs))
     assert len(shared) > 200
@@ -53,9 +55,11 @@ def test_command_count_list_info_structure(ember: ServerProcess, real_redis: Ser
     names = e.execute_command("COMMAND", "LIST")
     assert b"get" in names and b"config|get" in names and len(names) > count
     assert set(e.execute_command("COMMAND", "LIST", "FILTERBY", "PATTERN", "xa*")) == set(
-        r.execute_command("COMMAND", "LIST", "FILTERBY", "PATTERN", "xa*"))
+        r.execute_command("COMMAND", "LIST", "FILTERBY", "PATTERN", "xa*")
+    )
     assert set(e.execute_command("COMMAND", "LIST", "FILTERBY", "ACLCAT", "string")) == set(
-        r.execute_command("COMMAND", "LIST", "FILTERBY", "ACLCAT", "string"))
+        r.execute_command("COMMAND", "LIST", "FILTERBY", "ACLCAT", "string")
+    )
     d = Diff(e, r)
     d("COMMAND", "INFO", "get", "set", "config|get", "nosuch", "config|nosuch")
     d("COMMAND", "LIST", "FILTERBY", "MODULE", "x")
@@ -114,9 +118,21 @@ def test_arity_errors_for_all_commands(ember: ServerProcess, real_redis: ServerP
     mine = _table(e)
     for name, info in sorted(mine.items()):
         arity = info[1]
-        if b"|" in name or name in (b"shutdown", b"debug", b"monitor", b"quit", b"reset",
-                                    b"multi", b"exec", b"subscribe", b"psubscribe",
-                                    b"ssubscribe", b"sync", b"psync", b"waitaof"):
+        if b"|" in name or name in (
+            b"shutdown",
+            b"debug",
+            b"monitor",
+            b"quit",
+            b"reset",
+            b"multi",
+            b"exec",
+            b"subscribe",
+            b"psubscribe",
+            b"ssubscribe",
+            b"sync",
+            b"psync",
+            b"waitaof",
+        ):
             continue
         argc = arity + 1 if arity > 0 else 0
         if argc == 0 and -arity <= 1:
@@ -135,12 +151,31 @@ def test_info_sections_order_and_fields(ember: ServerProcess, real_redis: Server
         text = raw.execute_command("INFO", *sections).decode()
         return [line for line in text.split("\r\n") if line.startswith("#")]
 
-    for sections in [(), ("all",), ("everything",), ("default",), ("server", "clients"),
-                     ("keyspace", "server"), ("commandstats",), ("foo",), ("SERVER",),
-                     ("modules",), ("latencystats",), ("errorstats", "cpu", "foo")]:
+    for sections in [
+        (),
+        ("all",),
+        ("everything",),
+        ("default",),
+        ("server", "clients"),
+        ("keyspace", "server"),
+        ("commandstats",),
+        ("foo",),
+        ("SERVER",),
+        ("modules",),
+        ("latencystats",),
+        ("errorstats", "cpu", "foo"),
+    ]:
         assert headers(e, *sections) == headers(r, *sections), sections
-    for section in ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
-                    "cluster"]:
+    for section in [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+        "cluster",
+    ]:
         ours, theirs = list(e.info(section)), list(r.info(section))
         missing = [f for f in theirs if f not in ours]
         assert not missing, (section, missing)
@@ -164,7 +199,9 @@ def test_info_stats_and_keyspace_values(r: redis.Redis) -> None:
     assert err["errorstat_ERR"] == {"count": 2}
     cmd = r.info("commandstats")
     assert cmd["cmdstat_get"]["calls"] == 2
-    assert cmd["cmdstat_incrby"]["failed_calls"] == 1 or cmd["cmdstat_incrby"]["rejected_calls"] == 1
+    assert (
+        cmd["cmdstat_incrby"]["failed_calls"] == 1 or cmd["cmdstat_incrby"]["rejected_calls"] == 1
+    )
     r.set("b", 2, ex=100)
     r.execute_command("SELECT", "2")
     r.set("c", 3)
@@ -194,30 +231,39 @@ def test_time(r: redis.Redis) -> None:
 
 
 def test_debug_subcommands(diff: Diff, ember: ServerProcess) -> None:
-    diff.many([
-        ("DEBUG",),
-        ("DEBUG", "FOO"),
-        ("DEBUG", "SLEEP"),
-        ("DEBUG", "SLEEP", "0", "1"),
-        ("DEBUG", "SLEEP", "abc"),
-        ("DEBUG", "SLEEP", "0"),
-        ("DEBUG", "LOG"),
-        ("DEBUG", "LOG", "a", "b"),
-        ("DEBUG", "LOG", "hello-from-test"),
-        ("DEBUG", "SET-ACTIVE-EXPIRE", "1"),
-    ])
+    diff.many(
+        [
+            ("DEBUG",),
+            ("DEBUG", "FOO"),
+            ("DEBUG", "SLEEP"),
+            ("DEBUG", "SLEEP", "0", "1"),
+            ("DEBUG", "SLEEP", "abc"),
+            ("DEBUG", "SLEEP", "0"),
+            ("DEBUG", "LOG"),
+            ("DEBUG", "LOG", "a", "b"),
+            ("DEBUG", "LOG", "hello-from-test"),
+            ("DEBUG", "SET-ACTIVE-EXPIRE", "1"),
+        ]
+    )
     assert "DEBUG LOG: hello-from-test" in ember.log_text()
     c = ember.client()
     start = time.monotonic()
     c.execute_command("DEBUG", "SLEEP", "0.3")
     assert time.monotonic() - start >= 0.25
     help_lines = c.execute_command("DEBUG", "HELP")
-    assert help_lines[0].startswith(b"DEBUG <subcommand>") and help_lines[-1] == b"    Prints this help."
+    assert (
+        help_lines[0].startswith(b"DEBUG <subcommand>")
+        and help_lines[-1] == b"    Prints this help."
+    )
 
 
 @pytest.mark.parametrize("mode,allowed", [("no", False), ("local", True), ("yes", True)])
-def test_enable_debug_command(mode: str, allowed: bool, ember_factory: Callable[..., ServerProcess],
-                              redis_factory: Callable[..., ServerProcess]) -> None:
+def test_enable_debug_command(
+    mode: str,
+    allowed: bool,
+    ember_factory: Callable[..., ServerProcess],
+    redis_factory: Callable[..., ServerProcess],
+) -> None:
     e = ember_factory("--enable-debug-command", mode).client()
     r = redis_factory("--enable-debug-command", mode).client()
     d = Diff(e, r)
@@ -232,16 +278,18 @@ def test_enable_debug_command(mode: str, allowed: bool, ember_factory: Callable[
 
 
 def test_slowlog(diff: Diff, r: redis.Redis) -> None:
-    diff.many([
-        ("SLOWLOG", "HELP"),
-        ("SLOWLOG", "FOO"),
-        ("SLOWLOG",),
-        ("SLOWLOG", "GET", "abc"),
-        ("SLOWLOG", "GET", "-2"),
-        ("SLOWLOG", "GET", "1", "2"),
-        ("SLOWLOG", "LEN", "x"),
-        ("SLOWLOG", "RESET", "x"),
-    ])
+    diff.many(
+        [
+            ("SLOWLOG", "HELP"),
+            ("SLOWLOG", "FOO"),
+            ("SLOWLOG",),
+            ("SLOWLOG", "GET", "abc"),
+            ("SLOWLOG", "GET", "-2"),
+            ("SLOWLOG", "GET", "1", "2"),
+            ("SLOWLOG", "LEN", "x"),
+            ("SLOWLOG", "RESET", "x"),
+        ]
+    )
     r.config_set("slowlog-log-slower-than", 0)
     try:
         r.slowlog_reset()
@@ -267,20 +315,23 @@ def test_slowlog(diff: Diff, r: redis.Redis) -> None:
 
 
 def test_latency(diff: Diff) -> None:
-    diff.many([
-        ("LATENCY", "HELP"),
-        ("LATENCY", "LATEST"),
-        ("LATENCY", "HISTORY", "foo"),
-        ("LATENCY", "RESET"),
-        ("LATENCY", "DOCTOR"),
-        ("LATENCY", "GRAPH", "foo"),
-        ("LATENCY", "FOO"),
-        ("LATENCY",),
-    ])
+    diff.many(
+        [
+            ("LATENCY", "HELP"),
+            ("LATENCY", "LATEST"),
+            ("LATENCY", "HISTORY", "foo"),
+            ("LATENCY", "RESET"),
+            ("LATENCY", "DOCTOR"),
+            ("LATENCY", "GRAPH", "foo"),
+            ("LATENCY", "FOO"),
+            ("LATENCY",),
+        ]
+    )
 
 
-def test_shutdown_variants(ember_factory: Callable[..., ServerProcess],
-                           redis_factory: Callable[..., ServerProcess]) -> None:
+def test_shutdown_variants(
+    ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
+) -> None:
     e = ember_factory("--save", "")
     r = redis_factory("--save", "")
     d = Diff(e.client(), r.client())

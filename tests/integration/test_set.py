@@ -275,7 +275,11 @@ def test_random_commands(rd: RawDiff, ember: ServerProcess) -> None:
     assert r.exists("s") == 0
     # SPOP on a big set: all members come out exactly once
     r.sadd("big", *range(6000))
-    out = [r.spop("big") for _ in range(100)] + raw(r, "SPOP", "big", 2900)[1] + raw(r, "SPOP", "big", 5000)[1]
+    out = (
+        [r.spop("big") for _ in range(100)]
+        + raw(r, "SPOP", "big", 2900)[1]
+        + raw(r, "SPOP", "big", 5000)[1]
+    )
     assert sorted(int(x) for x in out) == list(range(6000))
     assert r.exists("big") == 0
     r.close()
@@ -314,8 +318,15 @@ def test_failed_commands_change_nothing(r: redis.Redis, rr: redis.Redis) -> None
         c.set("str", "x")
         w = c.pipeline(transaction=True)
         w.watch("s")
-        for bad in (("SREM", "s", "zz"), ("SADD", "s", "a"), ("SMOVE", "s", "str", "a"), ("SPOP", "s", -1),
-                    ("SINTERSTORE", "s", "str"), ("SMOVE", "s", "t", "zz"), ("SINTERCARD", 1, "s", "LIMIT", -1)):
+        for bad in (
+            ("SREM", "s", "zz"),
+            ("SADD", "s", "a"),
+            ("SMOVE", "s", "str", "a"),
+            ("SPOP", "s", -1),
+            ("SINTERSTORE", "s", "str"),
+            ("SMOVE", "s", "t", "zz"),
+            ("SINTERCARD", 1, "s", "LIMIT", -1),
+        ):
             raw(c, *bad)
         w.multi()
         w.scard("s")
@@ -329,15 +340,28 @@ def test_propagation_matches_redis_aof(
     ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
 ) -> None:
     cmds = [
-        ("SADD", "s", 1, 2, 3, "a"), ("SADD", "s", 1), ("SREM", "s", 9), ("SREM", "s", 2),
-        ("SMOVE", "s", "t", 3), ("SMOVE", "s", "t", 99), ("SINTERSTORE", "d", "s", "t"),
-        ("SUNIONSTORE", "d", "s", "t"), ("SDIFFSTORE", "d", "s", "t"), ("SINTERSTORE", "d", "s", "nokey"),
-        ("SPOP", "t", 5), ("SPOP", "nokey"), ("SPOP", "s", 0), ("SADD", "one", "x"), ("SPOP", "one"),
+        ("SADD", "s", 1, 2, 3, "a"),
+        ("SADD", "s", 1),
+        ("SREM", "s", 9),
+        ("SREM", "s", 2),
+        ("SMOVE", "s", "t", 3),
+        ("SMOVE", "s", "t", 99),
+        ("SINTERSTORE", "d", "s", "t"),
+        ("SUNIONSTORE", "d", "s", "t"),
+        ("SDIFFSTORE", "d", "s", "t"),
+        ("SINTERSTORE", "d", "s", "nokey"),
+        ("SPOP", "t", 5),
+        ("SPOP", "nokey"),
+        ("SPOP", "s", 0),
+        ("SADD", "one", "x"),
+        ("SPOP", "one"),
     ]
     same_aof_after(ember_factory, redis_factory, cmds)
 
 
-def test_spop_propagates_srem_of_popped_members(ember_factory: Callable[..., ServerProcess]) -> None:
+def test_spop_propagates_srem_of_popped_members(
+    ember_factory: Callable[..., ServerProcess],
+) -> None:
     srv = ember_factory("--appendonly", "yes", "--appendfsync", "always")
     c = srv.client(protocol=2)
     c.sadd("s", *range(20))

@@ -214,8 +214,13 @@ def test_propagation_matches_redis_aof(
     ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
 ) -> None:
     cmds = [
-        ("RPUSH", "l", 3, 1, 2), ("SADD", "s", "b", "a"), ("SORT", "l", "STORE", "d"),
-        ("SORT", "s", "BY", "nosort", "STORE", "d2"), ("SORT", "l"), ("SORT", "l", "LIMIT", 9, 1, "STORE", "d"),
-        ("SORT", "nokey", "STORE", "d2"), ("SORT", "l", "GET", "nokey_*", "STORE", "d3"),
+        ("RPUSH", "l", 3, 1, 2),
+        ("SADD", "s", "b", "a"),
+        ("SORT", "l", "STORE", "d"),
+        ("SORT", "s", "BY", "nosort", "STORE", "d2"),
+        ("SORT", "l"),
+        ("SORT", "l", "LIMIT", 9, 1, "STORE", "d"),
+        ("SORT", "nokey", "STORE", "d2"),
+        ("SORT", "l", "GET", "nokey_*", "STORE", "d3"),
     ]
     same_aof_after(ember_factory, redis_factory, cmds, protocol=2)

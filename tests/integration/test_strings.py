@@ -70,185 +70,195 @@ def test_set_options_and_conflicts(diff: Diff) -> None:
 
 
 def test_getex(diff: Diff) -> None:
-    diff.many([
-        ("SET", "k", "v"),
-        ("GETEX", "k"),
-        ("GETEX", "k", "EX", "100"),
-        ("TTL", "k"),
-        ("GETEX", "k", "PERSIST"),
-        ("TTL", "k"),
-        ("GETEX", "k", "PX", "100000"),
-        ("GETEX", "k", "PX", "100", "PX", "100000"),
-        ("GETEX", "k", "EXAT", "99999999999"),
-        ("EXPIRETIME", "k"),
-        ("GETEX", "k", "PXAT", "99999999999001"),
-        ("PEXPIRETIME", "k"),
-        ("GETEX", "k", "PERSIST", "PERSIST"),
-        ("GETEX", "k", "PERSIST", "EX", "10"),
-        ("GETEX", "k", "EX", "10", "PERSIST"),
-        ("GETEX", "k", "EX", "0"),
-        ("GETEX", "k", "EX", "-1"),
-        ("GETEX", "k", "EX", "abc"),
-        ("GETEX", "k", "EX"),
-        ("GETEX", "k", "NX"),
-        ("GETEX", "k", "KEEPTTL"),
-        ("GETEX", "k", "FOO"),
-        ("GETEX", "missing", "EX", "abc"),
-        ("GETEX", "missing", "FOO"),
-        ("LPUSH", "list", "a"),
-        ("GETEX", "list"),
-        ("GETEX", "list", "EX", "abc"),
-        ("GETEX", "k", "EXAT", "1"),
-        ("EXISTS", "k"),
-        ("GETEX",),
-    ])
+    diff.many(
+        [
+            ("SET", "k", "v"),
+            ("GETEX", "k"),
+            ("GETEX", "k", "EX", "100"),
+            ("TTL", "k"),
+            ("GETEX", "k", "PERSIST"),
+            ("TTL", "k"),
+            ("GETEX", "k", "PX", "100000"),
+            ("GETEX", "k", "PX", "100", "PX", "100000"),
+            ("GETEX", "k", "EXAT", "99999999999"),
+            ("EXPIRETIME", "k"),
+            ("GETEX", "k", "PXAT", "99999999999001"),
+            ("PEXPIRETIME", "k"),
+            ("GETEX", "k", "PERSIST", "PERSIST"),
+            ("GETEX", "k", "PERSIST", "EX", "10"),
+            ("GETEX", "k", "EX", "10", "PERSIST"),
+            ("GETEX", "k", "EX", "0"),
+            ("GETEX", "k", "EX", "-1"),
+            ("GETEX", "k", "EX", "abc"),
+            ("GETEX", "k", "EX"),
+            ("GETEX", "k", "NX"),
+            ("GETEX", "k", "KEEPTTL"),
+            ("GETEX", "k", "FOO"),
+            ("GETEX", "missing", "EX", "abc"),
+            ("GETEX", "missing", "FOO"),
+            ("LPUSH", "list", "a"),
+            ("GETEX", "list"),
+            ("GETEX", "list", "EX", "abc"),
+            ("GETEX", "k", "EXAT", "1"),
+            ("EXISTS", "k"),
+            ("GETEX",),
+        ]
+    )
 
 
 def test_get_getdel_getset_mget_mset(diff: Diff) -> None:
-    diff.many([
-        ("GET", "k"),
-        ("SET", "k", "v"),
-        ("GET", "k"),
-        ("GETDEL", "k"),
-        ("GETDEL", "k"),
-        ("GETSET", "k", "a"),
-        ("GETSET", "k", "b"),
-        ("SET", "k", "v", "EX", "100"),
-        ("GETSET", "k", "c"),
-        ("TTL", "k"),
-        ("LPUSH", "list", "x"),
-        ("GET", "list"),
-        ("GETDEL", "list"),
-        ("GETSET", "list", "v"),
-        ("MSET", "a", "1", "b", "2", "c", "3"),
-        ("MSET", "a", "1", "b"),
-        ("MGET", "a", "b", "c", "list", "nokey"),
-        ("MSETNX", "c", "1", "d", "2"),
-        ("MSETNX", "d", "1", "e", "2"),
-        ("MSETNX", "d", "1", "e"),
-        ("MGET", "d", "e"),
-        ("SETNX", "d", "x"),
-        ("SETNX", "f", "x"),
-        ("SETEX", "g", "100", "v"),
-        ("TTL", "g"),
-        ("SETEX", "g", "0", "v"),
-        ("SETEX", "g", "-1", "v"),
-        ("SETEX", "g", "abc", "v"),
-        ("PSETEX", "g", "100000", "v"),
-        ("TTL", "g"),
-        ("PSETEX", "g", "0", "v"),
-        ("GET",),
-        ("MGET",),
-        ("MSET", "a"),
-        ("GETDEL", "a", "b"),
-    ])
+    diff.many(
+        [
+            ("GET", "k"),
+            ("SET", "k", "v"),
+            ("GET", "k"),
+            ("GETDEL", "k"),
+            ("GETDEL", "k"),
+            ("GETSET", "k", "a"),
+            ("GETSET", "k", "b"),
+            ("SET", "k", "v", "EX", "100"),
+            ("GETSET", "k", "c"),
+            ("TTL", "k"),
+            ("LPUSH", "list", "x"),
+            ("GET", "list"),
+            ("GETDEL", "list"),
+            ("GETSET", "list", "v"),
+            ("MSET", "a", "1", "b", "2", "c", "3"),
+            ("MSET", "a", "1", "b"),
+            ("MGET", "a", "b", "c", "list", "nokey"),
+            ("MSETNX", "c", "1", "d", "2"),
+            ("MSETNX", "d", "1", "e", "2"),
+            ("MSETNX", "d", "1", "e"),
+            ("MGET", "d", "e"),
+            ("SETNX", "d", "x"),
+            ("SETNX", "f", "x"),
+            ("SETEX", "g", "100", "v"),
+            ("TTL", "g"),
+            ("SETEX", "g", "0", "v"),
+            ("SETEX", "g", "-1", "v"),
+            ("SETEX", "g", "abc", "v"),
+            ("PSETEX", "g", "100000", "v"),
+            ("TTL", "g"),
+            ("PSETEX", "g", "0", "v"),
+            ("GET",),
+            ("MGET",),
+            ("MSET", "a"),
+            ("GETDEL", "a", "b"),
+        ]
+    )
 
 
 def test_append_strlen_setrange_getrange(diff: Diff) -> None:
-    diff.many([
-        ("APPEND", "s", "hello"),
-        ("APPEND", "s", " world"),
-        ("GET", "s"),
-        ("STRLEN", "s"),
-        ("STRLEN", "nokey"),
-        ("SET", "n", "12345"),
-        ("APPEND", "n", "6"),
-        ("OBJECT", "ENCODING", "n"),
-        ("GET", "n"),
-        ("GETRANGE", "s", "0", "4"),
-        ("GETRANGE", "s", "-5", "-1"),
-        ("GETRANGE", "s", "5", "3"),
-        ("GETRANGE", "s", "-100", "100"),
-        ("GETRANGE", "s", "100", "200"),
-        ("GETRANGE", "s", "-1", "-5"),
-        ("GETRANGE", "s", "0", "-100"),
-        ("GETRANGE", "s", "-3", "2"),
-        ("GETRANGE", "s", "0", "9223372036854775807"),
-        ("GETRANGE", "s", "-9223372036854775808", "2"),
-        ("GETRANGE", "nokey", "0", "10"),
-        ("GETRANGE", "s", "x", "1"),
-        ("GETRANGE", "nokey", "x", "1"),
-        ("SUBSTR", "s", "1", "3"),
-        ("SETRANGE", "s", "6", "WORLD"),
-        ("GET", "s"),
-        ("SETRANGE", "s", "20", "X"),
-        ("GET", "s"),
-        ("SETRANGE", "s", "-1", "X"),
-        ("SETRANGE", "s", "abc", "X"),
-        ("SETRANGE", "new", "0", ""),
-        ("EXISTS", "new"),
-        ("SETRANGE", "new", "5", ""),
-        ("SETRANGE", "new", "3", "abc"),
-        ("GET", "new"),
-        ("SETRANGE", "s", "0", ""),
-        ("SETRANGE", "new", "536870911", "x"),
-        ("SETRANGE", "new", "536870912", "x"),
-        ("SETRANGE", "big", "536870912", ""),
-        ("LPUSH", "list", "x"),
-        ("APPEND", "list", "x"),
-        ("STRLEN", "list"),
-        ("GETRANGE", "list", "0", "1"),
-        ("SETRANGE", "list", "0", "x"),
-        ("SETRANGE", "list", "0", ""),
-        ("SET", "e", ""),
-        ("GETRANGE", "e", "0", "-1"),
-        ("GETRANGE", "e", "-1", "0"),
-    ])
+    diff.many(
+        [
+            ("APPEND", "s", "hello"),
+            ("APPEND", "s", " world"),
+            ("GET", "s"),
+            ("STRLEN", "s"),
+            ("STRLEN", "nokey"),
+            ("SET", "n", "12345"),
+            ("APPEND", "n", "6"),
+            ("OBJECT", "ENCODING", "n"),
+            ("GET", "n"),
+            ("GETRANGE", "s", "0", "4"),
+            ("GETRANGE", "s", "-5", "-1"),
+            ("GETRANGE", "s", "5", "3"),
+            ("GETRANGE", "s", "-100", "100"),
+            ("GETRANGE", "s", "100", "200"),
+            ("GETRANGE", "s", "-1", "-5"),
+            ("GETRANGE", "s", "0", "-100"),
+            ("GETRANGE", "s", "-3", "2"),
+            ("GETRANGE", "s", "0", "9223372036854775807"),
+            ("GETRANGE", "s", "-9223372036854775808", "2"),
+            ("GETRANGE", "nokey", "0", "10"),
+            ("GETRANGE", "s", "x", "1"),
+            ("GETRANGE", "nokey", "x", "1"),
+            ("SUBSTR", "s", "1", "3"),
+            ("SETRANGE", "s", "6", "WORLD"),
+            ("GET", "s"),
+            ("SETRANGE", "s", "20", "X"),
+            ("GET", "s"),
+            ("SETRANGE", "s", "-1", "X"),
+            ("SETRANGE", "s", "abc", "X"),
+            ("SETRANGE", "new", "0", ""),
+            ("EXISTS", "new"),
+            ("SETRANGE", "new", "5", ""),
+            ("SETRANGE", "new", "3", "abc"),
+            ("GET", "new"),
+            ("SETRANGE", "s", "0", ""),
+            ("SETRANGE", "new", "536870911", "x"),
+            ("SETRANGE", "new", "536870912", "x"),
+            ("SETRANGE", "big", "536870912", ""),
+            ("LPUSH", "list", "x"),
+            ("APPEND", "list", "x"),
+            ("STRLEN", "list"),
+            ("GETRANGE", "list", "0", "1"),
+            ("SETRANGE", "list", "0", "x"),
+            ("SETRANGE", "list", "0", ""),
+            ("SET", "e", ""),
+            ("GETRANGE", "e", "0", "-1"),
+            ("GETRANGE", "e", "-1", "0"),
+        ]
+    )
 
 
 def test_setrange_keeps_ttl_and_append_big(diff: Diff, r: redis.Redis) -> None:
-    diff.many([
-        ("SET", "k", "abc", "EX", "100"),
-        ("SETRANGE", "k", "1", "X"),
-        ("TTL", "k"),
-        ("APPEND", "k", "Y"),
-        ("TTL", "k"),
-    ])
+    diff.many(
+        [
+            ("SET", "k", "abc", "EX", "100"),
+            ("SETRANGE", "k", "1", "X"),
+            ("TTL", "k"),
+            ("APPEND", "k", "Y"),
+            ("TTL", "k"),
+        ]
+    )
     for _ in range(200):
         r.append("grow", b"x" * 1000)
     assert r.strlen("grow") == 200_000
 
 
 def test_incr_family(diff: Diff) -> None:
-    diff.many([
-        ("INCR", "n"),
-        ("INCRBY", "n", "10"),
-        ("INCRBY", "n", "-20"),
-        ("DECR", "n"),
-        ("DECRBY", "n", "5"),
-        ("DECRBY", "n", "-5"),
-        ("INCRBY", "n", "abc"),
-        ("INCRBY", "n", "1.5"),
-        ("INCRBY", "n", " 1"),
-        ("INCRBY", "n", "9223372036854775808"),
-        ("SET", "n", "9223372036854775807"),
-        ("INCR", "n"),
-        ("INCRBY", "n", "0"),
-        ("SET", "n", "-9223372036854775808"),
-        ("DECR", "n"),
-        ("DECRBY", "n", "-9223372036854775808"),
-        ("DECRBY", "x", "-9223372036854775808"),
-        ("INCRBY", "x", "-9223372036854775808"),
-        ("SET", "n", " 1"),
-        ("INCR", "n"),
-        ("SET", "n", "01"),
-        ("INCR", "n"),
-        ("SET", "n", "1.0"),
-        ("INCR", "n"),
-        ("SET", "n", "+1"),
-        ("INCR", "n"),
-        ("SET", "n", "99999999999999999999"),
-        ("INCR", "n"),
-        ("SET", "n", "10", "EX", "100"),
-        ("INCR", "n"),
-        ("TTL", "n"),
-        ("LPUSH", "list", "x"),
-        ("INCR", "list"),
-        ("INCRBY", "list", "abc"),
-        ("DECRBY", "list", "1"),
-        ("INCR",),
-        ("INCRBY", "n"),
-    ])
+    diff.many(
+        [
+            ("INCR", "n"),
+            ("INCRBY", "n", "10"),
+            ("INCRBY", "n", "-20"),
+            ("DECR", "n"),
+            ("DECRBY", "n", "5"),
+            ("DECRBY", "n", "-5"),
+            ("INCRBY", "n", "abc"),
+            ("INCRBY", "n", "1.5"),
+            ("INCRBY", "n", " 1"),
+            ("INCRBY", "n", "9223372036854775808"),
+            ("SET", "n", "9223372036854775807"),
+            ("INCR", "n"),
+            ("INCRBY", "n", "0"),
+            ("SET", "n", "-9223372036854775808"),
+            ("DECR", "n"),
+            ("DECRBY", "n", "-9223372036854775808"),
+            ("DECRBY", "x", "-9223372036854775808"),
+            ("INCRBY", "x", "-9223372036854775808"),
+            ("SET", "n", " 1"),
+            ("INCR", "n"),
+            ("SET", "n", "01"),
+            ("INCR", "n"),
+            ("SET", "n", "1.0"),
+            ("INCR", "n"),
+            ("SET", "n", "+1"),
+            ("INCR", "n"),
+            ("SET", "n", "99999999999999999999"),
+            ("INCR", "n"),
+            ("SET", "n", "10", "EX", "100"),
+            ("INCR", "n"),
+            ("TTL", "n"),
+            ("LPUSH", "list", "x"),
+            ("INCR", "list"),
+            ("INCRBY", "list", "abc"),
+            ("DECRBY", "list", "1"),
+            ("INCR",),
+            ("INCRBY", "n"),
+        ]
+    )
 
 
 INCRBYFLOAT_CASES = [
@@ -311,13 +321,19 @@ def test_incrbyfloat_formatting_and_errors(diff: Diff) -> None:
 
 _float_text = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False, width=64).map(repr),
-    st.builds(lambda i, f: f"{i}.{f}", st.integers(-(10**6), 10**6), st.text(alphabet="0123456789", min_size=1, max_size=25)),
+    st.builds(
+        lambda i, f: f"{i}.{f}",
+        st.integers(-(10**6), 10**6),
+        st.text(alphabet="0123456789", min_size=1, max_size=25),
+    ),
     st.integers(-(10**30), 10**30).map(str),
     st.builds(lambda m, e: f"{m}e{e}", st.integers(-999, 999), st.integers(-40, 40)),
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(_float_text, min_size=1, max_size=6))
 def test_incrbyfloat_random_sums(rr: redis.Redis, r: redis.Redis, steps: list[str]) -> None:
     d = Diff(r, rr)
@@ -362,8 +378,12 @@ def test_lcs(diff: Diff) -> None:
     diff.many(LCS_CASES)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(alphabet="abcd", max_size=40), st.text(alphabet="abcd", max_size=40), st.integers(0, 4))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.text(alphabet="abcd", max_size=40), st.text(alphabet="abcd", max_size=40), st.integers(0, 4)
+)
 def test_lcs_random(rr: redis.Redis, r: redis.Redis, a: str, b: str, minlen: int) -> None:
     d = Diff(r, rr)
     d("MSET", "a", a, "b", b)
@@ -395,14 +415,44 @@ def test_lcs_memory_limit_error(diff: Diff, r: redis.Redis, rr: redis.Redis) -> 
 
 
 def test_wrong_arity_strings(diff: Diff) -> None:
-    for cmd in ["GET", "SET", "GETEX", "GETDEL", "GETSET", "MGET", "MSET", "MSETNX", "SETNX",
-                "SETEX", "PSETEX", "APPEND", "STRLEN", "GETRANGE", "SUBSTR", "SETRANGE", "INCR",
-                "DECR", "INCRBY", "DECRBY", "INCRBYFLOAT", "LCS"]:
+    for cmd in [
+        "GET",
+        "SET",
+        "GETEX",
+        "GETDEL",
+        "GETSET",
+        "MGET",
+        "MSET",
+        "MSETNX",
+        "SETNX",
+        "SETEX",
+        "PSETEX",
+        "APPEND",
+        "STRLEN",
+        "GETRANGE",
+        "SUBSTR",
+        "SETRANGE",
+        "INCR",
+        "DECR",
+        "INCRBY",
+        "DECRBY",
+        "INCRBYFLOAT",
+        "LCS",
+    ]:
         diff(cmd)
-        diff(cmd, "a", "b", "c", "d", "e") if cmd not in ("SET", "MGET", "MSET", "MSETNX", "GETEX", "LCS") else None
+        diff(cmd, "a", "b", "c", "d", "e") if cmd not in (
+            "SET",
+            "MGET",
+            "MSET",
+            "MSETNX",
+            "GETEX",
+            "LCS",
+        ) else None
 
 
-@pytest.mark.parametrize("value", [b"", b"0", b"-1", b"12345678901234567890", b"x" * 44, b"x" * 45, b"\x00\xff"])
+@pytest.mark.parametrize(
+    "value", [b"", b"0", b"-1", b"12345678901234567890", b"x" * 44, b"x" * 45, b"\x00\xff"]
+)
 def test_binary_safe_values(diff: Diff, value: bytes) -> None:
     diff("SET", "k", value)
     diff("GET", "k")

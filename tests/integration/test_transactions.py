@@ -21,7 +21,9 @@ from tests.helpers.servers import ServerProcess
 
 
 @pytest.fixture
-def pair(r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess) -> Iterator[Callable[..., Pair]]:
+def pair(
+    r: redis.Redis, rr: redis.Redis, ember: ServerProcess, real_redis: ServerProcess
+) -> Iterator[Callable[..., Pair]]:
     with pair_maker(ember.port, real_redis.port) as make:
         yield make
     for c in (r, rr):
@@ -155,9 +157,24 @@ def test_self_notification_interleaved_in_exec_resp3(pair: Callable[..., Pair]) 
 def test_client_reply_skip_silences_whole_exec(pair: Callable[..., Pair]) -> None:
     a = pair()
     a.call(("CLIENT", "REPLY", "SKIP"), ("MULTI",), ("SET", "a", "1"), ("EXEC",), ("GET", "a"), n=3)
-    a.call(("CLIENT", "REPLY", "OFF"), ("MULTI",), ("SET", "a", "2"), ("EXEC",), ("CLIENT", "REPLY", "ON"), n=1)
+    a.call(
+        ("CLIENT", "REPLY", "OFF"),
+        ("MULTI",),
+        ("SET", "a", "2"),
+        ("EXEC",),
+        ("CLIENT", "REPLY", "ON"),
+        n=1,
+    )
     # SKIP run inside EXEC silences the command after EXEC (the EXEC array stays short)
-    a.call(("MULTI",), ("SET", "b", "1"), ("CLIENT", "REPLY", "SKIP"), ("EXEC",), ("GET", "b"), ("PING",), n=4)
+    a.call(
+        ("MULTI",),
+        ("SET", "b", "1"),
+        ("CLIENT", "REPLY", "SKIP"),
+        ("EXEC",),
+        ("GET", "b"),
+        ("PING",),
+        n=4,
+    )
 
 
 # ---------------------------------------------------------------------------- WATCH
@@ -232,7 +249,14 @@ def test_watch_absent_key_and_db_wide_commands(
 
 def test_watch_remembers_db(pair: Callable[..., Pair]) -> None:
     a = pair()
-    a.call(("SELECT", "5"), ("SET", "x", "30"), ("WATCH", "x"), ("SELECT", "1"), ("SET", "x", "10"), ("SELECT", "5"))
+    a.call(
+        ("SELECT", "5"),
+        ("SET", "x", "30"),
+        ("WATCH", "x"),
+        ("SELECT", "1"),
+        ("SET", "x", "10"),
+        ("SELECT", "5"),
+    )
     assert a.call(("MULTI",), ("PING",), ("EXEC",)).endswith(b"+PONG\r\n")
     a.call(("SET", "x", "1"), ("WATCH", "x"), ("SELECT", "0"), ("SELECT", "5"), ("SET", "x", "2"))
     assert a.call(("MULTI",), ("PING",), ("EXEC",)).endswith(b"*-1\r\n")
@@ -240,8 +264,18 @@ def test_watch_remembers_db(pair: Callable[..., Pair]) -> None:
 
 def test_own_writes_touch_watched_keys(pair: Callable[..., Pair]) -> None:
     a = pair()
-    a.call(("SET", "x", "foo"), ("WATCH", "x"), ("EXPIRE", "x", "10"), ("MULTI",), ("PING",), ("EXEC",))
-    a.call(("WATCH", "x"), ("SET", "x", "10"), ("MULTI",), ("DISCARD",), ("MULTI",), ("INCR", "x"), ("EXEC",))
+    a.call(
+        ("SET", "x", "foo"), ("WATCH", "x"), ("EXPIRE", "x", "10"), ("MULTI",), ("PING",), ("EXEC",)
+    )
+    a.call(
+        ("WATCH", "x"),
+        ("SET", "x", "10"),
+        ("MULTI",),
+        ("DISCARD",),
+        ("MULTI",),
+        ("INCR", "x"),
+        ("EXEC",),
+    )
     a.call(("WATCH", "x"), ("SET", "x", "10"), ("UNWATCH",), ("MULTI",), ("INCR", "x"), ("EXEC",))
     a.call(("UNWATCH",))
     a.call(("WATCH", "x"), ("SET", "x", "1"), ("WATCH", "y"), ("MULTI",), ("PING",), ("EXEC",))
@@ -260,7 +294,9 @@ def test_watch_key_expiring_before_exec(pair: Callable[..., Pair]) -> None:
     a.call(("MULTI",), ("PING",), ("EXEC",))
 
 
-def test_watch_key_removed_by_active_expiry(pair: Callable[..., Pair], r: redis.Redis, rr: redis.Redis) -> None:
+def test_watch_key_removed_by_active_expiry(
+    pair: Callable[..., Pair], r: redis.Redis, rr: redis.Redis
+) -> None:
     a = pair()
     a.call(("SET", "x", "foo"), ("PEXPIRE", "x", "100"), ("WATCH", "x"))
     deadline = time.monotonic() + 10
@@ -287,13 +323,25 @@ STALE_CASES: list[list[tuple[str, tuple[Any, ...]]]] = [
     [("a", ("WATCH", "x")), ("b", ("SET", "x", "new")), ("b", ("FLUSHDB",))],
     # SWAPDB with stale keys on either side
     [("a", ("WATCH", "x")), ("b", ("SWAPDB", "0", "1"))],
-    [("b", ("SELECT", "1")), ("b", ("SET", "x", "v")), ("a", ("WATCH", "x")), ("b", ("SWAPDB", "0", "1"))],
-    [("b", ("SELECT", "1")), ("b", ("SET", "x", "v", "PX", "100000")), ("a", ("WATCH", "x")), ("b", ("SWAPDB", "0", "1"))],
+    [
+        ("b", ("SELECT", "1")),
+        ("b", ("SET", "x", "v")),
+        ("a", ("WATCH", "x")),
+        ("b", ("SWAPDB", "0", "1")),
+    ],
+    [
+        ("b", ("SELECT", "1")),
+        ("b", ("SET", "x", "v", "PX", "100000")),
+        ("a", ("WATCH", "x")),
+        ("b", ("SWAPDB", "0", "1")),
+    ],
 ]
 
 
 @pytest.mark.parametrize("case", STALE_CASES)
-def test_watch_stale_keys(pair: Callable[..., Pair], case: list[tuple[str, tuple[Any, ...]]]) -> None:
+def test_watch_stale_keys(
+    pair: Callable[..., Pair], case: list[tuple[str, tuple[Any, ...]]]
+) -> None:
     conns = {"a": pair(), "b": pair()}
     conns["a"].call(("DEBUG", "SET-ACTIVE-EXPIRE", "0"))
     conns["a"].call(("SET", "x", "foo", "PX", "1"))
@@ -322,7 +370,9 @@ def _cmdstat(c: redis.Redis, name: str) -> tuple[int, int, int]:
     return info.get("calls", 0), info.get("rejected_calls", 0), info.get("failed_calls", 0)
 
 
-def test_exec_commandstats_and_errorstats(pair: Callable[..., Pair], r: redis.Redis, rr: redis.Redis) -> None:
+def test_exec_commandstats_and_errorstats(
+    pair: Callable[..., Pair], r: redis.Redis, rr: redis.Redis
+) -> None:
     for c in (r, rr):
         c.config_resetstat()
     a = pair()
@@ -354,7 +404,9 @@ OPS = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(st.tuples(st.integers(0, 2), OPS), min_size=1, max_size=25))
 def test_random_transactions_match_redis(
     ember: ServerProcess, real_redis: ServerProcess, steps: list[tuple[int, tuple[str, ...]]]
@@ -375,20 +427,49 @@ def test_random_transactions_match_redis(
 # ---------------------------------------------------------------------------- propagation
 
 
-def test_aof_stream_of_transactions_matches_redis(ember_factory: Callable[..., ServerProcess],
-                                                  redis_factory: Callable[..., ServerProcess]) -> None:
+def test_aof_stream_of_transactions_matches_redis(
+    ember_factory: Callable[..., ServerProcess], redis_factory: Callable[..., ServerProcess]
+) -> None:
     """End to end: what EXEC propagates (one MULTI/EXEC batch, never a literal EXEC alone)."""
     script: list[tuple[Any, ...]] = [
-        ("MULTI",), ("SET", "a", "1"), ("GET", "a"), ("INCR", "n"), ("EXEC",),
-        ("MULTI",), ("SET", "b", "2"), ("EXEC",),  # one write: not wrapped
-        ("MULTI",), ("GET", "a"), ("EXEC",),  # read-only: nothing
-        ("MULTI",), ("DEL", "nokey"), ("EXEC",),  # no effect: nothing
-        ("MULTI",), ("EXEC",),  # empty: nothing
-        ("MULTI",), ("SELECT", "1"), ("SET", "c", "1"), ("SELECT", "2"), ("SET", "d", "1"), ("EXEC",),
+        ("MULTI",),
+        ("SET", "a", "1"),
+        ("GET", "a"),
+        ("INCR", "n"),
+        ("EXEC",),
+        ("MULTI",),
+        ("SET", "b", "2"),
+        ("EXEC",),  # one write: not wrapped
+        ("MULTI",),
+        ("GET", "a"),
+        ("EXEC",),  # read-only: nothing
+        ("MULTI",),
+        ("DEL", "nokey"),
+        ("EXEC",),  # no effect: nothing
+        ("MULTI",),
+        ("EXEC",),  # empty: nothing
+        ("MULTI",),
+        ("SELECT", "1"),
+        ("SET", "c", "1"),
+        ("SELECT", "2"),
+        ("SET", "d", "1"),
+        ("EXEC",),
         ("SELECT", "0"),
-        ("MULTI",), ("SET", "e", "1"), ("NOSUCH",), ("EXEC",),  # aborted: nothing
-        ("WATCH", "a"), ("SET", "a", "x"), ("MULTI",), ("SET", "f", "1"), ("EXEC",),  # WATCH failed
-        ("MULTI",), ("SET", "g", "1"), ("INCR", "g"), ("LPUSH", "g", "x"), ("RPUSH", "l", "1"), ("EXEC",),
+        ("MULTI",),
+        ("SET", "e", "1"),
+        ("NOSUCH",),
+        ("EXEC",),  # aborted: nothing
+        ("WATCH", "a"),
+        ("SET", "a", "x"),
+        ("MULTI",),
+        ("SET", "f", "1"),
+        ("EXEC",),  # WATCH failed
+        ("MULTI",),
+        ("SET", "g", "1"),
+        ("INCR", "g"),
+        ("LPUSH", "g", "x"),
+        ("RPUSH", "l", "1"),
+        ("EXEC",),
         ("PUBLISH", "ch", "m"),
         ("SET", "end", "1"),
     ]
@@ -467,17 +548,30 @@ class _InProcess:
 def test_exec_propagates_one_wrapped_batch() -> None:
     p = _InProcess()
     p.run(("MULTI",), ("SET", "a", "1"), ("GET", "a"), ("SET", "b", "2"), ("EXEC",))
-    assert p.ops == [[(0, [b"MULTI"]), (0, [b"SET", b"a", b"1"]), (0, [b"SET", b"b", b"2"]), (0, [b"EXEC"])]]
+    assert p.ops == [
+        [(0, [b"MULTI"]), (0, [b"SET", b"a", b"1"]), (0, [b"SET", b"b", b"2"]), (0, [b"EXEC"])]
+    ]
     p.ops.clear()
     # a single write is not wrapped; read-only, empty and no-op transactions propagate nothing
     p.run(("MULTI",), ("SET", "a", "1"), ("EXEC",))
     assert p.ops == [[(0, [b"SET", b"a", b"1"])]]
     p.ops.clear()
-    p.run(("MULTI",), ("GET", "a"), ("EXEC",), ("MULTI",), ("EXEC",), ("MULTI",), ("DEL", "zz"), ("EXEC",))
+    p.run(
+        ("MULTI",),
+        ("GET", "a"),
+        ("EXEC",),
+        ("MULTI",),
+        ("EXEC",),
+        ("MULTI",),
+        ("DEL", "zz"),
+        ("EXEC",),
+    )
     assert p.ops == []
     # SELECT inside: each op carries its database
     p.run(("MULTI",), ("SELECT", "1"), ("SET", "a", "1"), ("SELECT", "2"), ("INCR", "n"), ("EXEC",))
-    assert p.ops == [[(1, [b"MULTI"]), (1, [b"SET", b"a", b"1"]), (2, [b"INCR", b"n"]), (2, [b"EXEC"])]]
+    assert p.ops == [
+        [(1, [b"MULTI"]), (1, [b"SET", b"a", b"1"]), (2, [b"INCR", b"n"]), (2, [b"EXEC"])]
+    ]
 
 
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
@@ -549,5 +643,8 @@ def test_loading_inside_exec() -> None:
     p.server.loading = True
     out = p.run(("EXEC",))
     p.server.loading = False
-    assert out == b"-EXECABORT Transaction discarded because of: LOADING Redis is loading the dataset in memory\r\n"
+    assert (
+        out
+        == b"-EXECABORT Transaction discarded because of: LOADING Redis is loading the dataset in memory\r\n"
+    )
     assert p.run(("GET", "a")) == b"$-1\r\n"

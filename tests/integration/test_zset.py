@@ -681,7 +681,9 @@ def test_zrandmember_contract(ember: ServerProcess) -> None:
     for _ in range(10):
         assert r.zrandmember("z") in z
         three = raw(r, "ZRANDMEMBER", "z", 3, "WITHSCORES")[1]
-        assert len(set(three[::2])) == 3 and all(float(s) == z[m] for m, s in zip(three[::2], three[1::2], strict=True))
+        assert len(set(three[::2])) == 3 and all(
+            float(s) == z[m] for m, s in zip(three[::2], three[1::2], strict=True)
+        )
         many = raw(r, "ZRANDMEMBER", "z", -25)[1]
         assert len(many) == 25 and set(many) <= set(z)
     assert set(raw(r, "ZRANDMEMBER", "z", -1000)[1]) == set(z)
@@ -713,11 +715,22 @@ def test_failed_commands_change_nothing(r: redis.Redis, rr: redis.Redis) -> None
         c.set("str", "x")
         w = c.pipeline(transaction=True)
         w.watch("z")
-        for bad in (("ZADD", "z", "1", "a"), ("ZADD", "z", "nx", "5", "a"), ("ZADD", "z", "xx", "1", "q"),
-                    ("ZADD", "z", "x", "a"), ("ZADD", "z", "nx", "xx", "1", "a"), ("ZREM", "z", "q"),
-                    ("ZINCRBY", "z", "x", "a"), ("ZADD", "z", "gt", "0", "b"), ("ZREMRANGEBYSCORE", "z", 5, 6),
-                    ("ZPOPMIN", "z", -1), ("ZRANGESTORE", "z", "str", 0, 1), ("ZUNIONSTORE", "z", 1, "str"),
-                    ("ZMPOP", 1, "z", "MIN", "COUNT", 0), ("ZADD", "z", "incr", "gt", "-1", "a")):
+        for bad in (
+            ("ZADD", "z", "1", "a"),
+            ("ZADD", "z", "nx", "5", "a"),
+            ("ZADD", "z", "xx", "1", "q"),
+            ("ZADD", "z", "x", "a"),
+            ("ZADD", "z", "nx", "xx", "1", "a"),
+            ("ZREM", "z", "q"),
+            ("ZINCRBY", "z", "x", "a"),
+            ("ZADD", "z", "gt", "0", "b"),
+            ("ZREMRANGEBYSCORE", "z", 5, 6),
+            ("ZPOPMIN", "z", -1),
+            ("ZRANGESTORE", "z", "str", 0, 1),
+            ("ZUNIONSTORE", "z", 1, "str"),
+            ("ZMPOP", 1, "z", "MIN", "COUNT", 0),
+            ("ZADD", "z", "incr", "gt", "-1", "a"),
+        ):
             raw(c, *bad)
         w.multi()
         w.zrange("z", 0, -1, withscores=True)
@@ -769,7 +782,9 @@ def test_rank_and_range_queries_are_logarithmic() -> None:
 # ------------------------------------------------------------------------------ blocking
 
 
-def run_blocked(srv: ServerProcess, control: redis.Redis, cmds: list[tuple[Any, ...]], then: Callable[[], Any]) -> list[Any]:
+def run_blocked(
+    srv: ServerProcess, control: redis.Redis, cmds: list[tuple[Any, ...]], then: Callable[[], Any]
+) -> list[Any]:
     import threading
 
     results: list[Any] = [None] * len(cmds)
@@ -803,8 +818,19 @@ def test_blocking_pops(ember: ServerProcess, real_redis: ServerProcess) -> None:
         def push(c: redis.Redis = c) -> None:
             c.zadd("z", {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5})
 
-        out.append(run_blocked(srv, c, [("BZPOPMIN", "z", 10), ("BZPOPMAX", "x", "z", 10),
-                                        ("BZMPOP", 10, 2, "y", "z", "MIN", "COUNT", 2), ("BZPOPMIN", "z", 10)], push))
+        out.append(
+            run_blocked(
+                srv,
+                c,
+                [
+                    ("BZPOPMIN", "z", 10),
+                    ("BZPOPMAX", "x", "z", 10),
+                    ("BZMPOP", 10, 2, "y", "z", "MIN", "COUNT", 2),
+                    ("BZPOPMIN", "z", 10),
+                ],
+                push,
+            )
+        )
         out.append(raw(c, "ZRANGE", "z", 0, -1))
 
         def multi(c: redis.Redis = c) -> None:
@@ -820,7 +846,9 @@ def test_blocking_pops(ember: ServerProcess, real_redis: ServerProcess) -> None:
             c.zunionstore("u", ["src"])
             c.zrangestore("r", "src", 0, 0)
 
-        out.append(run_blocked(srv, c, [("BZPOPMAX", "u", 10), ("BZMPOP", 10, 1, "r", "MIN")], store))
+        out.append(
+            run_blocked(srv, c, [("BZPOPMAX", "u", 10), ("BZMPOP", 10, 1, "r", "MIN")], store)
+        )
         t0 = time.monotonic()
         out.append((raw(c, "BZPOPMIN", "none", "0.1"), raw(c, "BZMPOP", "0.1", 1, "none", "MIN")))
         assert time.monotonic() - t0 >= 0.15
@@ -881,7 +909,9 @@ def test_propagation_matches_redis_aof(
         def push(c: redis.Redis = c) -> None:
             c.zadd("q", {"a": 1, "b": 2, "c": 3})
 
-        run_blocked(srv, c, [("BZPOPMAX", "q", 10), ("BZMPOP", 10, 1, "q", "MIN", "COUNT", 5)], push)
+        run_blocked(
+            srv, c, [("BZPOPMAX", "q", 10), ("BZMPOP", 10, 1, "q", "MIN", "COUNT", 5)], push
+        )
         states.append(dump(c))
         c.close()
     assert states[0] == states[1]

@@ -214,8 +214,11 @@ def test_console_entry_point_runs(tmp_path: Path) -> None:
 @needs_redis
 @needs_corpus
 def test_interop_every_cut_of_a_small_file(tmp_path: Path) -> None:
-    data = (AOF / "generated-redis-7.0.15/plain-ts/2-after-rewrite/appendonlydir"
-            / "appendonly.aof.2.incr.aof").read_bytes()
+    data = (
+        AOF
+        / "generated-redis-7.0.15/plain-ts/2-after-rewrite/appendonlydir"
+        / "appendonly.aof.2.incr.aof"
+    ).read_bytes()
     for cut in range(len(data) + 1):
         compare(tmp_path, {"appendonly.aof": data[:cut]}, ["appendonly.aof"])
 
@@ -286,17 +289,31 @@ def test_interop_multi_part_scenarios(tmp_path: Path) -> None:
     for m in manifests:
         scenarios.append(({**files, "appendonly.aof.manifest": m}, ["appendonly.aof.manifest"]))
     # damaged incr as the last file / damaged base before it / two incrs
-    cut_incr = {**files, "appendonly.aof.1.incr.aof": incr[:1000],
-                "appendonly.aof.manifest": ok_manifest}
+    cut_incr = {
+        **files,
+        "appendonly.aof.1.incr.aof": incr[:1000],
+        "appendonly.aof.manifest": ok_manifest,
+    }
     scenarios.append((cut_incr, ["--fix", "appendonly.aof.manifest"]))
-    swapped = {**files, "appendonly.aof.1.incr.aof": incr[:1000], "appendonly.aof.manifest":
-               b"file appendonly.aof.1.incr.aof seq 1 type b\n"
-               b"file appendonly.aof.1.base.aof seq 3 type i\n"}
+    swapped = {
+        **files,
+        "appendonly.aof.1.incr.aof": incr[:1000],
+        "appendonly.aof.manifest": b"file appendonly.aof.1.incr.aof seq 1 type b\n"
+        b"file appendonly.aof.1.base.aof seq 3 type i\n",
+    }
     scenarios.append((swapped, ["--fix", "appendonly.aof.manifest"]))
-    scenarios.append(({**files, "second.aof": incr[:-4], "appendonly.aof.manifest": two_incr},
-                      ["--fix", "appendonly.aof.manifest"]))
-    scenarios.append(({**files, "second.aof": b"", "appendonly.aof.manifest": two_incr},
-                      ["appendonly.aof.manifest"]))
+    scenarios.append(
+        (
+            {**files, "second.aof": incr[:-4], "appendonly.aof.manifest": two_incr},
+            ["--fix", "appendonly.aof.manifest"],
+        )
+    )
+    scenarios.append(
+        (
+            {**files, "second.aof": b"", "appendonly.aof.manifest": two_incr},
+            ["appendonly.aof.manifest"],
+        )
+    )
     for files_, args in scenarios:
         compare(tmp_path, files_, args)
 

@@ -21,7 +21,10 @@ def test_encode_command_exact_bytes() -> None:
     assert encode_command([b"SET", b"k", b""]) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n"
     assert encode_command([b"PING"]) == b"*1\r\n$4\r\nPING\r\n"
     big = b"x" * 5000
-    assert encode_command([b"SET", b"k", big]) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5000\r\n" + big + b"\r\n"
+    assert (
+        encode_command([b"SET", b"k", big])
+        == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5000\r\n" + big + b"\r\n"
+    )
 
 
 def test_encode_accepts_bytes_like() -> None:

@@ -89,7 +89,7 @@ def test_parse_lenient_parts() -> None:
     # quoted names, blanks around, pairs in any order, lines without a base
     m = parse_manifest(
         b"# a comment\n"
-        b"  FILE \"my file.aof\" Seq 7 TYPE base extra stuff\t\r\n"
+        b'  FILE "my file.aof" Seq 7 TYPE base extra stuff\t\r\n'
         b"#another\n"
         b"type incr seq 9 file 'x.aof'\n"
     )
@@ -126,9 +126,9 @@ FATAL = [
     (b"file a seq 1 type b extra\n", "Invalid AOF manifest file format", 1),
     (b"file a seq 1\n", "Invalid AOF manifest file format", 1),
     (b"file a seq 1 typo b\n", "Invalid AOF manifest file format", 1),
-    (b"file a seq 1 type \"\"\n", "Invalid AOF manifest file format", 1),
-    (b"file \"a seq 1 type b\n", "Invalid AOF manifest file format", 1),
-    (b"file \"a\"b seq 1 type b\n", "Invalid AOF manifest file format", 1),
+    (b'file a seq 1 type ""\n', "Invalid AOF manifest file format", 1),
+    (b'file "a seq 1 type b\n', "Invalid AOF manifest file format", 1),
+    (b'file "a"b seq 1 type b\n', "Invalid AOF manifest file format", 1),
     (b"file 'a seq 1 type b\n", "Invalid AOF manifest file format", 1),
     (b"file dir/a seq 1 type b\n", "File can't be a path, just a filename", 1),
     (b"file a\\b seq 1 type b\n", "File can't be a path, just a filename", 1),
@@ -178,7 +178,7 @@ def test_split_args_like_sdssplitargs() -> None:
     assert split_args(b"a b\tc") == [b"a", b"b", b"c"]
     assert split_args(b'"a b" "\\x41\\x4a\\n\\r\\t\\b\\a\\\\\\"q"') == [
         b"a b",
-        b"AJ\n\r\t\x08\x07\\\"q",
+        b'AJ\n\r\t\x08\x07\\"q',
     ]
     assert split_args(b"'it\\'s' '\\n'") == [b"it's", b"\\n"]
     assert split_args(b'ab"c d"e') is None  # closing quote followed by a non-blank
@@ -273,7 +273,8 @@ def test_rewrite_cycle_matches_redis() -> None:
     )
     # the corpus "2-after-rewrite" manifest is what remains after the history GC
     after = (
-        CORPUS / "aof/generated-redis-7.0.15/plain/2-after-rewrite/appendonlydir"
+        CORPUS
+        / "aof/generated-redis-7.0.15/plain/2-after-rewrite/appendonlydir"
         / "appendonly.aof.manifest"
     )
     if after.is_file():

@@ -26,8 +26,12 @@ from ember.persistence.aof.parser import (
 from tests.helpers.corpus import CORPUS
 
 AOF = CORPUS / "aof"
-TS_INCR = AOF / "generated-redis-7.0.15/plain-ts/1-before-rewrite/appendonlydir/appendonly.aof.1.incr.aof"
-PLAIN_INCR = AOF / "generated-redis-7.0.15/plain/1-before-rewrite/appendonlydir/appendonly.aof.1.incr.aof"
+TS_INCR = (
+    AOF / "generated-redis-7.0.15/plain-ts/1-before-rewrite/appendonlydir/appendonly.aof.1.incr.aof"
+)
+PLAIN_INCR = (
+    AOF / "generated-redis-7.0.15/plain/1-before-rewrite/appendonlydir/appendonly.aof.1.incr.aof"
+)
 PREAMBLE_AOF = AOF / "redis/rdb-preamble.aof"
 
 needs_corpus = pytest.mark.skipif(not AOF.is_dir(), reason="corpus not available")

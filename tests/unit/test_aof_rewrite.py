@@ -56,7 +56,9 @@ def corpus_stream(delivery_time: int) -> Stream:
     return st
 
 
-def corpus_dataset(exp: dict[bytes, int], delivery_time: int) -> list[tuple[int, bytes, Any, int | None]]:
+def corpus_dataset(
+    exp: dict[bytes, int], delivery_time: int
+) -> list[tuple[int, bytes, Any, int | None]]:
     """The dataset of generated-redis-7.0.15/*/2-after-rewrite, in the file's key order."""
     return [
         (0, b"h", {b"f": b"v", b"g": b"w"}, None),
@@ -234,10 +236,34 @@ def test_streams() -> None:
         [b"XADD", b"s", b"2-5", b"f", b"x"],
         [b"XSETID", b"s", b"2-5", b"ENTRIESADDED", b"2", b"MAXDELETEDID", b"0-0"],
         [b"XGROUP", b"CREATE", b"s", b"g1", b"2-5", b"ENTRIESREAD", b"2"],
-        [b"XCLAIM", b"s", b"g1", b"alice", b"0", b"2-5", b"TIME", b"2000", b"RETRYCOUNT",
-         b"1", b"JUSTID", b"FORCE"],
-        [b"XCLAIM", b"s", b"g1", b"bob", b"0", b"1-0", b"TIME", b"1000", b"RETRYCOUNT",
-         b"2", b"JUSTID", b"FORCE"],
+        [
+            b"XCLAIM",
+            b"s",
+            b"g1",
+            b"alice",
+            b"0",
+            b"2-5",
+            b"TIME",
+            b"2000",
+            b"RETRYCOUNT",
+            b"1",
+            b"JUSTID",
+            b"FORCE",
+        ],
+        [
+            b"XCLAIM",
+            b"s",
+            b"g1",
+            b"bob",
+            b"0",
+            b"1-0",
+            b"TIME",
+            b"1000",
+            b"RETRYCOUNT",
+            b"2",
+            b"JUSTID",
+            b"FORCE",
+        ],
         [b"XGROUP", b"CREATE", b"s", b"g2", b"0-0", b"ENTRIESREAD", b"-1"],
         [b"XGROUP", b"CREATECONSUMER", b"s", b"g2", b"idle"],
         [b"PEXPIREAT", b"s", b"777"],

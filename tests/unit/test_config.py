@@ -118,7 +118,10 @@ def test_save_reset_and_accumulate() -> None:
         ("maxmemory 10xb", "argument must be a memory value"),
         ("maxmemory -1", "argument must be a memory value"),
         ("appendonly maybe", "argument must be 'yes' or 'no'"),
-        ("loglevel loud", "argument(s) must be one of the following: debug, verbose, notice, warning"),
+        (
+            "loglevel loud",
+            "argument(s) must be one of the following: debug, verbose, notice, warning",
+        ),
         (
             "maxmemory-policy lru",
             "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, "
@@ -128,9 +131,18 @@ def test_save_reset_and_accumulate() -> None:
         ("save 900", "Invalid save parameters"),
         ("save 0 1", "Invalid save parameters"),
         ("save abc 1", "Invalid save parameters"),
-        ("client-output-buffer-limit normal 1 2", "Wrong number of arguments in buffer limit configuration."),
-        ("client-output-buffer-limit foo 1 2 3", "Invalid client class specified in buffer limit configuration."),
-        ("client-output-buffer-limit normal 1x 2 3", "Error in hard, soft or soft_seconds setting in buffer limit configuration."),
+        (
+            "client-output-buffer-limit normal 1 2",
+            "Wrong number of arguments in buffer limit configuration.",
+        ),
+        (
+            "client-output-buffer-limit foo 1 2 3",
+            "Invalid client class specified in buffer limit configuration.",
+        ),
+        (
+            "client-output-buffer-limit normal 1x 2 3",
+            "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+        ),
         ("notify-keyspace-events KQ", "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
         ("unixsocketperm 999", "argument couldn't be parsed as an octal number"),
         ("unixsocketperm 1777", "argument must be between 0 and 777 inclusive"),
@@ -138,7 +150,10 @@ def test_save_reset_and_accumulate() -> None:
         ("bind " + " ".join(["127.0.0.1"] * 17), "Too many bind addresses specified."),
         ("rename-command nosuchcmd x", "No such command in rename-command"),
         ("sentinel monitor x", "sentinel directive while not in sentinel mode"),
-        ("slowlog-log-slower-than -2", "argument must be between -1 and 9223372036854775807 inclusive"),
+        (
+            "slowlog-log-slower-than -2",
+            "argument must be between -1 and 9223372036854775807 inclusive",
+        ),
         ("maxmemory-clients 200%", "percentage argument must be less or equal to 100"),
         ("replicaof host", "wrong number of arguments"),
         ("replicaof host port", "Invalid master port"),
@@ -151,11 +166,15 @@ def test_fatal_errors_like_redis(line: str, reason: str) -> None:
 
 
 def test_deprecated_and_accepted_directives() -> None:
-    cfg = load("list-max-ziplist-entries 512\nlist-max-ziplist-value 64\nlua-replicate-commands yes\n"
-               "slaveof no one\nlua-time-limit 100\nslave-read-only no\n")
+    cfg = load(
+        "list-max-ziplist-entries 512\nlist-max-ziplist-value 64\nlua-replicate-commands yes\n"
+        "slaveof no one\nlua-time-limit 100\nslave-read-only no\n"
+    )
     assert cfg.values["busy-reply-threshold"] == 100
     assert cfg.values["replica-read-only"] is False
-    assert fatal("list-max-ziplist-entries 1 2\n").endswith("Bad directive or wrong number of arguments")
+    assert fatal("list-max-ziplist-entries 1 2\n").endswith(
+        "Bad directive or wrong number of arguments"
+    )
 
 
 def test_hz_is_clamped_and_rename_command() -> None:
@@ -178,12 +197,16 @@ def test_include_and_globs(tmp_path: Path) -> None:
     (tmp_path / "conf.d").mkdir()
     (tmp_path / "conf.d" / "1.conf").write_text("maxmemory 1mb\n")
     (tmp_path / "conf.d" / "2.conf").write_text("maxmemory 2mb\n")
-    cfg = load(f"include {tmp_path / 'a.conf'}\ninclude {tmp_path / 'conf.d'}/*.conf\n"
-               f"include {tmp_path / 'empty.d'}/*.conf\nsave 20 2\n")
+    cfg = load(
+        f"include {tmp_path / 'a.conf'}\ninclude {tmp_path / 'conf.d'}/*.conf\n"
+        f"include {tmp_path / 'empty.d'}/*.conf\nsave 20 2\n"
+    )
     assert cfg.values["port"] == 7001
     assert cfg.values["maxmemory"] == 2 * 1024 * 1024
     assert cfg.values["save"] == [(10, 1), (20, 2)]
-    with pytest.raises(ConfigError, match="Fatal error, can't open config file '/nonexistent.conf'"):
+    with pytest.raises(
+        ConfigError, match="Fatal error, can't open config file '/nonexistent.conf'"
+    ):
         load("include /nonexistent.conf\n")
     (tmp_path / "bad.conf").write_text("\n\nfoo bar\n")
     msg = fatal(f"include {tmp_path / 'bad.conf'}\n")
@@ -215,29 +238,102 @@ def test_debian_redis_conf_loads(tmp_path: Path) -> None:
 
 def test_every_redis_7_0_option_is_known() -> None:
     names = {
-        "aclfile", "acllog-max-len", "acl-pubsub-default", "active-defrag-cycle-max",
-        "active-defrag-cycle-min", "active-defrag-ignore-bytes", "active-defrag-max-scan-fields",
-        "active-defrag-threshold-lower", "active-defrag-threshold-upper", "active-expire-effort",
-        "activedefrag", "activerehashing", "always-show-logo", "aof-disable-auto-gc",
-        "aof-load-truncated", "aof-rewrite-incremental-fsync", "aof-timestamp-enabled",
-        "aof-use-rdb-preamble", "aof_rewrite_cpulist", "appenddirname", "appendfilename",
-        "appendfsync", "appendonly", "auto-aof-rewrite-min-size", "auto-aof-rewrite-percentage",
-        "bgsave_cpulist", "bind", "bind-source-addr", "bio_cpulist", "busy-reply-threshold",
-        "client-output-buffer-limit", "client-query-buffer-limit", "cluster-announce-hostname",
-        "cluster-announce-ip", "cluster-config-file", "cluster-enabled", "cluster-node-timeout",
-        "crash-log-enabled", "crash-memcheck-enabled", "daemonize", "databases", "dbfilename",
-        "dir", "disable-thp", "dynamic-hz", "enable-debug-command", "enable-module-command",
-        "enable-protected-configs", "hash-max-listpack-entries", "hz", "ignore-warnings",
-        "io-threads", "jemalloc-bg-thread", "latency-tracking-info-percentiles", "logfile",
-        "loglevel", "lua-time-limit", "masterauth", "masteruser", "maxclients", "maxmemory",
-        "maxmemory-clients", "maxmemory-eviction-tenacity", "oom-score-adj",
-        "oom-score-adj-values", "pidfile", "port", "proc-title-template",
-        "propagation-error-behavior", "protected-mode", "proto-max-bulk-len", "replica-announced",
-        "replicaof", "slaveof", "requirepass", "sanitize-dump-payload", "save", "set-proc-title",
-        "shutdown-on-sigint", "shutdown-on-sigterm", "shutdown-timeout", "socket-mark-id",
-        "supervised", "syslog-enabled", "syslog-facility", "syslog-ident", "tcp-backlog",
-        "tcp-keepalive", "timeout", "tls-port", "tls-ciphersuites", "tracking-table-max-keys",
-        "unixsocket", "unixsocketperm", "watchdog-period", "use-exit-on-panic",
+        "aclfile",
+        "acllog-max-len",
+        "acl-pubsub-default",
+        "active-defrag-cycle-max",
+        "active-defrag-cycle-min",
+        "active-defrag-ignore-bytes",
+        "active-defrag-max-scan-fields",
+        "active-defrag-threshold-lower",
+        "active-defrag-threshold-upper",
+        "active-expire-effort",
+        "activedefrag",
+        "activerehashing",
+        "always-show-logo",
+        "aof-disable-auto-gc",
+        "aof-load-truncated",
+        "aof-rewrite-incremental-fsync",
+        "aof-timestamp-enabled",
+        "aof-use-rdb-preamble",
+        "aof_rewrite_cpulist",
+        "appenddirname",
+        "appendfilename",
+        "appendfsync",
+        "appendonly",
+        "auto-aof-rewrite-min-size",
+        "auto-aof-rewrite-percentage",
+        "bgsave_cpulist",
+        "bind",
+        "bind-source-addr",
+        "bio_cpulist",
+        "busy-reply-threshold",
+        "client-output-buffer-limit",
+        "client-query-buffer-limit",
+        "cluster-announce-hostname",
+        "cluster-announce-ip",
+        "cluster-config-file",
+        "cluster-enabled",
+        "cluster-node-timeout",
+        "crash-log-enabled",
+        "crash-memcheck-enabled",
+        "daemonize",
+        "databases",
+        "dbfilename",
+        "dir",
+        "disable-thp",
+        "dynamic-hz",
+        "enable-debug-command",
+        "enable-module-command",
+        "enable-protected-configs",
+        "hash-max-listpack-entries",
+        "hz",
+        "ignore-warnings",
+        "io-threads",
+        "jemalloc-bg-thread",
+        "latency-tracking-info-percentiles",
+        "logfile",
+        "loglevel",
+        "lua-time-limit",
+        "masterauth",
+        "masteruser",
+        "maxclients",
+        "maxmemory",
+        "maxmemory-clients",
+        "maxmemory-eviction-tenacity",
+        "oom-score-adj",
+        "oom-score-adj-values",
+        "pidfile",
+        "port",
+        "proc-title-template",
+        "propagation-error-behavior",
+        "protected-mode",
+        "proto-max-bulk-len",
+        "replica-announced",
+        "replicaof",
+        "slaveof",
+        "requirepass",
+        "sanitize-dump-payload",
+        "save",
+        "set-proc-title",
+        "shutdown-on-sigint",
+        "shutdown-on-sigterm",
+        "shutdown-timeout",
+        "socket-mark-id",
+        "supervised",
+        "syslog-enabled",
+        "syslog-facility",
+        "syslog-ident",
+        "tcp-backlog",
+        "tcp-keepalive",
+        "timeout",
+        "tls-port",
+        "tls-ciphersuites",
+        "tracking-table-max-keys",
+        "unixsocket",
+        "unixsocketperm",
+        "watchdog-period",
+        "use-exit-on-panic",
     }
     assert not names - set(BY_NAME)
 
@@ -267,8 +363,10 @@ def test_config_get_names() -> None:
     assert cfg.get_names("MAXMEMORY") == ["MAXMEMORY"]
     assert cfg.get_names("nosuch") == []
     assert set(cfg.get_names("hash-max-*")) == {
-        "hash-max-listpack-entries", "hash-max-listpack-value",
-        "hash-max-ziplist-entries", "hash-max-ziplist-value",
+        "hash-max-listpack-entries",
+        "hash-max-listpack-value",
+        "hash-max-ziplist-entries",
+        "hash-max-ziplist-value",
     }
     assert "rdb-key-save-delay" not in cfg.get_names("rdb*")  # hidden: exact name only
     assert cfg.get_names("rdb-key-save-delay") == ["rdb-key-save-delay"]
@@ -283,8 +381,11 @@ def test_config_get_names() -> None:
     [
         ([], None, ""),
         (["--port", "7000"], None, 'port "7000" '),
-        (["/x.conf", "--port", "7000", "--save", "--appendonly", "yes"], "/x.conf",
-         'port "7000" \nsave ""\nappendonly "yes" '),
+        (
+            ["/x.conf", "--port", "7000", "--save", "--appendonly", "yes"],
+            "/x.conf",
+            'port "7000" \nsave ""\nappendonly "yes" ',
+        ),
         (["--save"], None, 'save ""'),
         (["--save", "900", "1", "--bind", "a b"], None, 'save "900" "1" \nbind "a b" '),
         (["--port 7000"], None, "port 7000 "),
@@ -303,9 +404,13 @@ def _rewrite(tmp_path: Path, original: str, changes: dict[str, str]) -> str:
     path = tmp_path / "r.conf"
     path.write_text(original)
     cfg = Config()
-    load_conf_text("\n".join(x for x in original.split("\n") if "unknown" not in x and "include" not in x), cfg)
+    load_conf_text(
+        "\n".join(x for x in original.split("\n") if "unknown" not in x and "include" not in x), cfg
+    )
     for name, value in changes.items():
-        cfg.values[BY_NAME[name].name] = cfg.parse_value(BY_NAME[name], value.split(" ") if BY_NAME[name].multi_arg else [value])
+        cfg.values[BY_NAME[name].name] = cfg.parse_value(
+            BY_NAME[name], value.split(" ") if BY_NAME[name].multi_arg else [value]
+        )
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
@@ -329,12 +434,15 @@ def test_rewrite_keeps_comments_and_order(tmp_path: Path) -> None:
         "save 60 100\n"
         "hash-max-ziplist-entries 100\n"
         "include /etc/nothing.conf\n"
-        "rename-command KEYS \"\"\n"
+        'rename-command KEYS ""\n'
         "maxmemory 2mb\n"
         "dbfilename dump.rdb\n"
     )
-    out = _rewrite(tmp_path, original, {"maxmemory": "64mb", "save": "100 1", "hz": "20",
-                                        "hash-max-listpack-entries": "300"})
+    out = _rewrite(
+        tmp_path,
+        original,
+        {"maxmemory": "64mb", "save": "100 1", "hz": "20", "hash-max-listpack-entries": "300"},
+    )
     assert out == (
         "# top comment\n"
         "port 6379\n"
@@ -359,8 +467,11 @@ def test_rewrite_keeps_comments_and_order(tmp_path: Path) -> None:
 
 
 def test_rewrite_is_idempotent_and_keeps_signature(tmp_path: Path) -> None:
-    out1 = _rewrite(tmp_path, "port 7000\n", {"maxmemory": "5gb", "notify-keyspace-events": "KEA",
-                                              "requirepass": "pw"})
+    out1 = _rewrite(
+        tmp_path,
+        "port 7000\n",
+        {"maxmemory": "5gb", "notify-keyspace-events": "KEA", "requirepass": "pw"},
+    )
     assert 'notify-keyspace-events "AKE"' in out1 and "maxmemory 5gb" in out1
     assert 'requirepass "pw"' in out1 and out1.count("# Generated by CONFIG REWRITE") == 1
     assert "user default on #" in out1
@@ -378,9 +489,17 @@ def test_rewrite_is_idempotent_and_keeps_signature(tmp_path: Path) -> None:
 
 
 def test_rewrite_special_options(tmp_path: Path) -> None:
-    out = _rewrite(tmp_path, "bind 127.0.0.1\nsave 1 1\nclient-output-buffer-limit normal 0 0 0\n",
-                   {"bind": "* -::*", "save": "", "client-output-buffer-limit": "pubsub 64mb 16mb 90",
-                    "unixsocketperm": "750", "stream-node-max-bytes": "4096"})
+    out = _rewrite(
+        tmp_path,
+        "bind 127.0.0.1\nsave 1 1\nclient-output-buffer-limit normal 0 0 0\n",
+        {
+            "bind": "* -::*",
+            "save": "",
+            "client-output-buffer-limit": "pubsub 64mb 16mb 90",
+            "unixsocketperm": "750",
+            "stream-node-max-bytes": "4096",
+        },
+    )
     lines = out.splitlines()
     assert "bind 127.0.0.1" not in out  # back at the default: the line goes
     assert 'save ""' in lines

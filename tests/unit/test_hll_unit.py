@@ -102,7 +102,9 @@ def test_estimate_bounds() -> None:
     max_bytes=st.sampled_from([40, 200, 3000]),
     clustered=st.booleans(),
 )
-def test_sparse_oplist_matches_bytewise(ops: list[tuple[int, int]], max_bytes: int, clustered: bool) -> None:
+def test_sparse_oplist_matches_bytewise(
+    ops: list[tuple[int, int]], max_bytes: int, clustered: bool
+) -> None:
     """The opcode-list implementation reproduces the byte-level algorithm exactly."""
     if clustered:
         ops = [(16000 + idx % 40, cnt) for idx, cnt in ops]

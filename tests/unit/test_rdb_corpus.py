@@ -39,7 +39,6 @@ SERVERS = {"redis-7.0.15", "valkey-9.1.2"}
 FAKETIME_2000_MS = 946684800000
 
 
-
 def _cases() -> list[tuple[str, Path]]:
     if not EXPECTED.is_dir():
         return []

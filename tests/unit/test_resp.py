@@ -44,8 +44,9 @@ def mb(*args: bytes) -> bytes:
     return out
 
 
-def feed_all(data: bytes, parts: list[bytes], cls: type[RequestParser] = RequestParser,
-             **kw: object) -> tuple[list[list[bytes]], str | None, int]:
+def feed_all(
+    data: bytes, parts: list[bytes], cls: type[RequestParser] = RequestParser, **kw: object
+) -> tuple[list[list[bytes]], str | None, int]:
     p = cls(**kw)  # type: ignore[arg-type]
     out: list[list[bytes]] = []
     for part in parts:
@@ -60,8 +61,9 @@ def splits(data: bytes) -> list[list[bytes]]:
     return ways
 
 
-def check_everywhere(data: bytes, want: list[list[bytes]], error: str | None = None,
-                     **kw: object) -> None:
+def check_everywhere(
+    data: bytes, want: list[list[bytes]], error: str | None = None, **kw: object
+) -> None:
     for parts in splits(data):
         for cls in (RequestParser, ExactParser):
             got, err, _ = feed_all(data, parts, cls, **kw)
@@ -112,7 +114,7 @@ def test_string2ll(text: bytes, value: int | None) -> None:
         (b"  set\ta   b  ", [b"set", b"a", b"b"]),
         (b'set "a b" c', [b"set", b"a b", b"c"]),
         (b'"\\x41\\x4a" "\\x4" "\\xZZ"', [b"AJ", b"x4", b"xZZ"]),
-        (b'"a\\nb\\rc\\td\\be\\af\\"g\\\\"', [b"a\nb\rc\td\be\af\"g\\"]),
+        (b'"a\\nb\\rc\\td\\be\\af\\"g\\\\"', [b'a\nb\rc\td\be\af"g\\']),
         (b"'a b' 'it\\'s' '\\n'", [b"a b", b"it's", b"\\n"]),
         (b'ab"c d"e', None),
         (b'ab"c d" e', [b"abc d", b"e"]),
@@ -147,7 +149,10 @@ VALID_STREAMS = [
     (b"set k 'a b'\r\nget k\n", [[b"set", b"k", b"a b"], [b"get", b"k"]]),
     (b"\r\n\r\n\n  \r\nPING\r\n", [[b"PING"]]),
     (b"*0\r\n*-1\r\n*-100\r\n" + mb(b"PING"), [[b"PING"]]),
-    (b"PING\r\n" + mb(b"ECHO", b"x") + b"ECHO y\r\n", [[b"PING"], [b"ECHO", b"x"], [b"ECHO", b"y"]]),
+    (
+        b"PING\r\n" + mb(b"ECHO", b"x") + b"ECHO y\r\n",
+        [[b"PING"], [b"ECHO", b"x"], [b"ECHO", b"y"]],
+    ),
     # the two bytes after a bulk payload are skipped without being checked (like Redis)
     (b"*1\r\n$2\r\nPIxx*1\r\n$4\r\nPING\r\n", [[b"PI"], [b"PING"]]),
     # a length line ends at \r; the byte after it is not checked
@@ -226,7 +231,7 @@ ERROR_STREAMS = [
     (b"*1\r\n*1\r\n$4\r\nPING\r\n", [], "expected '$', got '*'"),
     (b"*2\r\n$4\r\nECHO\r\n:1\r\n", [], "expected '$', got ':'"),
     (b"*1\r\n\r\n", [], "expected '$', got ' '"),
-    (b"PING \"a\r\n", [], "unbalanced quotes in request"),
+    (b'PING "a\r\n', [], "unbalanced quotes in request"),
     (b"ECHO 'a'b\r\n", [], "unbalanced quotes in request"),
     (b"PING\r\n*abc\r\nPING\r\n", [[b"PING"]], "invalid multibulk length"),
     (mb(b"PING") + b"*1\r\n$x\r\n", [[b"PING"]], "invalid bulk length"),
@@ -383,8 +388,11 @@ def test_encode_resp2_and_resp3() -> None:
         ({b"a": 1}, b"*2\r\n$1\r\na\r\n:1\r\n", b"%1\r\n$1\r\na\r\n:1\r\n"),
         ({b"x"}, b"*1\r\n$1\r\nx\r\n", b"~1\r\n$1\r\nx\r\n"),
         (Verbatim(b"hi"), b"$2\r\nhi\r\n", b"=6\r\ntxt:hi\r\n"),
-        (Push([b"message", b"c"]), b"*2\r\n$7\r\nmessage\r\n$1\r\nc\r\n",
-         b">2\r\n$7\r\nmessage\r\n$1\r\nc\r\n"),
+        (
+            Push([b"message", b"c"]),
+            b"*2\r\n$7\r\nmessage\r\n$1\r\nc\r\n",
+            b">2\r\n$7\r\nmessage\r\n$1\r\nc\r\n",
+        ),
         (BigNumber(10**30), b"$31\r\n1" + b"0" * 30 + b"\r\n", b"(1" + b"0" * 30 + b"\r\n"),
         (Raw(b"+RAW\r\n"), b"+RAW\r\n", b"+RAW\r\n"),
     ]

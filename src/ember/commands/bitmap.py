@@ -66,7 +66,15 @@ def _popcount(v: bytes | bytearray, start: int, end: int) -> int:
         return int.from_bytes(mv[start:end], "big").bit_count()
 
 
-@command("setbit", 4, Flag.WRITE | Flag.DENYOOM, keys=K1, group=G, since="2.2.0", summary="Sets or clears the bit at offset in the string value stored at key")
+@command(
+    "setbit",
+    4,
+    Flag.WRITE | Flag.DENYOOM,
+    keys=K1,
+    group=G,
+    since="2.2.0",
+    summary="Sets or clears the bit at offset in the string value stored at key",
+)
 def setbit(c: Client, argv: list[bytes]) -> Any:
     off = _bit_offset(c, argv[2])
     try:
@@ -105,7 +113,15 @@ def setbit(c: Client, argv: list[bytes]) -> Any:
     return old
 
 
-@command("getbit", 3, Flag.READONLY | Flag.FAST, keys=K1, group=G, since="2.2.0", summary="Returns the bit value at offset in the string value stored at key")
+@command(
+    "getbit",
+    3,
+    Flag.READONLY | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.2.0",
+    summary="Returns the bit value at offset in the string value stored at key",
+)
 def getbit(c: Client, argv: list[bytes]) -> Any:
     off = _bit_offset(c, argv[2])
     v = c.db.lookup(argv[1])
@@ -141,7 +157,15 @@ def _normalize(start: int, end: int, totlen: int) -> tuple[int, int]:
     return start, end
 
 
-@command("bitcount", -2, Flag.READONLY, keys=K1, group=G, since="2.6.0", summary="Count set bits in a string")
+@command(
+    "bitcount",
+    -2,
+    Flag.READONLY,
+    keys=K1,
+    group=G,
+    since="2.6.0",
+    summary="Count set bits in a string",
+)
 def bitcount(c: Client, argv: list[bytes]) -> Any:
     v = c.db.lookup(argv[1])
     if v is None:
@@ -203,7 +227,15 @@ def _first_bit(byte: int, bit: int) -> int:
     return 8 - byte.bit_length()
 
 
-@command("bitpos", -3, Flag.READONLY, keys=K1, group=G, since="2.8.7", summary="Find first bit set or clear in a string")
+@command(
+    "bitpos",
+    -3,
+    Flag.READONLY,
+    keys=K1,
+    group=G,
+    since="2.8.7",
+    summary="Find first bit set or clear in a string",
+)
 def bitpos(c: Client, argv: list[bytes]) -> Any:
     bit = parse_int(argv[2])
     if bit != 0 and bit != 1:
@@ -260,7 +292,15 @@ def bitpos(c: Client, argv: list[bytes]) -> Any:
     return -1
 
 
-@command("bitop", -4, Flag.WRITE | Flag.DENYOOM, keys=(2, -1, 1), group=G, since="2.6.0", summary="Perform bitwise operations between strings")
+@command(
+    "bitop",
+    -4,
+    Flag.WRITE | Flag.DENYOOM,
+    keys=(2, -1, 1),
+    group=G,
+    since="2.6.0",
+    summary="Perform bitwise operations between strings",
+)
 def bitop(c: Client, argv: list[bytes]) -> Any:
     op = argv[1].lower()
     if op not in (b"and", b"or", b"xor", b"not"):
@@ -362,9 +402,15 @@ def _signed_op(value: int, incr: int, bits: int, owtype: int) -> tuple[int, bool
     lo = -hi - 1
     maxincr = _i64(hi - value)
     minincr = lo - value
-    if value > hi or (bits != 64 and incr > maxincr) or (value >= 0 and incr > 0 and incr > maxincr):
+    if (
+        value > hi
+        or (bits != 64 and incr > maxincr)
+        or (value >= 0 and incr > 0 and incr > maxincr)
+    ):
         over = 1
-    elif value < lo or (bits != 64 and incr < minincr) or (value < 0 and incr < 0 and incr < minincr):
+    elif (
+        value < lo or (bits != 64 and incr < minincr) or (value < 0 and incr < 0 and incr < minincr)
+    ):
         over = -1
     else:
         return value + incr, False
@@ -506,11 +552,27 @@ def _bitfield(c: Client, argv: list[bytes], ro: bool) -> Any:
     return out
 
 
-@command("bitfield", -2, Flag.WRITE | Flag.DENYOOM, keys=K1, group=G, since="3.2.0", summary="Perform arbitrary bitfield integer operations on strings")
+@command(
+    "bitfield",
+    -2,
+    Flag.WRITE | Flag.DENYOOM,
+    keys=K1,
+    group=G,
+    since="3.2.0",
+    summary="Perform arbitrary bitfield integer operations on strings",
+)
 def bitfield(c: Client, argv: list[bytes]) -> Any:
     return _bitfield(c, argv, False)
 
 
-@command("bitfield_ro", -2, Flag.READONLY | Flag.FAST, keys=K1, group=G, since="6.0.0", summary="Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD")
+@command(
+    "bitfield_ro",
+    -2,
+    Flag.READONLY | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="6.0.0",
+    summary="Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
+)
 def bitfield_ro(c: Client, argv: list[bytes]) -> Any:
     return _bitfield(c, argv, True)

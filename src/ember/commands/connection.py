@@ -37,7 +37,13 @@ def help_reply(argv: list[bytes], lines: list[str]) -> list[Status]:
     ]
 
 
-@command("ping", -1, Flag.FAST | Flag.SENTINEL, group=G, summary="Returns the server's liveliness response.")
+@command(
+    "ping",
+    -1,
+    Flag.FAST | Flag.SENTINEL,
+    group=G,
+    summary="Returns the server's liveliness response.",
+)
 def ping(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 2:
         raise errors.wrong_args("ping")
@@ -48,12 +54,20 @@ def ping(c: Client, argv: list[bytes]) -> Any:
     return PONG
 
 
-@command("echo", 2, Flag.FAST | Flag.LOADING | Flag.STALE, group=G, summary="Returns the given string.")
+@command(
+    "echo", 2, Flag.FAST | Flag.LOADING | Flag.STALE, group=G, summary="Returns the given string."
+)
 def echo(c: Client, argv: list[bytes]) -> Any:
     return argv[1]
 
 
-@command("quit", -1, Flag.ALLOW_BUSY | Flag.NOSCRIPT | Flag.NO_AUTH | F_CONN, group=G, summary="Closes the connection.")
+@command(
+    "quit",
+    -1,
+    Flag.ALLOW_BUSY | Flag.NOSCRIPT | Flag.NO_AUTH | F_CONN,
+    group=G,
+    summary="Closes the connection.",
+)
 def quit_(c: Client, argv: list[bytes]) -> Any:
     c.reply(OK)
     c.close_after_reply = True
@@ -65,7 +79,14 @@ def set_authenticated(c: Client, value: bool) -> None:
     c.parser.auth_required = not value
 
 
-@command("reset", 1, Flag.NOSCRIPT | Flag.NO_AUTH | Flag.ALLOW_BUSY | F_CONN, group=G, since="6.2.0", summary="Resets the connection.")
+@command(
+    "reset",
+    1,
+    Flag.NOSCRIPT | Flag.NO_AUTH | Flag.ALLOW_BUSY | F_CONN,
+    group=G,
+    since="6.2.0",
+    summary="Resets the connection.",
+)
 def reset(c: Client, argv: list[bytes]) -> Any:
     """``clearClientConnectionState``: back to a fresh connection (auth included)."""
     from ember.server.pubsub import unsubscribe_all
@@ -96,7 +117,13 @@ def _authenticate(c: Client, user: bytes, password: bytes) -> None:
     set_authenticated(c, True)
 
 
-@command("auth", -2, Flag.NOSCRIPT | Flag.NO_AUTH | Flag.SENTINEL | Flag.ALLOW_BUSY | F_CONN, group=G, summary="Authenticates the connection.")
+@command(
+    "auth",
+    -2,
+    Flag.NOSCRIPT | Flag.NO_AUTH | Flag.SENTINEL | Flag.ALLOW_BUSY | F_CONN,
+    group=G,
+    summary="Authenticates the connection.",
+)
 def auth(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 3:
         raise CommandError(errors.SYNTAX)
@@ -112,7 +139,14 @@ def auth(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("hello", -1, Flag.NOSCRIPT | Flag.NO_AUTH | Flag.SENTINEL | Flag.ALLOW_BUSY | F_CONN, group=G, since="6.0.0", summary="Handshakes with the Redis server.")
+@command(
+    "hello",
+    -1,
+    Flag.NOSCRIPT | Flag.NO_AUTH | Flag.SENTINEL | Flag.ALLOW_BUSY | F_CONN,
+    group=G,
+    since="6.0.0",
+    summary="Handshakes with the Redis server.",
+)
 def hello(c: Client, argv: list[bytes]) -> Any:
     proto = 0
     i = 1
@@ -132,7 +166,9 @@ def hello(c: Client, argv: list[bytes]) -> Any:
             setname = argv[i + 1]
             i += 2
         else:
-            raise CommandError(f"ERR Syntax error in HELLO option '{argv[i].decode(errors='replace')}'")
+            raise CommandError(
+                f"ERR Syntax error in HELLO option '{argv[i].decode(errors='replace')}'"
+            )
     if user is not None and password is not None:
         _authenticate(c, user, password)
     if not c.authenticated:
@@ -157,11 +193,19 @@ def hello(c: Client, argv: list[bytes]) -> Any:
     }
 
 
-@command("select", 2, Flag.LOADING | Flag.STALE | Flag.FAST, group=G, summary="Changes the selected database.")
+@command(
+    "select",
+    2,
+    Flag.LOADING | Flag.STALE | Flag.FAST,
+    group=G,
+    summary="Changes the selected database.",
+)
 def select(c: Client, argv: list[bytes]) -> Any:
     idx = parse_int(argv[1])
     if idx < -(1 << 31) or idx >= 1 << 31:  # getIntFromObjectOrReply
-        raise CommandError("ERR value is out of range, value must between -2147483648 and 2147483647")
+        raise CommandError(
+            "ERR value is out of range, value must between -2147483648 and 2147483647"
+        )
     if idx < 0 or idx >= len(c.server.dbs):
         raise CommandError(errors.DB_INDEX_RANGE)
     c.db = c.server.dbs[idx]
@@ -178,7 +222,9 @@ _CLIENT_TYPES = (b"normal", b"master", b"replica", b"slave", b"pubsub")
 def _validate_name(name: bytes) -> None:
     for ch in name:
         if ch < 33 or ch > 126:
-            raise CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
+            raise CommandError(
+                "ERR Client names cannot contain spaces, newlines or special characters."
+            )
 
 
 def client_type(c: Client) -> bytes:
@@ -227,29 +273,63 @@ def _fileno(c: Client) -> int:
         return -1
 
 
-@command("id", 2, CF, parent="client", group=G, since="5.0.0", summary="Returns the unique client ID of the connection.")
+@command(
+    "id",
+    2,
+    CF,
+    parent="client",
+    group=G,
+    since="5.0.0",
+    summary="Returns the unique client ID of the connection.",
+)
 def client_id(c: Client, argv: list[bytes]) -> Any:
     return c.id
 
 
-@command("setname", 3, CF, parent="client", group=G, since="2.6.9", summary="Sets the connection name.")
+@command(
+    "setname", 3, CF, parent="client", group=G, since="2.6.9", summary="Sets the connection name."
+)
 def client_setname(c: Client, argv: list[bytes]) -> Any:
     _validate_name(argv[2])
     c.name = argv[2]
     return OK
 
 
-@command("getname", 2, CF, parent="client", group=G, since="2.6.9", summary="Returns the name of the connection.")
+@command(
+    "getname",
+    2,
+    CF,
+    parent="client",
+    group=G,
+    since="2.6.9",
+    summary="Returns the name of the connection.",
+)
 def client_getname(c: Client, argv: list[bytes]) -> Any:
     return c.name or None
 
 
-@command("info", 2, CF, parent="client", group=G, since="6.2.0", summary="Returns information about the connection.")
+@command(
+    "info",
+    2,
+    CF,
+    parent="client",
+    group=G,
+    since="6.2.0",
+    summary="Returns information about the connection.",
+)
 def client_info(c: Client, argv: list[bytes]) -> Any:
     return Verbatim((client_info_line(c) + "\n").encode())
 
 
-@command("list", -2, CF | Flag.ADMIN, parent="client", group=G, since="2.4.0", summary="Lists open connections.")
+@command(
+    "list",
+    -2,
+    CF | Flag.ADMIN,
+    parent="client",
+    group=G,
+    since="2.4.0",
+    summary="Lists open connections.",
+)
 def client_list(c: Client, argv: list[bytes]) -> Any:
     clients = list(c.server.clients.values())
     if len(argv) == 4 and argv[2].lower() == b"type":
@@ -270,7 +350,15 @@ def client_list(c: Client, argv: list[bytes]) -> Any:
     return Verbatim(text.encode())
 
 
-@command("kill", -3, CF | Flag.ADMIN, parent="client", group=G, since="2.4.0", summary="Terminates open connections.")
+@command(
+    "kill",
+    -3,
+    CF | Flag.ADMIN,
+    parent="client",
+    group=G,
+    since="2.4.0",
+    summary="Terminates open connections.",
+)
 def client_kill(c: Client, argv: list[bytes]) -> Any:
     addr = laddr = ctype = None
     cid = 0
@@ -334,7 +422,15 @@ def client_kill(c: Client, argv: list[bytes]) -> Any:
     return killed
 
 
-@command("pause", -3, CF | Flag.ADMIN, parent="client", group=G, since="2.9.50", summary="Suspends commands processing.")
+@command(
+    "pause",
+    -3,
+    CF | Flag.ADMIN,
+    parent="client",
+    group=G,
+    since="2.9.50",
+    summary="Suspends commands processing.",
+)
 def client_pause(c: Client, argv: list[bytes]) -> Any:
     """Hold other clients' commands (all, or only writes) for ``timeout`` ms.
 
@@ -367,13 +463,29 @@ def client_pause(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("unpause", 2, CF | Flag.ADMIN, parent="client", group=G, since="6.2.0", summary="Resumes processing of clients paused by CLIENT PAUSE.")
+@command(
+    "unpause",
+    2,
+    CF | Flag.ADMIN,
+    parent="client",
+    group=G,
+    since="6.2.0",
+    summary="Resumes processing of clients paused by CLIENT PAUSE.",
+)
 def client_unpause(c: Client, argv: list[bytes]) -> Any:
     c.server.unpause_clients()
     return OK
 
 
-@command("no-evict", 3, CF | Flag.ADMIN, parent="client", group=G, since="7.0.0", summary="Sets the client eviction mode of the connection.")
+@command(
+    "no-evict",
+    3,
+    CF | Flag.ADMIN,
+    parent="client",
+    group=G,
+    since="7.0.0",
+    summary="Sets the client eviction mode of the connection.",
+)
 def client_no_evict(c: Client, argv: list[bytes]) -> Any:
     v = argv[2].lower()
     if v not in (b"on", b"off"):
@@ -382,7 +494,15 @@ def client_no_evict(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("reply", 3, CF, parent="client", group=G, since="3.2.0", summary="Instructs the server whether to reply to commands.")
+@command(
+    "reply",
+    3,
+    CF,
+    parent="client",
+    group=G,
+    since="3.2.0",
+    summary="Instructs the server whether to reply to commands.",
+)
 def client_reply(c: Client, argv: list[bytes]) -> Any:
     v = argv[2].lower()
     if v == b"on":
@@ -398,7 +518,15 @@ def client_reply(c: Client, argv: list[bytes]) -> Any:
     raise CommandError(errors.SYNTAX)
 
 
-@command("unblock", -3, CF | Flag.ADMIN, parent="client", group=G, since="5.0.0", summary="Unblocks a client blocked by a blocking command from a different connection.")
+@command(
+    "unblock",
+    -3,
+    CF | Flag.ADMIN,
+    parent="client",
+    group=G,
+    since="5.0.0",
+    summary="Unblocks a client blocked by a blocking command from a different connection.",
+)
 def client_unblock(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 4:
         raise _sub_syntax_error(argv)
@@ -420,12 +548,28 @@ def client_unblock(c: Client, argv: list[bytes]) -> Any:
     return 1
 
 
-@command("getredir", 2, CF, parent="client", group=G, since="6.0.0", summary="Returns the client ID to which the connection's tracking notifications are redirected.")
+@command(
+    "getredir",
+    2,
+    CF,
+    parent="client",
+    group=G,
+    since="6.0.0",
+    summary="Returns the client ID to which the connection's tracking notifications are redirected.",
+)
 def client_getredir(c: Client, argv: list[bytes]) -> Any:
     return -1  # client side caching (CLIENT TRACKING) is not implemented
 
 
-@command("trackinginfo", 2, CF, parent="client", group=G, since="6.2.0", summary="Returns information about server-assisted client-side caching for the connection.")
+@command(
+    "trackinginfo",
+    2,
+    CF,
+    parent="client",
+    group=G,
+    since="6.2.0",
+    summary="Returns information about server-assisted client-side caching for the connection.",
+)
 def client_trackinginfo(c: Client, argv: list[bytes]) -> Any:
     return {b"flags": [b"off"], b"redirect": -1, b"prefixes": []}
 
@@ -479,7 +623,15 @@ _CLIENT_HELP = [
 ]
 
 
-@command("help", 2, Flag.LOADING | Flag.STALE, parent="client", group=G, since="5.0.0", summary="Returns helpful text about the different subcommands.")
+@command(
+    "help",
+    2,
+    Flag.LOADING | Flag.STALE,
+    parent="client",
+    group=G,
+    since="5.0.0",
+    summary="Returns helpful text about the different subcommands.",
+)
 def client_help(c: Client, argv: list[bytes]) -> Any:
     return help_reply(argv, _CLIENT_HELP)
 

@@ -34,12 +34,28 @@ def _fcall(c: Client, argv: list[bytes], ro: bool) -> Any:
     return eng.run(c, store.vm, fn.callback, name, False, fn.flags, read_only, keys, args, argv)
 
 
-@command("fcall", -3, EVAL_FLAGS | Flag.MAY_REPLICATE, group=G, since="7.0.0", keys_fn=numkeys_keys, summary="Invoke a function")
+@command(
+    "fcall",
+    -3,
+    EVAL_FLAGS | Flag.MAY_REPLICATE,
+    group=G,
+    since="7.0.0",
+    keys_fn=numkeys_keys,
+    summary="Invoke a function",
+)
 def fcall(c: Client, argv: list[bytes]) -> Any:
     return _fcall(c, argv, False)
 
 
-@command("fcall_ro", -3, EVAL_FLAGS | Flag.READONLY, group=G, since="7.0.0", keys_fn=numkeys_keys, summary="Invoke a read-only function")
+@command(
+    "fcall_ro",
+    -3,
+    EVAL_FLAGS | Flag.READONLY,
+    group=G,
+    since="7.0.0",
+    keys_fn=numkeys_keys,
+    summary="Invoke a read-only function",
+)
 def fcall_ro(c: Client, argv: list[bytes]) -> Any:
     return _fcall(c, argv, True)
 
@@ -47,7 +63,15 @@ def fcall_ro(c: Client, argv: list[bytes]) -> Any:
 container("function", G, "7.0.0", "A container for function commands")
 
 
-@command("load", -3, Flag.WRITE | Flag.DENYOOM | Flag.NOSCRIPT, parent="function", group=G, since="7.0.0", summary="Create a function with the given arguments (name, code, description)")
+@command(
+    "load",
+    -3,
+    Flag.WRITE | Flag.DENYOOM | Flag.NOSCRIPT,
+    parent="function",
+    group=G,
+    since="7.0.0",
+    summary="Create a function with the given arguments (name, code, description)",
+)
 def function_load(c: Client, argv: list[bytes]) -> Any:
     replace = False
     i = 2
@@ -56,7 +80,9 @@ def function_load(c: Client, argv: list[bytes]) -> Any:
             replace = True
             i += 1
             continue
-        raise CommandError(f"ERR Unknown option given: {argv[i].decode('utf-8', 'surrogateescape')}")
+        raise CommandError(
+            f"ERR Unknown option given: {argv[i].decode('utf-8', 'surrogateescape')}"
+        )
     if i != len(argv) - 1:
         raise CommandError("ERR Function code is missing")
     name = c.server.scripting.functions.load(argv[i], replace)
@@ -64,14 +90,30 @@ def function_load(c: Client, argv: list[bytes]) -> Any:
     return name
 
 
-@command("delete", 3, Flag.WRITE | Flag.NOSCRIPT, parent="function", group=G, since="7.0.0", summary="Delete a function by name")
+@command(
+    "delete",
+    3,
+    Flag.WRITE | Flag.NOSCRIPT,
+    parent="function",
+    group=G,
+    since="7.0.0",
+    summary="Delete a function by name",
+)
 def function_delete(c: Client, argv: list[bytes]) -> Any:
     c.server.scripting.functions.delete(argv[2])
     c.server.dirty += 1
     return OK
 
 
-@command("flush", -2, Flag.WRITE | Flag.NOSCRIPT, parent="function", group=G, since="7.0.0", summary="Deleting all functions")
+@command(
+    "flush",
+    -2,
+    Flag.WRITE | Flag.NOSCRIPT,
+    parent="function",
+    group=G,
+    since="7.0.0",
+    summary="Deleting all functions",
+)
 def function_flush(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 3:
         raise CommandError(
@@ -84,7 +126,15 @@ def function_flush(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("list", -2, Flag.NOSCRIPT, parent="function", group=G, since="7.0.0", summary="List information about all the functions")
+@command(
+    "list",
+    -2,
+    Flag.NOSCRIPT,
+    parent="function",
+    group=G,
+    since="7.0.0",
+    summary="List information about all the functions",
+)
 def function_list(c: Client, argv: list[bytes]) -> Any:
     pattern: bytes | None = None
     with_code = False
@@ -105,12 +155,28 @@ def function_list(c: Client, argv: list[bytes]) -> Any:
     return c.server.scripting.functions.list(pattern, with_code, c.resp3)
 
 
-@command("dump", 2, Flag.NOSCRIPT, parent="function", group=G, since="7.0.0", summary="Dump all functions into a serialized binary payload")
+@command(
+    "dump",
+    2,
+    Flag.NOSCRIPT,
+    parent="function",
+    group=G,
+    since="7.0.0",
+    summary="Dump all functions into a serialized binary payload",
+)
 def function_dump(c: Client, argv: list[bytes]) -> Any:
     return c.server.scripting.functions.dump()
 
 
-@command("restore", -3, Flag.WRITE | Flag.DENYOOM | Flag.NOSCRIPT, parent="function", group=G, since="7.0.0", summary="Restore all the functions on the given payload")
+@command(
+    "restore",
+    -3,
+    Flag.WRITE | Flag.DENYOOM | Flag.NOSCRIPT,
+    parent="function",
+    group=G,
+    since="7.0.0",
+    summary="Restore all the functions on the given payload",
+)
 def function_restore(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 4:
         raise CommandError(
@@ -128,7 +194,15 @@ def function_restore(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("stats", 2, Flag.NOSCRIPT | Flag.ALLOW_BUSY, parent="function", group=G, since="7.0.0", summary="Return information about the function currently running (name, description, duration)")
+@command(
+    "stats",
+    2,
+    Flag.NOSCRIPT | Flag.ALLOW_BUSY,
+    parent="function",
+    group=G,
+    since="7.0.0",
+    summary="Return information about the function currently running (name, description, duration)",
+)
 def function_stats(c: Client, argv: list[bytes]) -> Any:
     eng = c.server.scripting
     ctx = eng.current
@@ -144,11 +218,21 @@ def function_stats(c: Client, argv: list[bytes]) -> Any:
     store = c.server.scripting.functions
     return {
         b"running_script": running,
-        b"engines": {b"LUA": {b"libraries_count": len(store.libs), b"functions_count": len(store.funcs)}},
+        b"engines": {
+            b"LUA": {b"libraries_count": len(store.libs), b"functions_count": len(store.funcs)}
+        },
     }
 
 
-@command("kill", 2, Flag.NOSCRIPT | Flag.ALLOW_BUSY, parent="function", group=G, since="7.0.0", summary="Kill the function currently in execution.")
+@command(
+    "kill",
+    2,
+    Flag.NOSCRIPT | Flag.ALLOW_BUSY,
+    parent="function",
+    group=G,
+    since="7.0.0",
+    summary="Kill the function currently in execution.",
+)
 def function_kill(c: Client, argv: list[bytes]) -> Any:
     return c.server.scripting.kill(False)
 
@@ -196,7 +280,15 @@ _HELP = [
 ]
 
 
-@command("help", 2, Flag.LOADING | Flag.STALE, parent="function", group=G, since="7.0.0", summary="Show helpful text about the different subcommands")
+@command(
+    "help",
+    2,
+    Flag.LOADING | Flag.STALE,
+    parent="function",
+    group=G,
+    since="7.0.0",
+    summary="Show helpful text about the different subcommands",
+)
 def function_help(c: Client, argv: list[bytes]) -> Any:
     head = f"{argv[0].decode(errors='replace').upper()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     return [Status(head)] + [Status(line) for line in _HELP]

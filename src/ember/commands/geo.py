@@ -146,7 +146,15 @@ def _coord(c: Client, x: float) -> Any:
 _GEOADD_OPTS = frozenset((b"nx", b"xx", b"ch"))
 
 
-@command("geoadd", -5, W, keys=K1, group=G, since="3.2.0", summary="Add one or more geospatial items in the geospatial index represented using a sorted set")
+@command(
+    "geoadd",
+    -5,
+    W,
+    keys=K1,
+    group=G,
+    since="3.2.0",
+    summary="Add one or more geospatial items in the geospatial index represented using a sorted set",
+)
 def geoadd(c: Client, argv: list[bytes]) -> Any:
     flags, i = parse_add_flags(argv, _GEOADD_OPTS)
     xx, nx, ch = b"xx" in flags, b"nx" in flags, b"ch" in flags
@@ -202,7 +210,15 @@ def geoadd(c: Client, argv: list[bytes]) -> Any:
 # ------------------------------------------------------------------------ lookups
 
 
-@command("geodist", -4, RO, keys=K1, group=G, since="3.2.0", summary="Returns the distance between two members of a geospatial index")
+@command(
+    "geodist",
+    -4,
+    RO,
+    keys=K1,
+    group=G,
+    since="3.2.0",
+    summary="Returns the distance between two members of a geospatial index",
+)
 def geodist(c: Client, argv: list[bytes]) -> Any:
     to_meter = 1.0
     if len(argv) == 5:
@@ -221,7 +237,15 @@ def geodist(c: Client, argv: list[bytes]) -> Any:
     return format_distance(gh.distance(lon1, lat1, lon2, lat2) / to_meter)
 
 
-@command("geohash", -2, RO, keys=K1, group=G, since="3.2.0", summary="Returns members of a geospatial index as standard geohash strings")
+@command(
+    "geohash",
+    -2,
+    RO,
+    keys=K1,
+    group=G,
+    since="3.2.0",
+    summary="Returns members of a geospatial index as standard geohash strings",
+)
 def geohash(c: Client, argv: list[bytes]) -> Any:
     z = _zset(c, argv[1])
     out: list[Any] = []
@@ -231,7 +255,15 @@ def geohash(c: Client, argv: list[bytes]) -> Any:
     return out
 
 
-@command("geopos", -2, RO, keys=K1, group=G, since="3.2.0", summary="Returns longitude and latitude of members of a geospatial index")
+@command(
+    "geopos",
+    -2,
+    RO,
+    keys=K1,
+    group=G,
+    since="3.2.0",
+    summary="Returns longitude and latitude of members of a geospatial index",
+)
 def geopos(c: Client, argv: list[bytes]) -> Any:
     z = _zset(c, argv[1])
     out: list[Any] = []
@@ -256,7 +288,9 @@ _SEARCHSTORE = 16  # GEOSEARCHSTORE
 _SORT_NONE, _SORT_ASC, _SORT_DESC = 0, 1, 2
 
 
-def _collect(z: ZSet, shape: gh.Shape, limit: int) -> list[tuple[float, bytes, float, float, float]]:
+def _collect(
+    z: ZSet, shape: gh.Shape, limit: int
+) -> list[tuple[float, bytes, float, float, float]]:
     """Points inside the shape: (distance m, member, score, lon, lat), Redis's order."""
     found: list[tuple[float, bytes, float, float, float]] = []
     boxes = shape.boxes()
@@ -437,7 +471,11 @@ def _georadius(c: Client, argv: list[bytes], src: int, flags: int) -> Any:
             if count <= 0:
                 raise CommandError("ERR COUNT must be > 0")
             i += 1
-        elif arg in (b"store", b"storedist") and i + 1 < remaining and not flags & (_NOSTORE | _SEARCH):
+        elif (
+            arg in (b"store", b"storedist")
+            and i + 1 < remaining
+            and not flags & (_NOSTORE | _SEARCH)
+        ):
             storekey = argv[base + i + 1]
             storedist = arg == b"storedist"
             i += 1
@@ -472,10 +510,14 @@ def _georadius(c: Client, argv: list[bytes], src: int, flags: int) -> Any:
         i += 1
     if storekey is not None and (withdist or withhash or withcoord):
         what = "GEOSEARCHSTORE" if flags & _SEARCHSTORE else "STORE option in GEORADIUS"
-        raise CommandError(f"ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options")
+        raise CommandError(
+            f"ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+        )
     name = argv[0].decode(errors="replace")
     if search and not (frommember or fromloc):
-        raise CommandError(f"ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}")
+        raise CommandError(
+            f"ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"
+        )
     if search and not (byradius or bybox):
         raise CommandError(f"ERR exactly one of BYRADIUS and BYBOX can be specified for {name}")
     if any_ and not count:
@@ -550,31 +592,81 @@ def _radius_keys_from(start: int) -> Callable[[list[bytes]], list[int]]:
     return keys
 
 
-@command("georadius", -6, W, keys=K1, keys_fn=_radius_keys_from(6), group=G, since="3.2.0", summary="Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point")
+@command(
+    "georadius",
+    -6,
+    W,
+    keys=K1,
+    keys_fn=_radius_keys_from(6),
+    group=G,
+    since="3.2.0",
+    summary="Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point",
+)
 def georadius(c: Client, argv: list[bytes]) -> Any:
     return _georadius(c, argv, 1, _COORDS)
 
 
-@command("georadiusbymember", -5, W, keys=K1, keys_fn=_radius_keys_from(5), group=G, since="3.2.0", summary="Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member")
+@command(
+    "georadiusbymember",
+    -5,
+    W,
+    keys=K1,
+    keys_fn=_radius_keys_from(5),
+    group=G,
+    since="3.2.0",
+    summary="Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member",
+)
 def georadiusbymember(c: Client, argv: list[bytes]) -> Any:
     return _georadius(c, argv, 1, _MEMBER)
 
 
-@command("georadius_ro", -6, RO, keys=K1, group=G, since="3.2.10", summary="A read-only variant for GEORADIUS")
+@command(
+    "georadius_ro",
+    -6,
+    RO,
+    keys=K1,
+    group=G,
+    since="3.2.10",
+    summary="A read-only variant for GEORADIUS",
+)
 def georadius_ro(c: Client, argv: list[bytes]) -> Any:
     return _georadius(c, argv, 1, _COORDS | _NOSTORE)
 
 
-@command("georadiusbymember_ro", -5, RO, keys=K1, group=G, since="3.2.10", summary="A read-only variant for GEORADIUSBYMEMBER")
+@command(
+    "georadiusbymember_ro",
+    -5,
+    RO,
+    keys=K1,
+    group=G,
+    since="3.2.10",
+    summary="A read-only variant for GEORADIUSBYMEMBER",
+)
 def georadiusbymember_ro(c: Client, argv: list[bytes]) -> Any:
     return _georadius(c, argv, 1, _MEMBER | _NOSTORE)
 
 
-@command("geosearch", -7, RO, keys=K1, group=G, since="6.2.0", summary="Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.")
+@command(
+    "geosearch",
+    -7,
+    RO,
+    keys=K1,
+    group=G,
+    since="6.2.0",
+    summary="Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.",
+)
 def geosearch(c: Client, argv: list[bytes]) -> Any:
     return _georadius(c, argv, 1, _SEARCH)
 
 
-@command("geosearchstore", -8, W, keys=(1, 2, 1), group=G, since="6.2.0", summary="Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.")
+@command(
+    "geosearchstore",
+    -8,
+    W,
+    keys=(1, 2, 1),
+    group=G,
+    since="6.2.0",
+    summary="Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.",
+)
 def geosearchstore(c: Client, argv: list[bytes]) -> Any:
     return _georadius(c, argv, 2, _SEARCH | _SEARCHSTORE)

@@ -70,7 +70,15 @@ def _plain(h: dict[bytes, bytes]) -> dict[bytes, bytes]:
     return h if type(h) is dict else dict(h)
 
 
-@command("hset", -4, WD | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Creates or modifies the value of a field in a hash.")
+@command(
+    "hset",
+    -4,
+    WD | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Creates or modifies the value of a field in a hash.",
+)
 def hset(c: Client, argv: list[bytes]) -> Any:
     n = len(argv)
     if n % 2:
@@ -93,12 +101,28 @@ def hset(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("hmset", -4, WD | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Sets the values of multiple fields.")
+@command(
+    "hmset",
+    -4,
+    WD | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Sets the values of multiple fields.",
+)
 def hmset(c: Client, argv: list[bytes]) -> Any:
     return hset(c, argv)
 
 
-@command("hsetnx", 4, WD | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Sets the value of a field in a hash only when the field doesn't exist.")
+@command(
+    "hsetnx",
+    4,
+    WD | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Sets the value of a field in a hash only when the field doesn't exist.",
+)
 def hsetnx(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key, field = argv[1], argv[2]
@@ -114,7 +138,15 @@ def hsetnx(c: Client, argv: list[bytes]) -> Any:
     return 1
 
 
-@command("hget", 3, RO | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Returns the value of a field in a hash.")
+@command(
+    "hget",
+    3,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Returns the value of a field in a hash.",
+)
 def hget(c: Client, argv: list[bytes]) -> Any:
     h = _get_hash(c.db, argv[1])
     if h is None:
@@ -122,7 +154,15 @@ def hget(c: Client, argv: list[bytes]) -> Any:
     return h.get(argv[2])
 
 
-@command("hmget", -3, RO | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Returns the values of all fields in a hash.")
+@command(
+    "hmget",
+    -3,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Returns the values of all fields in a hash.",
+)
 def hmget(c: Client, argv: list[bytes]) -> Any:
     h = _get_hash(c.db, argv[1])
     if h is None:
@@ -131,7 +171,15 @@ def hmget(c: Client, argv: list[bytes]) -> Any:
     return [get(f) for f in argv[2:]]
 
 
-@command("hgetall", 2, RO, keys=K1, group=G, since="2.0.0", summary="Returns all fields and values in a hash.")
+@command(
+    "hgetall",
+    2,
+    RO,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Returns all fields and values in a hash.",
+)
 def hgetall(c: Client, argv: list[bytes]) -> Any:
     h = _get_hash(c.db, argv[1])
     if h is None:
@@ -158,19 +206,43 @@ def hvals(c: Client, argv: list[bytes]) -> Any:
     return [] if h is None else bulk_array(list(h.values()))
 
 
-@command("hlen", 2, RO | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Returns the number of fields in a hash.")
+@command(
+    "hlen",
+    2,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Returns the number of fields in a hash.",
+)
 def hlen(c: Client, argv: list[bytes]) -> Any:
     h = _get_hash(c.db, argv[1])
     return 0 if h is None else len(h)
 
 
-@command("hexists", 3, RO | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Determines whether a field exists in a hash.")
+@command(
+    "hexists",
+    3,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Determines whether a field exists in a hash.",
+)
 def hexists(c: Client, argv: list[bytes]) -> Any:
     h = _get_hash(c.db, argv[1])
     return 1 if h is not None and argv[2] in h else 0
 
 
-@command("hstrlen", 3, RO | Flag.FAST, keys=K1, group=G, since="3.2.0", summary="Returns the length of the value of a field.")
+@command(
+    "hstrlen",
+    3,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="3.2.0",
+    summary="Returns the length of the value of a field.",
+)
 def hstrlen(c: Client, argv: list[bytes]) -> Any:
     h = _get_hash(c.db, argv[1])
     if h is None:
@@ -179,7 +251,15 @@ def hstrlen(c: Client, argv: list[bytes]) -> Any:
     return 0 if v is None else len(v)
 
 
-@command("hdel", -3, Flag.WRITE | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.")
+@command(
+    "hdel",
+    -3,
+    Flag.WRITE | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+)
 def hdel(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
@@ -205,7 +285,15 @@ def hdel(c: Client, argv: list[bytes]) -> Any:
     return deleted
 
 
-@command("hincrby", 4, WD | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.")
+@command(
+    "hincrby",
+    4,
+    WD | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
+)
 def hincrby(c: Client, argv: list[bytes]) -> Any:
     incr = parse_int(argv[3])
     db = c.db
@@ -338,7 +426,15 @@ def ld_format(v: Fraction) -> bytes:
     return text.encode()
 
 
-@command("hincrbyfloat", 4, WD | Flag.FAST, keys=K1, group=G, since="2.6.0", summary="Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.")
+@command(
+    "hincrbyfloat",
+    4,
+    WD | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.6.0",
+    summary="Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
+)
 def hincrbyfloat(c: Client, argv: list[bytes]) -> Any:
     incr = ld_parse(argv[3])
     if isinstance(incr, float):
@@ -378,7 +474,15 @@ def _random_key(h: dict[bytes, bytes]) -> bytes:
     return next(islice(h, random.randrange(n), None))
 
 
-@command("hrandfield", -2, RO | Flag.RANDOM, keys=K1, group=G, since="6.2.0", summary="Returns one or more random fields from a hash.")
+@command(
+    "hrandfield",
+    -2,
+    RO | Flag.RANDOM,
+    keys=K1,
+    group=G,
+    since="6.2.0",
+    summary="Returns one or more random fields from a hash.",
+)
 def hrandfield(c: Client, argv: list[bytes]) -> Any:
     n = len(argv)
     if n == 2:
@@ -420,7 +524,15 @@ def hrandfield(c: Client, argv: list[bytes]) -> Any:
 # ------------------------------------------------------------------------------ HSCAN
 
 
-@command("hscan", -3, RO, keys=K1, group=G, since="2.8.0", summary="Iterates over fields and values of a hash.")
+@command(
+    "hscan",
+    -3,
+    RO,
+    keys=K1,
+    group=G,
+    since="2.8.0",
+    summary="Iterates over fields and values of a hash.",
+)
 def hscan(c: Client, argv: list[bytes]) -> Any:
     cursor = parse_cursor(argv[2])
     h = _get_hash(c.db, argv[1])

@@ -59,7 +59,15 @@ def _keep(v: bytes | bytearray, h: H.HLL) -> None:
         H.remember(v, h)
 
 
-@command("pfadd", -2, Flag.WRITE | Flag.DENYOOM | Flag.FAST, keys=(1, 1, 1), group=G, since=SINCE, summary="Adds the specified elements to the specified HyperLogLog.")
+@command(
+    "pfadd",
+    -2,
+    Flag.WRITE | Flag.DENYOOM | Flag.FAST,
+    keys=(1, 1, 1),
+    group=G,
+    since=SINCE,
+    summary="Adds the specified elements to the specified HyperLogLog.",
+)
 def pfadd(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
@@ -146,7 +154,15 @@ def _union_count(values: list[bytes | bytearray]) -> int:
     return card
 
 
-@command("pfcount", -2, Flag.READONLY | Flag.MAY_REPLICATE, keys=(1, -1, 1), group=G, since=SINCE, summary="Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).")
+@command(
+    "pfcount",
+    -2,
+    Flag.READONLY | Flag.MAY_REPLICATE,
+    keys=(1, -1, 1),
+    group=G,
+    since=SINCE,
+    summary="Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
+)
 def pfcount(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     if len(argv) > 2:
@@ -171,7 +187,15 @@ def pfcount(c: Client, argv: list[bytes]) -> Any:
     return card
 
 
-@command("pfmerge", -2, Flag.WRITE | Flag.DENYOOM, keys=(1, -1, 1), group=G, since=SINCE, summary="Merge N different HyperLogLogs into a single one.")
+@command(
+    "pfmerge",
+    -2,
+    Flag.WRITE | Flag.DENYOOM,
+    keys=(1, -1, 1),
+    group=G,
+    since=SINCE,
+    summary="Merge N different HyperLogLogs into a single one.",
+)
 def pfmerge(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     values = _values(db, argv[1:])
@@ -205,7 +229,15 @@ def pfmerge(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("pfdebug", 3, Flag.WRITE | Flag.DENYOOM | Flag.ADMIN, keys=(2, 2, 1), group=G, since=SINCE, summary="Internal commands for debugging HyperLogLog values")
+@command(
+    "pfdebug",
+    3,
+    Flag.WRITE | Flag.DENYOOM | Flag.ADMIN,
+    keys=(2, 2, 1),
+    group=G,
+    since=SINCE,
+    summary="Internal commands for debugging HyperLogLog values",
+)
 def pfdebug(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     sub = argv[1]
@@ -250,7 +282,14 @@ def pfdebug(c: Client, argv: list[bytes]) -> Any:
     raise CommandError(f"ERR Unknown PFDEBUG subcommand '{sub.decode(errors='replace')}'")
 
 
-@command("pfselftest", 1, Flag.ADMIN, group=G, since=SINCE, summary="An internal command for testing HyperLogLog values")
+@command(
+    "pfselftest",
+    1,
+    Flag.ADMIN,
+    group=G,
+    since=SINCE,
+    summary="An internal command for testing HyperLogLog values",
+)
 def pfselftest(c: Client, argv: list[bytes]) -> Any:
     rnd = random.Random()
     # 1: dense register access, packed vs. one byte per register
@@ -261,7 +300,9 @@ def pfselftest(c: Client, argv: list[bytes]) -> Any:
         for i in range(0, H.REGISTERS, 97):
             H.dense_put(regs, i, vals[i])
             if H.dense_get(regs, i) != vals[i]:
-                raise CommandError(f"TESTFAILED Register {i} should be {vals[i]} but is {H.dense_get(regs, i)}")
+                raise CommandError(
+                    f"TESTFAILED Register {i} should be {vals[i]} but is {H.dense_get(regs, i)}"
+                )
         if bytes(H.dense_to_raw(packed)) != vals:
             raise CommandError("TESTFAILED dense packing")
     # 2: sparse and dense agree, error within bounds

@@ -47,24 +47,54 @@ def del_(c: Client, argv: list[bytes]) -> Any:
     return n
 
 
-@command("unlink", -2, W | Flag.FAST, keys=(1, -1, 1), group=G, since="4.0.0", summary="Asynchronously deletes one or more keys.")
+@command(
+    "unlink",
+    -2,
+    W | Flag.FAST,
+    keys=(1, -1, 1),
+    group=G,
+    since="4.0.0",
+    summary="Asynchronously deletes one or more keys.",
+)
 def unlink(c: Client, argv: list[bytes]) -> Any:
     return del_(c, argv)
 
 
-@command("exists", -2, RO | Flag.FAST, keys=(1, -1, 1), group=G, summary="Determines whether one or more keys exist.")
+@command(
+    "exists",
+    -2,
+    RO | Flag.FAST,
+    keys=(1, -1, 1),
+    group=G,
+    summary="Determines whether one or more keys exist.",
+)
 def exists(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     return sum(1 for k in argv[1:] if db.exists(k))
 
 
-@command("touch", -2, RO | Flag.FAST, keys=(1, -1, 1), group=G, since="3.2.1", summary="Returns the number of existing keys out of those specified after updating the time they were last accessed.")
+@command(
+    "touch",
+    -2,
+    RO | Flag.FAST,
+    keys=(1, -1, 1),
+    group=G,
+    since="3.2.1",
+    summary="Returns the number of existing keys out of those specified after updating the time they were last accessed.",
+)
 def touch(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     return sum(1 for k in argv[1:] if db.lookup(k) is not None)  # an access: LRU clock
 
 
-@command("type", 2, RO | Flag.FAST, keys=(1, 1, 1), group=G, summary="Determines the type of value stored at a key.")
+@command(
+    "type",
+    2,
+    RO | Flag.FAST,
+    keys=(1, 1, 1),
+    group=G,
+    summary="Determines the type of value stored at a key.",
+)
 def type_(c: Client, argv: list[bytes]) -> Any:
     v = peek(c.db, argv[1])
     if v is None:
@@ -96,7 +126,9 @@ def _scan_cursors(c: Client) -> ScanCursors:
     return sc
 
 
-def parse_scan_options(argv: list[bytes], start: int, allow_type: bool) -> tuple[int, bytes | None, bytes | None, bool]:
+def parse_scan_options(
+    argv: list[bytes], start: int, allow_type: bool
+) -> tuple[int, bytes | None, bytes | None, bool]:
     count = 10
     pattern = None
     typ = None
@@ -120,11 +152,20 @@ def parse_scan_options(argv: list[bytes], start: int, allow_type: bool) -> tuple
     return count, pattern, typ, novalues
 
 
-def scan_page(c: Client, cursor: int, source: Any, count: int, scan_id: Any = None) -> tuple[int, list[Any]]:
+def scan_page(
+    c: Client, cursor: int, source: Any, count: int, scan_id: Any = None
+) -> tuple[int, list[Any]]:
     return _scan_cursors(c).page(cursor, source, count)
 
 
-@command("scan", -2, RO | Flag.TOUCHES_ARBITRARY_KEYS, group=G, since="2.8.0", summary="Iterates over the key names in the database.")
+@command(
+    "scan",
+    -2,
+    RO | Flag.TOUCHES_ARBITRARY_KEYS,
+    group=G,
+    since="2.8.0",
+    summary="Iterates over the key names in the database.",
+)
 def scan(c: Client, argv: list[bytes]) -> Any:
     cursor = parse_cursor(argv[1])
     count, pattern, typ, _ = parse_scan_options(argv, 2, True)
@@ -144,7 +185,13 @@ def scan(c: Client, argv: list[bytes]) -> Any:
     return [b"%d" % nxt, out]
 
 
-@command("randomkey", 1, RO | Flag.TOUCHES_ARBITRARY_KEYS, group=G, summary="Returns a random key name from the database.")
+@command(
+    "randomkey",
+    1,
+    RO | Flag.TOUCHES_ARBITRARY_KEYS,
+    group=G,
+    summary="Returns a random key name from the database.",
+)
 def randomkey(c: Client, argv: list[bytes]) -> Any:
     return c.server.random_key(c.db)
 
@@ -174,17 +221,28 @@ def _rename(c: Client, argv: list[bytes], nx: bool) -> Any:
     return 1 if nx else OK
 
 
-@command("rename", 3, W, keys=(1, 2, 1), group=G, summary="Renames a key and overwrites the destination.")
+@command(
+    "rename", 3, W, keys=(1, 2, 1), group=G, summary="Renames a key and overwrites the destination."
+)
 def rename(c: Client, argv: list[bytes]) -> Any:
     return _rename(c, argv, False)
 
 
-@command("renamenx", 3, W | Flag.FAST, keys=(1, 2, 1), group=G, summary="Renames a key only when the target key name doesn't exist.")
+@command(
+    "renamenx",
+    3,
+    W | Flag.FAST,
+    keys=(1, 2, 1),
+    group=G,
+    summary="Renames a key only when the target key name doesn't exist.",
+)
 def renamenx(c: Client, argv: list[bytes]) -> Any:
     return _rename(c, argv, True)
 
 
-@command("move", 3, W | Flag.FAST, keys=(1, 1, 1), group=G, summary="Moves a key to another database.")
+@command(
+    "move", 3, W | Flag.FAST, keys=(1, 1, 1), group=G, summary="Moves a key to another database."
+)
 def move(c: Client, argv: list[bytes]) -> Any:
     srv = c.server
     try:
@@ -213,7 +271,15 @@ def move(c: Client, argv: list[bytes]) -> Any:
     return 1
 
 
-@command("copy", -3, W | Flag.DENYOOM, keys=(1, 2, 1), group=G, since="6.2.0", summary="Copies the value of a key to a new key.")
+@command(
+    "copy",
+    -3,
+    W | Flag.DENYOOM,
+    keys=(1, 2, 1),
+    group=G,
+    since="6.2.0",
+    summary="Copies the value of a key to a new key.",
+)
 def copy(c: Client, argv: list[bytes]) -> Any:
     srv = c.server
     dst_db = c.db
@@ -259,7 +325,16 @@ def copy(c: Client, argv: list[bytes]) -> Any:
 container("object", G, "2.2.3", "A container for object introspection commands.")
 
 
-@command("encoding", 3, RO, keys=(2, 2, 1), parent="object", group=G, since="2.2.3", summary="Returns the internal encoding of a Redis object.")
+@command(
+    "encoding",
+    3,
+    RO,
+    keys=(2, 2, 1),
+    parent="object",
+    group=G,
+    since="2.2.3",
+    summary="Returns the internal encoding of a Redis object.",
+)
 def object_encoding_cmd(c: Client, argv: list[bytes]) -> Any:
     v = peek(c.db, argv[2])
     if v is None:
@@ -267,17 +342,39 @@ def object_encoding_cmd(c: Client, argv: list[bytes]) -> Any:
     return object_encoding(v, c.server.config.values)
 
 
-@command("refcount", 3, RO, keys=(2, 2, 1), parent="object", group=G, since="2.2.3", summary="Returns the reference count of a value of a key.")
+@command(
+    "refcount",
+    3,
+    RO,
+    keys=(2, 2, 1),
+    parent="object",
+    group=G,
+    since="2.2.3",
+    summary="Returns the reference count of a value of a key.",
+)
 def object_refcount(c: Client, argv: list[bytes]) -> Any:
     v = peek(c.db, argv[2])
     if v is None:
         return None
-    if type(v) is bytes and object_encoding(v, c.server.config.values) == b"int" and 0 <= int(v) < 10000:
+    if (
+        type(v) is bytes
+        and object_encoding(v, c.server.config.values) == b"int"
+        and 0 <= int(v) < 10000
+    ):
         return 2147483647  # OBJ_SHARED_REFCOUNT: shared integer objects
     return 1
 
 
-@command("idletime", 3, RO, keys=(2, 2, 1), parent="object", group=G, since="2.2.3", summary="Returns the time since the last access to a Redis object.")
+@command(
+    "idletime",
+    3,
+    RO,
+    keys=(2, 2, 1),
+    parent="object",
+    group=G,
+    since="2.2.3",
+    summary="Returns the time since the last access to a Redis object.",
+)
 def object_idletime(c: Client, argv: list[bytes]) -> Any:
     v = peek(c.db, argv[2])
     if v is None:
@@ -313,7 +410,16 @@ def configure_lru(srv: Any) -> None:
             db.lru = None
 
 
-@command("freq", 3, RO, keys=(2, 2, 1), parent="object", group=G, since="4.0.0", summary="Returns the logarithmic access frequency counter of a Redis object.")
+@command(
+    "freq",
+    3,
+    RO,
+    keys=(2, 2, 1),
+    parent="object",
+    group=G,
+    since="4.0.0",
+    summary="Returns the logarithmic access frequency counter of a Redis object.",
+)
 def object_freq(c: Client, argv: list[bytes]) -> Any:
     v = peek(c.db, argv[2])
     if v is None:
@@ -327,20 +433,36 @@ def object_freq(c: Client, argv: list[bytes]) -> Any:
     return 0
 
 
-@command("help", 2, Flag.LOADING | Flag.STALE, parent="object", group=G, since="6.2.0", summary="Returns helpful text about the different subcommands.")
+@command(
+    "help",
+    2,
+    Flag.LOADING | Flag.STALE,
+    parent="object",
+    group=G,
+    since="6.2.0",
+    summary="Returns helpful text about the different subcommands.",
+)
 def object_help(c: Client, argv: list[bytes]) -> Any:
-    return [Status(x) for x in [
-        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "ENCODING <key>", "    Return the kind of internal representation used in order to store the value",
-        "    associated with a <key>.",
-        "FREQ <key>", "    Return the access frequency index of the <key>. The returned integer is",
-        "    proportional to the logarithm of the recent access frequency of the key.",
-        "IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated number of",
-        "    seconds elapsed since the last access to the key.",
-        "REFCOUNT <key>", "    Return the number of references of the value associated with the specified",
-        "    <key>.",
-        "HELP", "    Prints this help.",
-    ]]
+    return [
+        Status(x)
+        for x in [
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+            "HELP",
+            "    Prints this help.",
+        ]
+    ]
 
 
 # ------------------------------------------------------------------------------ expiry
@@ -401,22 +523,53 @@ def _expire_generic(c: Client, argv: list[bytes], base_ms: int, unit_ms: int) ->
     return 1
 
 
-@command("expire", -3, W | Flag.FAST, keys=(1, 1, 1), group=G, summary="Sets the expiration time of a key in seconds.")
+@command(
+    "expire",
+    -3,
+    W | Flag.FAST,
+    keys=(1, 1, 1),
+    group=G,
+    summary="Sets the expiration time of a key in seconds.",
+)
 def expire(c: Client, argv: list[bytes]) -> Any:
     return _expire_generic(c, argv, c.server.cached_now_ms(), 1000)
 
 
-@command("pexpire", -3, W | Flag.FAST, keys=(1, 1, 1), group=G, since="2.6.0", summary="Sets the expiration time of a key in milliseconds.")
+@command(
+    "pexpire",
+    -3,
+    W | Flag.FAST,
+    keys=(1, 1, 1),
+    group=G,
+    since="2.6.0",
+    summary="Sets the expiration time of a key in milliseconds.",
+)
 def pexpire(c: Client, argv: list[bytes]) -> Any:
     return _expire_generic(c, argv, c.server.cached_now_ms(), 1)
 
 
-@command("expireat", -3, W | Flag.FAST, keys=(1, 1, 1), group=G, since="1.2.0", summary="Sets the expiration time of a key to a Unix timestamp.")
+@command(
+    "expireat",
+    -3,
+    W | Flag.FAST,
+    keys=(1, 1, 1),
+    group=G,
+    since="1.2.0",
+    summary="Sets the expiration time of a key to a Unix timestamp.",
+)
 def expireat(c: Client, argv: list[bytes]) -> Any:
     return _expire_generic(c, argv, 0, 1000)
 
 
-@command("pexpireat", -3, W | Flag.FAST, keys=(1, 1, 1), group=G, since="2.6.0", summary="Sets the expiration time of a key to a Unix milliseconds timestamp.")
+@command(
+    "pexpireat",
+    -3,
+    W | Flag.FAST,
+    keys=(1, 1, 1),
+    group=G,
+    since="2.6.0",
+    summary="Sets the expiration time of a key to a Unix milliseconds timestamp.",
+)
 def pexpireat(c: Client, argv: list[bytes]) -> Any:
     return _expire_generic(c, argv, 0, 1)
 
@@ -434,27 +587,66 @@ def _ttl(c: Client, key: bytes, unit_ms: int, absolute: bool) -> int:
     return (ttl + 500) // 1000 if unit_ms == 1000 else ttl
 
 
-@command("ttl", 2, RO | Flag.FAST, keys=(1, 1, 1), group=G, summary="Returns the expiration time in seconds of a key.")
+@command(
+    "ttl",
+    2,
+    RO | Flag.FAST,
+    keys=(1, 1, 1),
+    group=G,
+    summary="Returns the expiration time in seconds of a key.",
+)
 def ttl(c: Client, argv: list[bytes]) -> Any:
     return _ttl(c, argv[1], 1000, False)
 
 
-@command("pttl", 2, RO | Flag.FAST, keys=(1, 1, 1), group=G, since="2.6.0", summary="Returns the expiration time in milliseconds of a key.")
+@command(
+    "pttl",
+    2,
+    RO | Flag.FAST,
+    keys=(1, 1, 1),
+    group=G,
+    since="2.6.0",
+    summary="Returns the expiration time in milliseconds of a key.",
+)
 def pttl(c: Client, argv: list[bytes]) -> Any:
     return _ttl(c, argv[1], 1, False)
 
 
-@command("expiretime", 2, RO | Flag.FAST, keys=(1, 1, 1), group=G, since="7.0.0", summary="Returns the expiration time of a key as a Unix timestamp.")
+@command(
+    "expiretime",
+    2,
+    RO | Flag.FAST,
+    keys=(1, 1, 1),
+    group=G,
+    since="7.0.0",
+    summary="Returns the expiration time of a key as a Unix timestamp.",
+)
 def expiretime(c: Client, argv: list[bytes]) -> Any:
     return _ttl(c, argv[1], 1000, True)
 
 
-@command("pexpiretime", 2, RO | Flag.FAST, keys=(1, 1, 1), group=G, since="7.0.0", summary="Returns the expiration time of a key as a Unix milliseconds timestamp.")
+@command(
+    "pexpiretime",
+    2,
+    RO | Flag.FAST,
+    keys=(1, 1, 1),
+    group=G,
+    since="7.0.0",
+    summary="Returns the expiration time of a key as a Unix milliseconds timestamp.",
+)
 def pexpiretime(c: Client, argv: list[bytes]) -> Any:
     return _ttl(c, argv[1], 1, True)
 
 
-@command("persist", 2, W | Flag.FAST, keys=(1, 1, 1), group=G, since="2.2.0", summary="Removes the expiration time of a key.")
+@command(
+    "persist",
+    2,
+    W | Flag.FAST,
+    keys=(1, 1, 1),
+    group=G,
+    since="2.2.0",
+    summary="Removes the expiration time of a key.",
+)
 def persist(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     if db.lookup(argv[1]) is None:

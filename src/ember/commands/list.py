@@ -189,22 +189,52 @@ def _push(c: Client, argv: list[bytes], where: int, xx: bool) -> Any:
     return len(d)
 
 
-@command("lpush", -3, WD | Flag.FAST, keys=K1, group=G, summary="Prepends one or more elements to a list. Creates the key if it doesn't exist.")
+@command(
+    "lpush",
+    -3,
+    WD | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Prepends one or more elements to a list. Creates the key if it doesn't exist.",
+)
 def lpush(c: Client, argv: list[bytes]) -> Any:
     return _push(c, argv, HEAD, False)
 
 
-@command("rpush", -3, WD | Flag.FAST, keys=K1, group=G, summary="Appends one or more elements to a list. Creates the key if it doesn't exist.")
+@command(
+    "rpush",
+    -3,
+    WD | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Appends one or more elements to a list. Creates the key if it doesn't exist.",
+)
 def rpush(c: Client, argv: list[bytes]) -> Any:
     return _push(c, argv, TAIL, False)
 
 
-@command("lpushx", -3, WD | Flag.FAST, keys=K1, group=G, since="2.2.0", summary="Prepends one or more elements to a list only when the list exists.")
+@command(
+    "lpushx",
+    -3,
+    WD | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.2.0",
+    summary="Prepends one or more elements to a list only when the list exists.",
+)
 def lpushx(c: Client, argv: list[bytes]) -> Any:
     return _push(c, argv, HEAD, True)
 
 
-@command("rpushx", -3, WD | Flag.FAST, keys=K1, group=G, since="2.2.0", summary="Appends an element to a list only when the list exists.")
+@command(
+    "rpushx",
+    -3,
+    WD | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.2.0",
+    summary="Appends an element to a list only when the list exists.",
+)
 def rpushx(c: Client, argv: list[bytes]) -> Any:
     return _push(c, argv, TAIL, True)
 
@@ -234,12 +264,26 @@ def _pop(c: Client, argv: list[bytes], where: int) -> Any:
     return out
 
 
-@command("lpop", -2, W | Flag.FAST, keys=K1, group=G, summary="Returns the first elements in a list after removing it. Deletes the list if the last element was popped.")
+@command(
+    "lpop",
+    -2,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
+)
 def lpop(c: Client, argv: list[bytes]) -> Any:
     return _pop(c, argv, HEAD)
 
 
-@command("rpop", -2, W | Flag.FAST, keys=K1, group=G, summary="Returns and removes the last elements of a list. Deletes the list if the last element was popped.")
+@command(
+    "rpop",
+    -2,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Returns and removes the last elements of a list. Deletes the list if the last element was popped.",
+)
 def rpop(c: Client, argv: list[bytes]) -> Any:
     return _pop(c, argv, TAIL)
 
@@ -283,7 +327,15 @@ _RANK_ZERO = (
 )
 
 
-@command("lpos", -3, RO, keys=K1, group=G, since="6.0.6", summary="Returns the index of matching elements in a list.")
+@command(
+    "lpos",
+    -3,
+    RO,
+    keys=K1,
+    group=G,
+    since="6.0.6",
+    summary="Returns the index of matching elements in a list.",
+)
 def lpos(c: Client, argv: list[bytes]) -> Any:
     ele = argv[2]
     rank = 1
@@ -344,7 +396,9 @@ def lpos(c: Client, argv: list[bytes]) -> Any:
 # ------------------------------------------------------------------------------ edits
 
 
-@command("lset", 4, WD, keys=K1, group=G, summary="Sets the value of an element in a list by its index.")
+@command(
+    "lset", 4, WD, keys=K1, group=G, summary="Sets the value of an element in a list by its index."
+)
 def lset(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
@@ -365,7 +419,15 @@ def lset(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("linsert", 5, WD, keys=K1, group=G, since="2.2.0", summary="Inserts an element before or after another element in a list.")
+@command(
+    "linsert",
+    5,
+    WD,
+    keys=K1,
+    group=G,
+    since="2.2.0",
+    summary="Inserts an element before or after another element in a list.",
+)
 def linsert(c: Client, argv: list[bytes]) -> Any:
     w = argv[2].lower()
     if w == b"after":
@@ -391,7 +453,14 @@ def linsert(c: Client, argv: list[bytes]) -> Any:
     return len(d)
 
 
-@command("lrem", 4, W, keys=K1, group=G, summary="Removes elements from a list. Deletes the list if the last element was removed.")
+@command(
+    "lrem",
+    4,
+    W,
+    keys=K1,
+    group=G,
+    summary="Removes elements from a list. Deletes the list if the last element was removed.",
+)
 def lrem(c: Client, argv: list[bytes]) -> Any:
     toremove = parse_int(argv[2])
     db = c.db
@@ -443,7 +512,14 @@ def lrem(c: Client, argv: list[bytes]) -> Any:
     return removed
 
 
-@command("ltrim", 4, W, keys=K1, group=G, summary="Removes elements from both ends a list. Deletes the list if all elements were trimmed.")
+@command(
+    "ltrim",
+    4,
+    W,
+    keys=K1,
+    group=G,
+    summary="Removes elements from both ends a list. Deletes the list if all elements were trimmed.",
+)
 def ltrim(c: Client, argv: list[bytes]) -> Any:
     start = parse_int(argv[2])
     end = parse_int(argv[3])
@@ -488,7 +564,9 @@ def ltrim(c: Client, argv: list[bytes]) -> Any:
 # ------------------------------------------------------------------------------ move
 
 
-def _move(c: Client, db: Db, src: bytes, dst: bytes, d: deque[bytes], wfrom: int, wto: int) -> bytes:
+def _move(
+    c: Client, db: Db, src: bytes, dst: bytes, d: deque[bytes], wfrom: int, wto: int
+) -> bytes:
     """Pop from ``d`` (the list at ``src``) and push onto ``dst`` (already type-checked)."""
     srv = c.server
     db.will_write(src)
@@ -525,14 +603,30 @@ def _lmove(c: Client, src: bytes, dst: bytes, wfrom: int, wto: int) -> Any:
     return _move(c, db, src, dst, d, wfrom, wto)
 
 
-@command("lmove", 5, WD, keys=(1, 2, 1), group=G, since="6.2.0", summary="Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.")
+@command(
+    "lmove",
+    5,
+    WD,
+    keys=(1, 2, 1),
+    group=G,
+    since="6.2.0",
+    summary="Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
+)
 def lmove(c: Client, argv: list[bytes]) -> Any:
     wfrom = _where(argv[3])
     wto = _where(argv[4])
     return _lmove(c, argv[1], argv[2], wfrom, wto)
 
 
-@command("rpoplpush", 3, WD, keys=(1, 2, 1), group=G, since="1.2.0", summary="Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.")
+@command(
+    "rpoplpush",
+    3,
+    WD,
+    keys=(1, 2, 1),
+    group=G,
+    since="1.2.0",
+    summary="Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
+)
 def rpoplpush(c: Client, argv: list[bytes]) -> Any:
     return _lmove(c, argv[1], argv[2], TAIL, HEAD)
 
@@ -568,7 +662,16 @@ def _mpop_from(c: Client, db: Db, key: bytes, d: deque[bytes], where: int, count
     return [key, out]
 
 
-@command("lmpop", -4, Flag.WRITE, keys=(0, 0, 0), keys_fn=numkeys_positions(1), group=G, since="7.0.0", summary="Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.")
+@command(
+    "lmpop",
+    -4,
+    Flag.WRITE,
+    keys=(0, 0, 0),
+    keys_fn=numkeys_positions(1),
+    group=G,
+    since="7.0.0",
+    summary="Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
+)
 def lmpop(c: Client, argv: list[bytes]) -> Any:
     keys, where, count = _parse_mpop(argv, 1)
     db = c.db
@@ -587,7 +690,9 @@ def _served_key(c: Client) -> bytes | None:
     return st.ready_key if st is not None else None
 
 
-def _bpop(c: Client, argv: list[bytes], keys: list[bytes], where: int, timeout: float, count: int) -> Any:
+def _bpop(
+    c: Client, argv: list[bytes], keys: list[bytes], where: int, timeout: float, count: int
+) -> Any:
     """BLPOP/BRPOP (count -1) and BLMPOP (count >= 1)."""
     db = c.db
     for key in keys:
@@ -619,33 +724,62 @@ def _bpop(c: Client, argv: list[bytes], keys: list[bytes], where: int, timeout: 
     return c.block_on(keys, timeout, retry, NULL_ARRAY, argv)
 
 
-@command("blpop", -3, W | Flag.NOSCRIPT | Flag.BLOCKING, keys=(1, -2, 1), group=G, since="2.0.0", summary="Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+@command(
+    "blpop",
+    -3,
+    W | Flag.NOSCRIPT | Flag.BLOCKING,
+    keys=(1, -2, 1),
+    group=G,
+    since="2.0.0",
+    summary="Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+)
 def blpop(c: Client, argv: list[bytes]) -> Any:
     timeout = block_timeout(argv[-1])
     return _bpop(c, argv, argv[1:-1], HEAD, timeout, -1)
 
 
-@command("brpop", -3, W | Flag.NOSCRIPT | Flag.BLOCKING, keys=(1, -2, 1), group=G, since="2.0.0", summary="Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+@command(
+    "brpop",
+    -3,
+    W | Flag.NOSCRIPT | Flag.BLOCKING,
+    keys=(1, -2, 1),
+    group=G,
+    since="2.0.0",
+    summary="Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+)
 def brpop(c: Client, argv: list[bytes]) -> Any:
     timeout = block_timeout(argv[-1])
     return _bpop(c, argv, argv[1:-1], TAIL, timeout, -1)
 
 
-@command("blmpop", -5, Flag.WRITE | Flag.BLOCKING, keys=(0, 0, 0), keys_fn=numkeys_positions(2), group=G, since="7.0.0", summary="Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.")
+@command(
+    "blmpop",
+    -5,
+    Flag.WRITE | Flag.BLOCKING,
+    keys=(0, 0, 0),
+    keys_fn=numkeys_positions(2),
+    group=G,
+    since="7.0.0",
+    summary="Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+)
 def blmpop(c: Client, argv: list[bytes]) -> Any:
     keys, where, count = _parse_mpop(argv, 2)
     timeout = block_timeout(argv[1])
     return _bpop(c, argv, keys, where, timeout, count)
 
 
-def _blmove(c: Client, argv: list[bytes], wfrom: int, wto: int, timeout: float, rpoplpush: bool) -> Any:
+def _blmove(
+    c: Client, argv: list[bytes], wfrom: int, wto: int, timeout: float, rpoplpush: bool
+) -> Any:
     db = c.db
     src, dst = argv[1], argv[2]
     d = _get_list(db, src)
     if d is not None:
         _get_list(db, dst)
         v = _move(c, db, src, dst, d, wfrom, wto)
-        c.prop_argv = [b"RPOPLPUSH", src, dst] if rpoplpush else [b"LMOVE", src, dst, argv[3], argv[4]]
+        c.prop_argv = (
+            [b"RPOPLPUSH", src, dst] if rpoplpush else [b"LMOVE", src, dst, argv[3], argv[4]]
+        )
         return v
 
     def retry() -> Any:
@@ -665,7 +799,15 @@ def _blmove(c: Client, argv: list[bytes], wfrom: int, wto: int, timeout: float, 
     return c.block_on([src], timeout, retry, null, argv)
 
 
-@command("blmove", 6, WD | Flag.NOSCRIPT | Flag.BLOCKING, keys=(1, 2, 1), group=G, since="6.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.")
+@command(
+    "blmove",
+    6,
+    WD | Flag.NOSCRIPT | Flag.BLOCKING,
+    keys=(1, 2, 1),
+    group=G,
+    since="6.2.0",
+    summary="Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
+)
 def blmove(c: Client, argv: list[bytes]) -> Any:
     wfrom = _where(argv[3])
     wto = _where(argv[4])
@@ -673,7 +815,15 @@ def blmove(c: Client, argv: list[bytes]) -> Any:
     return _blmove(c, argv, wfrom, wto, timeout, False)
 
 
-@command("brpoplpush", 4, WD | Flag.NOSCRIPT | Flag.BLOCKING, keys=(1, 2, 1), group=G, since="2.2.0", summary="Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.")
+@command(
+    "brpoplpush",
+    4,
+    WD | Flag.NOSCRIPT | Flag.BLOCKING,
+    keys=(1, 2, 1),
+    group=G,
+    since="2.2.0",
+    summary="Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
+)
 def brpoplpush(c: Client, argv: list[bytes]) -> Any:
     timeout = block_timeout(argv[3])
     return _blmove(c, argv, TAIL, HEAD, timeout, True)

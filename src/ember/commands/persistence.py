@@ -25,7 +25,13 @@ def _persistence(c: Client) -> Any:
     return p
 
 
-@command("save", 1, Flag.ADMIN | Flag.NOSCRIPT | Flag.NO_ASYNC_LOADING | Flag.NO_MULTI, group=G, summary="Synchronously saves the database(s) to disk.")
+@command(
+    "save",
+    1,
+    Flag.ADMIN | Flag.NOSCRIPT | Flag.NO_ASYNC_LOADING | Flag.NO_MULTI,
+    group=G,
+    summary="Synchronously saves the database(s) to disk.",
+)
 def save(c: Client, argv: list[bytes]) -> Any:
     p = _persistence(c)
     if p.bg is not None and p.bg.kind == "rdb":
@@ -36,7 +42,13 @@ def save(c: Client, argv: list[bytes]) -> Any:
     raise CommandError("ERR")
 
 
-@command("bgsave", -1, Flag.ADMIN | Flag.NOSCRIPT | Flag.NO_ASYNC_LOADING, group=G, summary="Asynchronously saves the database(s) to disk.")
+@command(
+    "bgsave",
+    -1,
+    Flag.ADMIN | Flag.NOSCRIPT | Flag.NO_ASYNC_LOADING,
+    group=G,
+    summary="Asynchronously saves the database(s) to disk.",
+)
 def bgsave(c: Client, argv: list[bytes]) -> Any:
     p = _persistence(c)
     schedule = False
@@ -64,7 +76,13 @@ def bgsave(c: Client, argv: list[bytes]) -> Any:
     return Status("Background saving started")
 
 
-@command("lastsave", 1, Flag.LOADING | Flag.STALE | Flag.FAST, group=G, summary="Returns the Unix timestamp of the last successful save to disk.")
+@command(
+    "lastsave",
+    1,
+    Flag.LOADING | Flag.STALE | Flag.FAST,
+    group=G,
+    summary="Returns the Unix timestamp of the last successful save to disk.",
+)
 def lastsave(c: Client, argv: list[bytes]) -> Any:
     return c.server.lastsave
 
@@ -72,7 +90,15 @@ def lastsave(c: Client, argv: list[bytes]) -> Any:
 # ------------------------------------------------------------------------ DUMP / RESTORE
 
 
-@command("dump", 2, Flag.READONLY, keys=(1, 1, 1), group="generic", since="2.6.0", summary="Returns a serialized representation of the value stored at a key.")
+@command(
+    "dump",
+    2,
+    Flag.READONLY,
+    keys=(1, 1, 1),
+    group="generic",
+    since="2.6.0",
+    summary="Returns a serialized representation of the value stored at a key.",
+)
 def dump(c: Client, argv: list[bytes]) -> Any:
     from ember.persistence.rdb.dump import dump_payload
     from ember.persistence.rdbfile import write_options
@@ -94,7 +120,15 @@ def _restorable_version(ver: int, rdb_version: str) -> bool:
     return 1 <= ver <= int(rdb_version)
 
 
-@command("restore", -4, Flag.WRITE | Flag.DENYOOM, keys=(1, 1, 1), group="generic", since="2.6.0", summary="Creates a key from the serialized representation of a value.")
+@command(
+    "restore",
+    -4,
+    Flag.WRITE | Flag.DENYOOM,
+    keys=(1, 1, 1),
+    group="generic",
+    since="2.6.0",
+    summary="Creates a key from the serialized representation of a value.",
+)
 def restore(c: Client, argv: list[bytes]) -> Any:
     from ember.persistence.rdb.dump import DumpPayloadError, payload_version, restore_payload
 
@@ -187,7 +221,9 @@ def debug_reload(c: Client, argv: list[bytes]) -> Any:
     opts = {a.lower() for a in argv[2:]}
     for o in opts:
         if o not in (b"merge", b"noflush", b"nosave"):
-            raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+            raise CommandError(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+            )
     # like Redis's rdbSave, this save may run while a BGSAVE is in progress
     if b"nosave" not in opts and not p.save_sync():
         raise CommandError("ERR")
@@ -204,7 +240,9 @@ def debug_reload(c: Client, argv: list[bytes]) -> Any:
         from ember.persistence.rdb.errors import RdbFormatError
         from ember.persistence.rdbfile import describe_error
 
-        srv.log("warning", f"DEBUG RELOAD: {describe_error(e) if isinstance(e, RdbFormatError) else e}")
+        srv.log(
+            "warning", f"DEBUG RELOAD: {describe_error(e) if isinstance(e, RdbFormatError) else e}"
+        )
         raise CommandError("ERR Error trying to load the RDB dump, check server logs.") from None
     srv.log("notice", "DB reloaded by DEBUG RELOAD")
     return OK
@@ -281,10 +319,14 @@ def debug_populate(c: Client, argv: list[bytes]) -> Any:
     data = db.data
     expires = db.expires
     # plain dict stores unless a snapshot hook, WATCH or a blocked client must see them
-    fast = c.server.before_write is None and not db.watched and not db.blocking and db.frozen is None
+    fast = (
+        c.server.before_write is None and not db.watched and not db.blocking and db.frozen is None
+    )
     for j in range(count):
         key = b"%s:%d" % (prefix, j)
-        if (key in data if fast else db.has(key)) and (key not in expires or db.lookup(key) is not None):
+        if (key in data if fast else db.has(key)) and (
+            key not in expires or db.lookup(key) is not None
+        ):
             continue
         val = b"value:%d" % j
         if size:
@@ -306,12 +348,27 @@ def _aof(c: Client) -> Any:
     return aof
 
 
-@command("bgrewriteaof", 1, Flag.ADMIN | Flag.NOSCRIPT | Flag.NO_ASYNC_LOADING, group=G, since="1.0.0", summary="Asynchronously rewrites the append-only file to disk.")
+@command(
+    "bgrewriteaof",
+    1,
+    Flag.ADMIN | Flag.NOSCRIPT | Flag.NO_ASYNC_LOADING,
+    group=G,
+    since="1.0.0",
+    summary="Asynchronously rewrites the append-only file to disk.",
+)
 def bgrewriteaof(c: Client, argv: list[bytes]) -> Any:
     return Status(_aof(c).bgrewriteaof())
 
 
-@command("waitaof", 4, Flag.NOSCRIPT, group="generic", acl=("@connection",), since="7.2.0", summary="Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.")
+@command(
+    "waitaof",
+    4,
+    Flag.NOSCRIPT,
+    group="generic",
+    acl=("@connection",),
+    since="7.2.0",
+    summary="Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.",
+)
 def waitaof(c: Client, argv: list[bytes]) -> Any:
     try:
         numlocal = parse_int(argv[1])
@@ -347,7 +404,9 @@ def debug_fs_fault(c: Client, argv: list[bytes]) -> Any:
         fsmod.set_fs(fsmod.FileSystem())
         return OK
     if len(argv) < 4:
-        raise CommandError("ERR Usage: DEBUG FS-FAULT <write|fsync|rename> <ENOSPC|EIO|...>|OFF [after N] [path-substring]")
+        raise CommandError(
+            "ERR Usage: DEBUG FS-FAULT <write|fsync|rename> <ENOSPC|EIO|...>|OFF [after N] [path-substring]"
+        )
     op = argv[2].decode().lower()
     if op not in ("write", "fsync", "rename"):
         raise CommandError("ERR op must be write, fsync or rename")

@@ -29,7 +29,14 @@ SUB = Flag.PUBSUB | Flag.NOSCRIPT | Flag.LOADING | Flag.STALE
 INFO = Flag.PUBSUB | Flag.LOADING | Flag.STALE
 
 
-@command("subscribe", -2, SUB | Flag.SENTINEL, group=G, since="2.0.0", summary="Listen for messages published to the given channels")
+@command(
+    "subscribe",
+    -2,
+    SUB | Flag.SENTINEL,
+    group=G,
+    since="2.0.0",
+    summary="Listen for messages published to the given channels",
+)
 def subscribe_(c: Client, argv: list[bytes]) -> Any:
     table = c.server.pubsub_channels
     mine = c.channels
@@ -39,7 +46,14 @@ def subscribe_(c: Client, argv: list[bytes]) -> Any:
     return NO_REPLY
 
 
-@command("psubscribe", -2, SUB | Flag.SENTINEL, group=G, since="2.0.0", summary="Listen for messages published to channels matching the given patterns")
+@command(
+    "psubscribe",
+    -2,
+    SUB | Flag.SENTINEL,
+    group=G,
+    since="2.0.0",
+    summary="Listen for messages published to channels matching the given patterns",
+)
 def psubscribe(c: Client, argv: list[bytes]) -> Any:
     table = c.server.pubsub_patterns
     mine = c.patterns
@@ -49,7 +63,15 @@ def psubscribe(c: Client, argv: list[bytes]) -> Any:
     return NO_REPLY
 
 
-@command("ssubscribe", -2, SUB, keys=(1, -1, 1), group=G, since="7.0.0", summary="Listen for messages published to the given shard channels")
+@command(
+    "ssubscribe",
+    -2,
+    SUB,
+    keys=(1, -1, 1),
+    group=G,
+    since="7.0.0",
+    summary="Listen for messages published to the given shard channels",
+)
 def ssubscribe(c: Client, argv: list[bytes]) -> Any:
     if c.in_exec:
         raise CommandError("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
@@ -80,27 +102,66 @@ def _unsubscribe(
     return NO_REPLY
 
 
-@command("unsubscribe", -1, SUB | Flag.SENTINEL, group=G, since="2.0.0", summary="Stop listening for messages posted to the given channels")
+@command(
+    "unsubscribe",
+    -1,
+    SUB | Flag.SENTINEL,
+    group=G,
+    since="2.0.0",
+    summary="Stop listening for messages posted to the given channels",
+)
 def unsubscribe_(c: Client, argv: list[bytes]) -> Any:
     return _unsubscribe(c, argv, b"unsubscribe", c.server.pubsub_channels, c.channels, False)
 
 
-@command("punsubscribe", -1, SUB | Flag.SENTINEL, group=G, since="2.0.0", summary="Stop listening for messages posted to channels matching the given patterns")
+@command(
+    "punsubscribe",
+    -1,
+    SUB | Flag.SENTINEL,
+    group=G,
+    since="2.0.0",
+    summary="Stop listening for messages posted to channels matching the given patterns",
+)
 def punsubscribe(c: Client, argv: list[bytes]) -> Any:
     return _unsubscribe(c, argv, b"punsubscribe", c.server.pubsub_patterns, c.patterns, False)
 
 
-@command("sunsubscribe", -1, SUB, keys=(1, -1, 1), group=G, since="7.0.0", summary="Stop listening for messages posted to the given shard channels")
+@command(
+    "sunsubscribe",
+    -1,
+    SUB,
+    keys=(1, -1, 1),
+    group=G,
+    since="7.0.0",
+    summary="Stop listening for messages posted to the given shard channels",
+)
 def sunsubscribe(c: Client, argv: list[bytes]) -> Any:
-    return _unsubscribe(c, argv, b"sunsubscribe", c.server.pubsub_shard_channels, c.shard_channels, True)
+    return _unsubscribe(
+        c, argv, b"sunsubscribe", c.server.pubsub_shard_channels, c.shard_channels, True
+    )
 
 
-@command("publish", 3, INFO | Flag.FAST | Flag.MAY_REPLICATE | Flag.SENTINEL, group=G, since="2.0.0", summary="Post a message to a channel")
+@command(
+    "publish",
+    3,
+    INFO | Flag.FAST | Flag.MAY_REPLICATE | Flag.SENTINEL,
+    group=G,
+    since="2.0.0",
+    summary="Post a message to a channel",
+)
 def publish_(c: Client, argv: list[bytes]) -> Any:
     return publish(c.server, argv[1], argv[2])
 
 
-@command("spublish", 3, INFO | Flag.FAST | Flag.MAY_REPLICATE, keys=(1, 1, 1), group=G, since="7.0.0", summary="Post a message to a shard channel")
+@command(
+    "spublish",
+    3,
+    INFO | Flag.FAST | Flag.MAY_REPLICATE,
+    keys=(1, 1, 1),
+    group=G,
+    since="7.0.0",
+    summary="Post a message to a shard channel",
+)
 def spublish_(c: Client, argv: list[bytes]) -> Any:
     return spublish(c.server, argv[1], argv[2])
 
@@ -134,27 +195,61 @@ def _numsub(table: dict[bytes, dict[Client, None]], argv: list[bytes]) -> Any:
     return out
 
 
-@command("channels", -2, INFO, parent="pubsub", group=G, since="2.8.0", summary="List active channels")
+@command(
+    "channels", -2, INFO, parent="pubsub", group=G, since="2.8.0", summary="List active channels"
+)
 def pubsub_channels(c: Client, argv: list[bytes]) -> Any:
     return _channel_list(c.server.pubsub_channels, argv)
 
 
-@command("shardchannels", -2, INFO, parent="pubsub", group=G, since="7.0.0", summary="List active shard channels")
+@command(
+    "shardchannels",
+    -2,
+    INFO,
+    parent="pubsub",
+    group=G,
+    since="7.0.0",
+    summary="List active shard channels",
+)
 def pubsub_shardchannels(c: Client, argv: list[bytes]) -> Any:
     return _channel_list(c.server.pubsub_shard_channels, argv)
 
 
-@command("numsub", -2, INFO, parent="pubsub", group=G, since="2.8.0", summary="Get the count of subscribers for channels")
+@command(
+    "numsub",
+    -2,
+    INFO,
+    parent="pubsub",
+    group=G,
+    since="2.8.0",
+    summary="Get the count of subscribers for channels",
+)
 def pubsub_numsub(c: Client, argv: list[bytes]) -> Any:
     return _numsub(c.server.pubsub_channels, argv)
 
 
-@command("shardnumsub", -2, INFO, parent="pubsub", group=G, since="7.0.0", summary="Get the count of subscribers for shard channels")
+@command(
+    "shardnumsub",
+    -2,
+    INFO,
+    parent="pubsub",
+    group=G,
+    since="7.0.0",
+    summary="Get the count of subscribers for shard channels",
+)
 def pubsub_shardnumsub(c: Client, argv: list[bytes]) -> Any:
     return _numsub(c.server.pubsub_shard_channels, argv)
 
 
-@command("numpat", 2, INFO, parent="pubsub", group=G, since="2.8.0", summary="Get the count of unique patterns pattern subscriptions")
+@command(
+    "numpat",
+    2,
+    INFO,
+    parent="pubsub",
+    group=G,
+    since="2.8.0",
+    summary="Get the count of unique patterns pattern subscriptions",
+)
 def pubsub_numpat(c: Client, argv: list[bytes]) -> Any:
     return len(c.server.pubsub_patterns)
 
@@ -176,7 +271,15 @@ _HELP = [
 ]
 
 
-@command("help", 2, Flag.LOADING | Flag.STALE, parent="pubsub", group=G, since="6.2.0", summary="Show helpful text about the different subcommands")
+@command(
+    "help",
+    2,
+    Flag.LOADING | Flag.STALE,
+    parent="pubsub",
+    group=G,
+    since="6.2.0",
+    summary="Show helpful text about the different subcommands",
+)
 def pubsub_help(c: Client, argv: list[bytes]) -> Any:
     head = f"{argv[0].decode(errors='replace').upper()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     return [Status(head)] + [Status(line) for line in _HELP]

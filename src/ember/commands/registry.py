@@ -222,9 +222,7 @@ def command(
     return deco
 
 
-def container(
-    name: str, group: str, since: str, summary: str = "", flags: int = 0
-) -> None:
+def container(name: str, group: str, since: str, summary: str = "", flags: int = 0) -> None:
     """Declare a container command (CONFIG, CLIENT, ...) whose handler routes subcommands."""
     existing = COMMANDS.get(name)
     subs = existing.subcommands if existing is not None else {}

@@ -59,22 +59,54 @@ def _eval(c: Client, argv: list[bytes], evalsha: bool, ro: bool) -> Any:
     return eng.run(c, eng.eval_vm, sc.fn, sha, True, sc.flags, read_only, keys, args, argv)
 
 
-@command("eval", -3, EVAL_FLAGS | Flag.MAY_REPLICATE, group=G, since="2.6.0", keys_fn=numkeys_keys, summary="Execute a Lua script server side")
+@command(
+    "eval",
+    -3,
+    EVAL_FLAGS | Flag.MAY_REPLICATE,
+    group=G,
+    since="2.6.0",
+    keys_fn=numkeys_keys,
+    summary="Execute a Lua script server side",
+)
 def eval_(c: Client, argv: list[bytes]) -> Any:
     return _eval(c, argv, False, False)
 
 
-@command("evalsha", -3, EVAL_FLAGS | Flag.MAY_REPLICATE, group=G, since="2.6.0", keys_fn=numkeys_keys, summary="Execute a Lua script server side")
+@command(
+    "evalsha",
+    -3,
+    EVAL_FLAGS | Flag.MAY_REPLICATE,
+    group=G,
+    since="2.6.0",
+    keys_fn=numkeys_keys,
+    summary="Execute a Lua script server side",
+)
 def evalsha(c: Client, argv: list[bytes]) -> Any:
     return _eval(c, argv, True, False)
 
 
-@command("eval_ro", -3, EVAL_FLAGS | Flag.READONLY, group=G, since="7.0.0", keys_fn=numkeys_keys, summary="Execute a read-only Lua script server side")
+@command(
+    "eval_ro",
+    -3,
+    EVAL_FLAGS | Flag.READONLY,
+    group=G,
+    since="7.0.0",
+    keys_fn=numkeys_keys,
+    summary="Execute a read-only Lua script server side",
+)
 def eval_ro(c: Client, argv: list[bytes]) -> Any:
     return _eval(c, argv, False, True)
 
 
-@command("evalsha_ro", -3, EVAL_FLAGS | Flag.READONLY, group=G, since="7.0.0", keys_fn=numkeys_keys, summary="Execute a read-only Lua script server side")
+@command(
+    "evalsha_ro",
+    -3,
+    EVAL_FLAGS | Flag.READONLY,
+    group=G,
+    since="7.0.0",
+    keys_fn=numkeys_keys,
+    summary="Execute a read-only Lua script server side",
+)
 def evalsha_ro(c: Client, argv: list[bytes]) -> Any:
     return _eval(c, argv, True, True)
 
@@ -82,19 +114,43 @@ def evalsha_ro(c: Client, argv: list[bytes]) -> Any:
 container("script", G, "2.6.0", "A container for Lua scripts management commands")
 
 
-@command("load", 3, Flag.NOSCRIPT | Flag.STALE, parent="script", group=G, since="2.6.0", summary="Load the specified Lua script into the script cache.")
+@command(
+    "load",
+    3,
+    Flag.NOSCRIPT | Flag.STALE,
+    parent="script",
+    group=G,
+    since="2.6.0",
+    summary="Load the specified Lua script into the script cache.",
+)
 def script_load(c: Client, argv: list[bytes]) -> Any:
     sha, _ = c.server.scripting.create_script(argv[2])
     return sha.encode()
 
 
-@command("exists", -3, Flag.NOSCRIPT, parent="script", group=G, since="2.6.0", summary="Check existence of scripts in the script cache.")
+@command(
+    "exists",
+    -3,
+    Flag.NOSCRIPT,
+    parent="script",
+    group=G,
+    since="2.6.0",
+    summary="Check existence of scripts in the script cache.",
+)
 def script_exists(c: Client, argv: list[bytes]) -> Any:
     scripts = c.server.scripting.scripts
     return [1 if a.lower().decode("latin-1") in scripts else 0 for a in argv[2:]]
 
 
-@command("flush", -2, Flag.NOSCRIPT, parent="script", group=G, since="2.6.0", summary="Remove all the scripts from the script cache.")
+@command(
+    "flush",
+    -2,
+    Flag.NOSCRIPT,
+    parent="script",
+    group=G,
+    since="2.6.0",
+    summary="Remove all the scripts from the script cache.",
+)
 def script_flush(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"sync", b"async")):
         raise CommandError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
@@ -102,7 +158,15 @@ def script_flush(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("kill", 2, Flag.NOSCRIPT | Flag.ALLOW_BUSY, parent="script", group=G, since="2.6.0", summary="Kill the script currently in execution.")
+@command(
+    "kill",
+    2,
+    Flag.NOSCRIPT | Flag.ALLOW_BUSY,
+    parent="script",
+    group=G,
+    since="2.6.0",
+    summary="Kill the script currently in execution.",
+)
 def script_kill(c: Client, argv: list[bytes]) -> Any:
     return c.server.scripting.kill(True)
 
@@ -127,7 +191,15 @@ _HELP = [
 ]
 
 
-@command("help", 2, Flag.LOADING | Flag.STALE, parent="script", group=G, since="5.0.0", summary="Show helpful text about the different subcommands")
+@command(
+    "help",
+    2,
+    Flag.LOADING | Flag.STALE,
+    parent="script",
+    group=G,
+    since="5.0.0",
+    summary="Show helpful text about the different subcommands",
+)
 def script_help(c: Client, argv: list[bytes]) -> Any:
     head = f"{argv[0].decode(errors='replace').upper()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     return [Status(head)] + [Status(line) for line in _HELP]

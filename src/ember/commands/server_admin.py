@@ -19,68 +19,150 @@ G = "server"
 
 
 _INFO_ORDER = [
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
-    "commandstats", "errorstats", "latencystats", "cluster", "keyspace",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
 ]
 _INFO_DEFAULT = {
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
-    "errorstats", "cluster", "keyspace",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
 }
 _INFO_TITLES = {"cpu": "CPU"}
 # Redis 7.0 field order of sections whose fields ember computes only in part: the missing
 # ones are reported with neutral values (no defrag, no tracking, no replication links...)
 _INFO_FIELDS: dict[str, list[tuple[str, Any]]] = {
     "clients": [
-        ("connected_clients", 0), ("cluster_connections", 0), ("maxclients", 0),
-        ("client_recent_max_input_buffer", 0), ("client_recent_max_output_buffer", 0),
-        ("blocked_clients", 0), ("tracking_clients", 0), ("clients_in_timeout_table", 0),
+        ("connected_clients", 0),
+        ("cluster_connections", 0),
+        ("maxclients", 0),
+        ("client_recent_max_input_buffer", 0),
+        ("client_recent_max_output_buffer", 0),
+        ("blocked_clients", 0),
+        ("tracking_clients", 0),
+        ("clients_in_timeout_table", 0),
     ],
     "memory": [
-        ("used_memory", 0), ("used_memory_human", "0B"), ("used_memory_rss", 0),
-        ("used_memory_rss_human", "0B"), ("used_memory_peak", 0), ("used_memory_peak_human", "0B"),
-        ("used_memory_peak_perc", "100.00%"), ("used_memory_overhead", 0),
-        ("used_memory_startup", 0), ("used_memory_dataset", 0),
-        ("used_memory_dataset_perc", "100.00%"), ("allocator_allocated", 0),
-        ("allocator_active", 0), ("allocator_resident", 0), ("total_system_memory", 0),
-        ("total_system_memory_human", "0B"), ("used_memory_lua", 0), ("used_memory_vm_eval", 0),
-        ("used_memory_lua_human", "0B"), ("used_memory_scripts_eval", 0),
-        ("number_of_cached_scripts", 0), ("number_of_functions", 0), ("number_of_libraries", 0),
-        ("used_memory_vm_functions", 0), ("used_memory_vm_total", 0),
-        ("used_memory_vm_total_human", "0B"), ("used_memory_functions", 0),
-        ("used_memory_scripts", 0), ("used_memory_scripts_human", "0B"), ("maxmemory", 0),
-        ("maxmemory_human", "0B"), ("maxmemory_policy", "noeviction"),
-        ("allocator_frag_ratio", "1.00"), ("allocator_frag_bytes", 0),
-        ("allocator_rss_ratio", "1.00"), ("allocator_rss_bytes", 0),
-        ("rss_overhead_ratio", "1.00"), ("rss_overhead_bytes", 0),
-        ("mem_fragmentation_ratio", "1.00"), ("mem_fragmentation_bytes", 0),
-        ("mem_not_counted_for_evict", 0), ("mem_replication_backlog", 0),
-        ("mem_total_replication_buffers", 0), ("mem_clients_slaves", 0),
-        ("mem_clients_normal", 0), ("mem_cluster_links", 0), ("mem_aof_buffer", 0),
-        ("mem_allocator", "pymalloc"), ("active_defrag_running", 0),
-        ("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0),
+        ("used_memory", 0),
+        ("used_memory_human", "0B"),
+        ("used_memory_rss", 0),
+        ("used_memory_rss_human", "0B"),
+        ("used_memory_peak", 0),
+        ("used_memory_peak_human", "0B"),
+        ("used_memory_peak_perc", "100.00%"),
+        ("used_memory_overhead", 0),
+        ("used_memory_startup", 0),
+        ("used_memory_dataset", 0),
+        ("used_memory_dataset_perc", "100.00%"),
+        ("allocator_allocated", 0),
+        ("allocator_active", 0),
+        ("allocator_resident", 0),
+        ("total_system_memory", 0),
+        ("total_system_memory_human", "0B"),
+        ("used_memory_lua", 0),
+        ("used_memory_vm_eval", 0),
+        ("used_memory_lua_human", "0B"),
+        ("used_memory_scripts_eval", 0),
+        ("number_of_cached_scripts", 0),
+        ("number_of_functions", 0),
+        ("number_of_libraries", 0),
+        ("used_memory_vm_functions", 0),
+        ("used_memory_vm_total", 0),
+        ("used_memory_vm_total_human", "0B"),
+        ("used_memory_functions", 0),
+        ("used_memory_scripts", 0),
+        ("used_memory_scripts_human", "0B"),
+        ("maxmemory", 0),
+        ("maxmemory_human", "0B"),
+        ("maxmemory_policy", "noeviction"),
+        ("allocator_frag_ratio", "1.00"),
+        ("allocator_frag_bytes", 0),
+        ("allocator_rss_ratio", "1.00"),
+        ("allocator_rss_bytes", 0),
+        ("rss_overhead_ratio", "1.00"),
+        ("rss_overhead_bytes", 0),
+        ("mem_fragmentation_ratio", "1.00"),
+        ("mem_fragmentation_bytes", 0),
+        ("mem_not_counted_for_evict", 0),
+        ("mem_replication_backlog", 0),
+        ("mem_total_replication_buffers", 0),
+        ("mem_clients_slaves", 0),
+        ("mem_clients_normal", 0),
+        ("mem_cluster_links", 0),
+        ("mem_aof_buffer", 0),
+        ("mem_allocator", "pymalloc"),
+        ("active_defrag_running", 0),
+        ("lazyfree_pending_objects", 0),
+        ("lazyfreed_objects", 0),
     ],
     "stats": [
-        ("total_connections_received", 0), ("total_commands_processed", 0),
-        ("instantaneous_ops_per_sec", 0), ("total_net_input_bytes", 0),
-        ("total_net_output_bytes", 0), ("total_net_repl_input_bytes", 0),
-        ("total_net_repl_output_bytes", 0), ("instantaneous_input_kbps", "0.00"),
-        ("instantaneous_output_kbps", "0.00"), ("instantaneous_input_repl_kbps", "0.00"),
-        ("instantaneous_output_repl_kbps", "0.00"), ("rejected_connections", 0), ("sync_full", 0),
-        ("sync_partial_ok", 0), ("sync_partial_err", 0), ("expired_keys", 0),
-        ("expired_stale_perc", "0.00"), ("expired_time_cap_reached_count", 0),
-        ("expire_cycle_cpu_milliseconds", 0), ("evicted_keys", 0), ("evicted_clients", 0),
-        ("total_eviction_exceeded_time", 0), ("current_eviction_exceeded_time", 0),
-        ("keyspace_hits", 0), ("keyspace_misses", 0), ("pubsub_channels", 0),
-        ("pubsub_patterns", 0), ("pubsubshard_channels", 0), ("latest_fork_usec", 0),
-        ("total_forks", 0), ("migrate_cached_sockets", 0), ("slave_expires_tracked_keys", 0),
-        ("active_defrag_hits", 0), ("active_defrag_misses", 0), ("active_defrag_key_hits", 0),
-        ("active_defrag_key_misses", 0), ("total_active_defrag_time", 0),
-        ("current_active_defrag_time", 0), ("tracking_total_keys", 0),
-        ("tracking_total_items", 0), ("tracking_total_prefixes", 0),
-        ("unexpected_error_replies", 0), ("total_error_replies", 0),
-        ("dump_payload_sanitizations", 0), ("total_reads_processed", 0),
-        ("total_writes_processed", 0), ("io_threaded_reads_processed", 0),
-        ("io_threaded_writes_processed", 0), ("reply_buffer_shrinks", 0),
+        ("total_connections_received", 0),
+        ("total_commands_processed", 0),
+        ("instantaneous_ops_per_sec", 0),
+        ("total_net_input_bytes", 0),
+        ("total_net_output_bytes", 0),
+        ("total_net_repl_input_bytes", 0),
+        ("total_net_repl_output_bytes", 0),
+        ("instantaneous_input_kbps", "0.00"),
+        ("instantaneous_output_kbps", "0.00"),
+        ("instantaneous_input_repl_kbps", "0.00"),
+        ("instantaneous_output_repl_kbps", "0.00"),
+        ("rejected_connections", 0),
+        ("sync_full", 0),
+        ("sync_partial_ok", 0),
+        ("sync_partial_err", 0),
+        ("expired_keys", 0),
+        ("expired_stale_perc", "0.00"),
+        ("expired_time_cap_reached_count", 0),
+        ("expire_cycle_cpu_milliseconds", 0),
+        ("evicted_keys", 0),
+        ("evicted_clients", 0),
+        ("total_eviction_exceeded_time", 0),
+        ("current_eviction_exceeded_time", 0),
+        ("keyspace_hits", 0),
+        ("keyspace_misses", 0),
+        ("pubsub_channels", 0),
+        ("pubsub_patterns", 0),
+        ("pubsubshard_channels", 0),
+        ("latest_fork_usec", 0),
+        ("total_forks", 0),
+        ("migrate_cached_sockets", 0),
+        ("slave_expires_tracked_keys", 0),
+        ("active_defrag_hits", 0),
+        ("active_defrag_misses", 0),
+        ("active_defrag_key_hits", 0),
+        ("active_defrag_key_misses", 0),
+        ("total_active_defrag_time", 0),
+        ("current_active_defrag_time", 0),
+        ("tracking_total_keys", 0),
+        ("tracking_total_items", 0),
+        ("tracking_total_prefixes", 0),
+        ("unexpected_error_replies", 0),
+        ("total_error_replies", 0),
+        ("dump_payload_sanitizations", 0),
+        ("total_reads_processed", 0),
+        ("total_writes_processed", 0),
+        ("io_threaded_reads_processed", 0),
+        ("io_threaded_writes_processed", 0),
+        ("reply_buffer_shrinks", 0),
         ("reply_buffer_expands", 0),
     ],
 }
@@ -96,7 +178,12 @@ def _info_fields(srv: Any, name: str) -> list[tuple[str, Any]] | None:
     if name == "memory" and "used_memory_dataset_perc" not in dict(fields):
         used = have.get("used_memory", dict(out).get("used_memory", 0)) or 1
         ds = dict(out).get("used_memory_dataset", 0)
-        out = [(k, f"{min(100.0, 100.0 * ds / used):.2f}%") if k == "used_memory_dataset_perc" else (k, v) for k, v in out]
+        out = [
+            (k, f"{min(100.0, 100.0 * ds / used):.2f}%")
+            if k == "used_memory_dataset_perc"
+            else (k, v)
+            for k, v in out
+        ]
     # fields ember adds (or that later Redis versions have) come after Redis's own
     out += [(k, v) for k, v in fields if k in have]
     return out
@@ -127,18 +214,37 @@ def info_text(srv: Any, sections: list[str]) -> bytes:
     return ("\r\n".join(out) + "\r\n").encode() if out else b""
 
 
-@command("info", -1, Flag.LOADING | Flag.STALE | Flag.SENTINEL, group=G, summary="Returns information and statistics about the server.")
+@command(
+    "info",
+    -1,
+    Flag.LOADING | Flag.STALE | Flag.SENTINEL,
+    group=G,
+    summary="Returns information and statistics about the server.",
+)
 def info(c: Client, argv: list[bytes]) -> Any:
     sections = [a.decode(errors="replace") for a in argv[1:]]
     return Verbatim(info_text(c.server, sections))
 
 
-@command("dbsize", 1, Flag.READONLY | Flag.FAST, group=G, summary="Returns the number of keys in the database.")
+@command(
+    "dbsize",
+    1,
+    Flag.READONLY | Flag.FAST,
+    group=G,
+    summary="Returns the number of keys in the database.",
+)
 def dbsize(c: Client, argv: list[bytes]) -> Any:
     return len(c.db)
 
 
-@command("time", 1, Flag.LOADING | Flag.STALE | Flag.FAST, group=G, since="2.6.0", summary="Returns the server time.")
+@command(
+    "time",
+    1,
+    Flag.LOADING | Flag.STALE | Flag.FAST,
+    group=G,
+    since="2.6.0",
+    summary="Returns the server time.",
+)
 def time_(c: Client, argv: list[bytes]) -> Any:
     ns = time.time_ns()
     return [b"%d" % (ns // 1_000_000_000), b"%d" % ((ns // 1000) % 1_000_000)]
@@ -177,7 +283,14 @@ def flushall(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("swapdb", 3, Flag.WRITE | Flag.FAST, group=G, since="4.0.0", summary="Swaps two Redis databases.")
+@command(
+    "swapdb",
+    3,
+    Flag.WRITE | Flag.FAST,
+    group=G,
+    since="4.0.0",
+    summary="Swaps two Redis databases.",
+)
 def swapdb(c: Client, argv: list[bytes]) -> Any:
     srv = c.server
     try:
@@ -219,7 +332,15 @@ container("config", G, "2.0.0", "A container for server configuration commands."
 CFG = Flag.ADMIN | Flag.NOSCRIPT | Flag.LOADING | Flag.STALE
 
 
-@command("get", -3, CFG, parent="config", group=G, since="2.0.0", summary="Returns the effective values of configuration parameters.")
+@command(
+    "get",
+    -3,
+    CFG,
+    parent="config",
+    group=G,
+    since="2.0.0",
+    summary="Returns the effective values of configuration parameters.",
+)
 def config_get(c: Client, argv: list[bytes]) -> Any:
     """``configGetCommand``: several names/patterns; each option once (names compare
     case-insensitively, the first spelling wins)."""
@@ -231,7 +352,9 @@ def config_get(c: Client, argv: list[bytes]) -> Any:
             if key not in found:
                 found[key] = (name, BY_NAME[key].name)
     return {
-        name.encode(errors="surrogateescape"): cfg.render(canonical).encode(errors="surrogateescape")
+        name.encode(errors="surrogateescape"): cfg.render(canonical).encode(
+            errors="surrogateescape"
+        )
         for name, canonical in found.values()
     }
 
@@ -246,7 +369,15 @@ def _is_local(c: Client) -> bool:
     return c.unix or c.addr.rsplit(":", 1)[0] in ("127.0.0.1", "::1", "[::1]")
 
 
-@command("set", -4, CFG, parent="config", group=G, since="2.0.0", summary="Sets configuration parameters in-flight.")
+@command(
+    "set",
+    -4,
+    CFG,
+    parent="config",
+    group=G,
+    since="2.0.0",
+    summary="Sets configuration parameters in-flight.",
+)
 def config_set(c: Client, argv: list[bytes]) -> Any:
     """``configSetCommand``: all pairs are checked first, then set, then applied; any
     failure restores every value (all or nothing), with Redis's error precedence."""
@@ -270,8 +401,12 @@ def config_set(c: Client, argv: list[bytes]) -> Any:
             continue
         if invalid:
             continue
-        if not opt.mutable or (opt.protected and not _protected_allowed(c, cfg.values["enable-protected-configs"])):
-            errstr = "can't set immutable config" if not opt.mutable else "can't set protected config"
+        if not opt.mutable or (
+            opt.protected and not _protected_allowed(c, cfg.values["enable-protected-configs"])
+        ):
+            errstr = (
+                "can't set immutable config" if not opt.mutable else "can't set protected config"
+            )
             err_name = raw_name
             invalid = True
             continue
@@ -289,8 +424,12 @@ def config_set(c: Client, argv: list[bytes]) -> Any:
         if deny_loading:
             raise CommandError(errors.LOADING)
         if invalid_name is not None:
-            raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{invalid_name}'")
-        raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{err_name}') - {errstr}")
+            raise CommandError(
+                f"ERR Unknown option or number of arguments for CONFIG SET - '{invalid_name}'"
+            )
+        raise CommandError(
+            f"ERR CONFIG SET failed (possibly related to argument '{err_name}') - {errstr}"
+        )
     old = {opt.name: cfg.values[opt.name] for opt, _ in chosen}
     changed: list[Option] = []
     try:
@@ -308,7 +447,9 @@ def config_set(c: Client, argv: list[bytes]) -> Any:
             cfg.values[opt.name] = value
     except ConfigError as e:
         cfg.values.update(old)
-        raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{err_name}') - {e}") from None
+        raise CommandError(
+            f"ERR CONFIG SET failed (possibly related to argument '{err_name}') - {e}"
+        ) from None
     # apply: run each changed option's hook; a failure restores everything
     applied: list[Option] = []
     for opt in changed:
@@ -333,8 +474,14 @@ def config_set(c: Client, argv: list[bytes]) -> Any:
                         undo(new[done.name], old[done.name])
                     except Exception:  # noqa: BLE001 - best effort rollback
                         pass
-            msg = e.message.removeprefix("ERR ") if isinstance(e, CommandError) else (str(e) or e.__class__.__name__)
-            raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{opt.name}') - {msg}") from None
+            msg = (
+                e.message.removeprefix("ERR ")
+                if isinstance(e, CommandError)
+                else (str(e) or e.__class__.__name__)
+            )
+            raise CommandError(
+                f"ERR CONFIG SET failed (possibly related to argument '{opt.name}') - {msg}"
+            ) from None
     return OK
 
 
@@ -374,7 +521,9 @@ def _on_maxclients(srv: Any, old: int, new: int) -> None:
     adjust_open_files_limit(srv.config, at_runtime=True)
     got = srv.config.values["maxclients"]
     if got != new:
-        raise ConfigError(f"The operating system is not able to handle the specified number of clients, try with {got}")
+        raise ConfigError(
+            f"The operating system is not able to handle the specified number of clients, try with {got}"
+        )
 
 
 def _on_listeners(srv: Any, old: Any, new: Any) -> None:
@@ -382,7 +531,11 @@ def _on_listeners(srv: Any, old: Any, new: Any) -> None:
     from ember.server.main import rebind_listeners
 
     if not rebind_listeners(srv):
-        raise ConfigError("Failed to bind to specified addresses." if isinstance(new, str) else "Unable to listen on this port. Check server logs.")
+        raise ConfigError(
+            "Failed to bind to specified addresses."
+            if isinstance(new, str)
+            else "Unable to listen on this port. Check server logs."
+        )
 
 
 def _on_maxmemory_policy(srv: Any, old: str, new: str) -> None:
@@ -411,7 +564,15 @@ CONFIG_HOOKS: dict[str, Any] = {
 }
 
 
-@command("resetstat", 2, CFG, parent="config", group=G, since="2.0.0", summary="Resets the server's statistics.")
+@command(
+    "resetstat",
+    2,
+    CFG,
+    parent="config",
+    group=G,
+    since="2.0.0",
+    summary="Resets the server's statistics.",
+)
 def config_resetstat(c: Client, argv: list[bytes]) -> Any:
     from ember.server.server import Stats
 
@@ -426,7 +587,15 @@ def config_resetstat(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("rewrite", 2, CFG, parent="config", group=G, since="2.8.0", summary="Persists the effective configuration to file.")
+@command(
+    "rewrite",
+    2,
+    CFG,
+    parent="config",
+    group=G,
+    since="2.8.0",
+    summary="Persists the effective configuration to file.",
+)
 def config_rewrite(c: Client, argv: list[bytes]) -> Any:
     path = c.server.config.config_file
     if not path:
@@ -440,18 +609,29 @@ def config_rewrite(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("help", 2, Flag.LOADING | Flag.STALE, parent="config", group=G, since="5.0.0", summary="Returns helpful text about the different subcommands.")
+@command(
+    "help",
+    2,
+    Flag.LOADING | Flag.STALE,
+    parent="config",
+    group=G,
+    since="5.0.0",
+    summary="Returns helpful text about the different subcommands.",
+)
 def config_help(c: Client, argv: list[bytes]) -> Any:
-    return help_reply(argv, [
-        "GET <pattern>",
-        "    Return parameters matching the glob-like <pattern> and their values.",
-        "SET <directive> <value>",
-        "    Set the configuration <directive> to <value>.",
-        "RESETSTAT",
-        "    Reset statistics reported by the INFO command.",
-        "REWRITE",
-        "    Rewrite the configuration file.",
-    ])
+    return help_reply(
+        argv,
+        [
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    )
 
 
 # ----------------------------------------------------------------------------- COMMAND
@@ -598,8 +778,7 @@ _KEY_SPECS: dict[str, str] = {
     "RW,access,delete|i1|r-2,1,0": "blpop brpop bzpopmax bzpopmin",
     "RO,access|i1|r0,1,0;OW,update|i2|r0,1,0": "copy",
     "RW,access,update|i1|r0,1,0": (
-        "decr decrby getex getset hincrby hincrbyfloat incr incrby incrbyfloat move "
-        "setbit zincrby"
+        "decr decrby getex getset hincrby hincrbyfloat incr incrby incrbyfloat move setbit zincrby"
     ),
     "RM,delete|i1|r-1,1,0": "del unlink",
     "RW,access,update|i2|n0,1,1": "eval evalsha fcall",
@@ -649,53 +828,53 @@ _KEY_SPECS: dict[str, str] = {
 }
 
 _KEY_SPEC_NOTES: dict[str, list[str | None]] = {
-    'bitfield': [
-        'This command allows both access and modification of the key',
+    "bitfield": [
+        "This command allows both access and modification of the key",
     ],
-    'eval': [
-        'We cannot tell how the keys will be used so we assume the worst, RW and UPDATE',
+    "eval": [
+        "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
     ],
-    'eval_ro': [
-        'We cannot tell how the keys will be used so we assume the worst, RO and ACCESS',
+    "eval_ro": [
+        "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
     ],
-    'fcall': [
-        'We cannot tell how the keys will be used so we assume the worst, RW and UPDATE',
+    "fcall": [
+        "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
     ],
-    'fcall_ro': [
-        'We cannot tell how the keys will be used so we assume the worst, RO and ACCESS',
+    "fcall_ro": [
+        "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
     ],
-    'getex': [
-        'RW and UPDATE because it changes the TTL',
+    "getex": [
+        "RW and UPDATE because it changes the TTL",
     ],
-    'pfcount': [
+    "pfcount": [
         (
-            'RW because it may change the internal representation of the key, and propagate '
-            'to replicas'
+            "RW because it may change the internal representation of the key, and propagate "
+            "to replicas"
         ),
     ],
-    'set': [
-        'RW and ACCESS due to the optional `GET` argument',
+    "set": [
+        "RW and ACCESS due to the optional `GET` argument",
     ],
-    'sort': [
+    "sort": [
         None,
         (
             "For the optional BY/GET keyword. It is marked 'unknown' because the key names "
-            'derive from the content of the key we sort'
+            "derive from the content of the key we sort"
         ),
         (
             "For the optional STORE keyword. It is marked 'unknown' because the keyword can "
-            'appear anywhere in the argument array'
+            "appear anywhere in the argument array"
         ),
     ],
-    'sort_ro': [
+    "sort_ro": [
         None,
         (
             "For the optional BY/GET keyword. It is marked 'unknown' because the key names "
-            'derive from the content of the key we sort'
+            "derive from the content of the key we sort"
         ),
     ],
-    'xadd': [
-        'UPDATE instead of INSERT because of the optional trimming feature',
+    "xadd": [
+        "UPDATE instead of INSERT because of the optional trimming feature",
     ],
 }
 
@@ -721,9 +900,27 @@ _INFO_FLAGS = [
     (Flag.ALLOW_BUSY, "allow_busy"),
 ]
 _ACL_ORDER = [
-    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
-    "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
-    "connection", "transaction", "scripting",
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
 ]
 _DOC_GROUPS = {"sorted_set": "sorted-set", "transactions": "transactions"}
 
@@ -742,9 +939,9 @@ def _movable(spec: CommandSpec) -> bool:
     if encoded is None:
         return spec.keys_fn is not None
     return any(
-        not (p.split("|")[1].startswith("i") and p.split("|")[2].startswith("r")) for p in encoded.split(";")
+        not (p.split("|")[1].startswith("i") and p.split("|")[2].startswith("r"))
+        for p in encoded.split(";")
     )
-
 
 
 _ACL_BY_CMD = _expand(_EXPLICIT_ACL)
@@ -774,7 +971,9 @@ def _categories(spec: CommandSpec) -> list[str]:
             cats.add("blocking")
         if not f & Flag.FAST:
             cats.add("slow")
-    return ["@" + c for c in _ACL_ORDER if c in cats] + sorted("@" + c for c in cats if c not in _ACL_ORDER)
+    return ["@" + c for c in _ACL_ORDER if c in cats] + sorted(
+        "@" + c for c in cats if c not in _ACL_ORDER
+    )
 
 
 def _legacy_range(spec: CommandSpec) -> tuple[int, int, int]:
@@ -798,15 +997,24 @@ def _key_specs(spec: CommandSpec) -> list[Any]:
             begin = {b"type": b"index", b"spec": {b"index": int(bs[1:])}}
         elif bs[0] == "k":
             kw, start = bs[1:].rsplit(",", 1)
-            begin = {b"type": b"keyword", b"spec": {b"keyword": kw.encode(), b"startfrom": int(start)}}
+            begin = {
+                b"type": b"keyword",
+                b"spec": {b"keyword": kw.encode(), b"startfrom": int(start)},
+            }
         else:
             begin = {b"type": b"unknown", b"spec": {}}
         if fk[0] == "r":
             last_, step_, limit = (int(x) for x in fk[1:].split(","))
-            find = {b"type": b"range", b"spec": {b"lastkey": last_, b"keystep": step_, b"limit": limit}}
+            find = {
+                b"type": b"range",
+                b"spec": {b"lastkey": last_, b"keystep": step_, b"limit": limit},
+            }
         elif fk[0] == "n":
             idx, first_, step_ = (int(x) for x in fk[1:].split(","))
-            find = {b"type": b"keynum", b"spec": {b"keynumidx": idx, b"firstkey": first_, b"keystep": step_}}
+            find = {
+                b"type": b"keynum",
+                b"spec": {b"keynumidx": idx, b"firstkey": first_, b"keystep": step_},
+            }
         else:
             find = {b"type": b"unknown", b"spec": {}}
         ks: dict[bytes, Any] = {}
@@ -862,12 +1070,28 @@ def _command_all(c: Client, argv: list[bytes]) -> Any:
     return [command_info(s) for s in _all_specs(c)]
 
 
-@command("count", 2, CMDF, parent="command", group=G, since="2.8.13", summary="Returns a count of commands.")
+@command(
+    "count",
+    2,
+    CMDF,
+    parent="command",
+    group=G,
+    since="2.8.13",
+    summary="Returns a count of commands.",
+)
 def command_count(c: Client, argv: list[bytes]) -> Any:
     return len(_all_specs(c))
 
 
-@command("info", -2, CMDF, parent="command", group=G, since="2.8.13", summary="Returns information about one, multiple or all commands.")
+@command(
+    "info",
+    -2,
+    CMDF,
+    parent="command",
+    group=G,
+    since="2.8.13",
+    summary="Returns information about one, multiple or all commands.",
+)
 def command_info_cmd(c: Client, argv: list[bytes]) -> Any:
     if len(argv) == 2:
         return _command_all(c, argv)
@@ -902,7 +1126,15 @@ def _docs(s: CommandSpec) -> dict[bytes, Any]:
     return doc
 
 
-@command("docs", -2, CMDF, parent="command", group=G, since="7.0.0", summary="Returns documentary information about one, multiple or all commands.")
+@command(
+    "docs",
+    -2,
+    CMDF,
+    parent="command",
+    group=G,
+    since="7.0.0",
+    summary="Returns documentary information about one, multiple or all commands.",
+)
 def command_docs(c: Client, argv: list[bytes]) -> Any:
     if len(argv) == 2:
         specs = _all_specs(c)
@@ -1081,17 +1313,41 @@ def _getkeys(c: Client, argv: list[bytes], with_flags: bool) -> Any:
     return [cmd[i] for i, _ in found]
 
 
-@command("getkeys", -4, CMDF, parent="command", group=G, since="2.8.13", summary="Extracts the key names from an arbitrary command.")
+@command(
+    "getkeys",
+    -4,
+    CMDF,
+    parent="command",
+    group=G,
+    since="2.8.13",
+    summary="Extracts the key names from an arbitrary command.",
+)
 def command_getkeys(c: Client, argv: list[bytes]) -> Any:
     return _getkeys(c, argv, False)
 
 
-@command("getkeysandflags", -4, CMDF, parent="command", group=G, since="7.0.0", summary="Extracts the key names and access flags for an arbitrary command.")
+@command(
+    "getkeysandflags",
+    -4,
+    CMDF,
+    parent="command",
+    group=G,
+    since="7.0.0",
+    summary="Extracts the key names and access flags for an arbitrary command.",
+)
 def command_getkeysandflags(c: Client, argv: list[bytes]) -> Any:
     return _getkeys(c, argv, True)
 
 
-@command("list", -2, CMDF, parent="command", group=G, since="7.0.0", summary="Returns a list of command names.")
+@command(
+    "list",
+    -2,
+    CMDF,
+    parent="command",
+    group=G,
+    since="7.0.0",
+    summary="Returns a list of command names.",
+)
 def command_list(c: Client, argv: list[bytes]) -> Any:
     filt: tuple[bytes, bytes] | None = None
     i = 2
@@ -1122,28 +1378,39 @@ def command_list(c: Client, argv: list[bytes]) -> Any:
     return names
 
 
-@command("help", 2, CMDF, parent="command", group=G, since="5.0.0", summary="Returns helpful text about the different subcommands.")
+@command(
+    "help",
+    2,
+    CMDF,
+    parent="command",
+    group=G,
+    since="5.0.0",
+    summary="Returns helpful text about the different subcommands.",
+)
 def command_help(c: Client, argv: list[bytes]) -> Any:
-    return help_reply(argv, [
-        "(no subcommand)",
-        "    Return details about all Redis commands.",
-        "COUNT",
-        "    Return the total number of commands in this Redis server.",
-        "LIST",
-        "    Return a list of all commands in this Redis server.",
-        "INFO [<command-name> ...]",
-        "    Return details about multiple Redis commands.",
-        "    If no command names are given, documentation details for all",
-        "    commands are returned.",
-        "DOCS [<command-name> ...]",
-        "    Return documentation details about multiple Redis commands.",
-        "    If no command names are given, documentation details for all",
-        "    commands are returned.",
-        "GETKEYS <full-command>",
-        "    Return the keys from a full Redis command.",
-        "GETKEYSANDFLAGS <full-command>",
-        "    Return the keys and the access flags from a full Redis command.",
-    ])
+    return help_reply(
+        argv,
+        [
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    )
 
 
 COMMANDS["command"].handler = _command_all
@@ -1155,7 +1422,19 @@ COMMANDS["command"].acl = ("@connection",)
 # ----------------------------------------------------------------------------- SHUTDOWN
 
 
-@command("shutdown", -1, Flag.ADMIN | Flag.NOSCRIPT | Flag.LOADING | Flag.STALE | Flag.NO_MULTI | Flag.SENTINEL | Flag.ALLOW_BUSY, group=G, summary="Synchronously saves the database(s) to disk and shuts down the Redis server.")
+@command(
+    "shutdown",
+    -1,
+    Flag.ADMIN
+    | Flag.NOSCRIPT
+    | Flag.LOADING
+    | Flag.STALE
+    | Flag.NO_MULTI
+    | Flag.SENTINEL
+    | Flag.ALLOW_BUSY,
+    group=G,
+    summary="Synchronously saves the database(s) to disk and shuts down the Redis server.",
+)
 def shutdown(c: Client, argv: list[bytes]) -> Any:
     srv = c.server
     save_mode: bool | None = None
@@ -1163,7 +1442,9 @@ def shutdown(c: Client, argv: list[bytes]) -> Any:
     for o in opts:
         if o not in (b"nosave", b"save", b"now", b"force", b"abort"):
             raise CommandError(errors.SYNTAX)
-    if (b"abort" in opts and len(set(opts) - {b"abort"}) > 0) or (b"save" in opts and b"nosave" in opts):
+    if (b"abort" in opts and len(set(opts) - {b"abort"}) > 0) or (
+        b"save" in opts and b"nosave" in opts
+    ):
         raise CommandError(errors.SYNTAX)  # illegal combination, as in Redis
     if b"abort" in opts:
         raise CommandError("ERR No shutdown in progress.")
@@ -1213,7 +1494,13 @@ def _debug_syntax(argv: list[bytes]) -> CommandError:
 
 
 # subcommands whose argument count Redis checks exactly
-_DEBUG_ARGC = {"sleep": 3, "set-active-expire": 3, "log": 3, "help": 2, "quicklist-packed-threshold": 3}
+_DEBUG_ARGC = {
+    "sleep": 3,
+    "set-active-expire": 3,
+    "log": 3,
+    "help": 2,
+    "quicklist-packed-threshold": 3,
+}
 
 
 DEBUG_SUBCOMMANDS: dict[str, Any] = {}
@@ -1320,7 +1607,13 @@ def debug_qpt(c: Client, argv: list[bytes]) -> Any:
 # ----------------------------------------------------------------------------- MONITOR
 
 
-@command("monitor", 1, Flag.ADMIN | Flag.NOSCRIPT | Flag.LOADING | Flag.STALE, group=G, summary="Listens for all requests received by the server in real-time.")
+@command(
+    "monitor",
+    1,
+    Flag.ADMIN | Flag.NOSCRIPT | Flag.LOADING | Flag.STALE,
+    group=G,
+    summary="Listens for all requests received by the server in real-time.",
+)
 def monitor(c: Client, argv: list[bytes]) -> Any:
     if c.in_exec:
         raise CommandError("ERR MONITOR isn't allowed for DENY BLOCKING client")
@@ -1357,7 +1650,15 @@ SLF = Flag.ADMIN | Flag.LOADING | Flag.STALE
 LTF = SLF | Flag.NOSCRIPT
 
 
-@command("get", -2, SLF, parent="slowlog", group=G, since="2.2.12", summary="Returns the slow log's entries.")
+@command(
+    "get",
+    -2,
+    SLF,
+    parent="slowlog",
+    group=G,
+    since="2.2.12",
+    summary="Returns the slow log's entries.",
+)
 def slowlog_get(c: Client, argv: list[bytes]) -> Any:
     if len(argv) > 3:
         raise _sub_syntax_error(argv)
@@ -1371,30 +1672,57 @@ def slowlog_get(c: Client, argv: list[bytes]) -> Any:
     return [list(e) for e in list(c.server.slowlog)[:count]]
 
 
-@command("len", 2, SLF, parent="slowlog", group=G, since="2.2.12", summary="Returns the number of entries in the slow log.")
+@command(
+    "len",
+    2,
+    SLF,
+    parent="slowlog",
+    group=G,
+    since="2.2.12",
+    summary="Returns the number of entries in the slow log.",
+)
 def slowlog_len(c: Client, argv: list[bytes]) -> Any:
     return len(c.server.slowlog)
 
 
-@command("reset", 2, SLF, parent="slowlog", group=G, since="2.2.12", summary="Clears all entries from the slow log.")
+@command(
+    "reset",
+    2,
+    SLF,
+    parent="slowlog",
+    group=G,
+    since="2.2.12",
+    summary="Clears all entries from the slow log.",
+)
 def slowlog_reset(c: Client, argv: list[bytes]) -> Any:
     c.server.slowlog.clear()
     return OK
 
 
-@command("help", 2, Flag.LOADING | Flag.STALE, parent="slowlog", group=G, since="6.2.0", summary="Show helpful text about the different subcommands")
+@command(
+    "help",
+    2,
+    Flag.LOADING | Flag.STALE,
+    parent="slowlog",
+    group=G,
+    since="6.2.0",
+    summary="Show helpful text about the different subcommands",
+)
 def slowlog_help(c: Client, argv: list[bytes]) -> Any:
-    return help_reply(argv, [
-        "GET [<count>]",
-        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-        "    Entries are made of:",
-        "    id, timestamp, time in microseconds, arguments array, client IP and port,",
-        "    client name",
-        "LEN",
-        "    Return the length of the slowlog.",
-        "RESET",
-        "    Reset the slowlog.",
-    ])
+    return help_reply(
+        argv,
+        [
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    )
 
 
 # ----------------------------------------------------------------------------- LATENCY
@@ -1402,7 +1730,15 @@ def slowlog_help(c: Client, argv: list[bytes]) -> Any:
 container("latency", G, "2.8.13", "A container for latency diagnostics commands.")
 
 
-@command("latest", 2, LTF, parent="latency", group=G, since="2.8.13", summary="Returns the latest latency samples for all events.")
+@command(
+    "latest",
+    2,
+    LTF,
+    parent="latency",
+    group=G,
+    since="2.8.13",
+    summary="Returns the latest latency samples for all events.",
+)
 def latency_latest(c: Client, argv: list[bytes]) -> Any:
     out = []
     for name, samples in c.server.latency_events.items():
@@ -1412,13 +1748,29 @@ def latency_latest(c: Client, argv: list[bytes]) -> Any:
     return out
 
 
-@command("history", 3, LTF, parent="latency", group=G, since="2.8.13", summary="Returns timestamp-latency samples for an event.")
+@command(
+    "history",
+    3,
+    LTF,
+    parent="latency",
+    group=G,
+    since="2.8.13",
+    summary="Returns timestamp-latency samples for an event.",
+)
 def latency_history(c: Client, argv: list[bytes]) -> Any:
     samples: Any = c.server.latency_events.get(argv[2].decode(errors="replace"), [])
     return [[t, ms] for t, ms in samples]
 
 
-@command("reset", -2, LTF, parent="latency", group=G, since="2.8.13", summary="Resets the latency data for one or more events.")
+@command(
+    "reset",
+    -2,
+    LTF,
+    parent="latency",
+    group=G,
+    since="2.8.13",
+    summary="Resets the latency data for one or more events.",
+)
 def latency_reset(c: Client, argv: list[bytes]) -> Any:
     ev = c.server.latency_events
     if len(argv) == 2:
@@ -1432,7 +1784,15 @@ def latency_reset(c: Client, argv: list[bytes]) -> Any:
     return n
 
 
-@command("doctor", 2, LTF, parent="latency", group=G, since="2.8.13", summary="Returns a human-readable latency analysis report.")
+@command(
+    "doctor",
+    2,
+    LTF,
+    parent="latency",
+    group=G,
+    since="2.8.13",
+    summary="Returns a human-readable latency analysis report.",
+)
 def latency_doctor(c: Client, argv: list[bytes]) -> Any:
     srv = c.server
     if not srv.config.values["latency-monitor-threshold"]:
@@ -1448,8 +1808,11 @@ def latency_doctor(c: Client, argv: list[bytes]) -> Any:
             "in the slightest bit. I honestly think you ought to sleep better.\n"
         )
     else:
-        lines = ["Dave, I have observed latency spikes in this Redis instance. You don't mind "
-                 "talking about it, do you Dave?", ""]
+        lines = [
+            "Dave, I have observed latency spikes in this Redis instance. You don't mind "
+            "talking about it, do you Dave?",
+            "",
+        ]
         for i, (name, samples) in enumerate(c.server.latency_events.items(), 1):
             if not samples:
                 continue
@@ -1462,7 +1825,15 @@ def latency_doctor(c: Client, argv: list[bytes]) -> Any:
     return Verbatim(text.encode())
 
 
-@command("graph", 3, LTF, parent="latency", group=G, since="2.8.13", summary="Returns a latency graph for an event.")
+@command(
+    "graph",
+    3,
+    LTF,
+    parent="latency",
+    group=G,
+    since="2.8.13",
+    summary="Returns a latency graph for an event.",
+)
 def latency_graph(c: Client, argv: list[bytes]) -> Any:
     name = argv[2].decode(errors="replace")
     samples = c.server.latency_events.get(name)
@@ -1477,22 +1848,32 @@ def latency_graph(c: Client, argv: list[bytes]) -> Any:
     return Verbatim(("\n".join(rows) + "\n").encode())
 
 
-@command("help", 2, Flag.LOADING | Flag.STALE, parent="latency", group=G, since="2.8.13", summary="Returns helpful text about the different subcommands.")
+@command(
+    "help",
+    2,
+    Flag.LOADING | Flag.STALE,
+    parent="latency",
+    group=G,
+    since="2.8.13",
+    summary="Returns helpful text about the different subcommands.",
+)
 def latency_help(c: Client, argv: list[bytes]) -> Any:
-    return help_reply(argv, [
-        "DOCTOR",
-        "    Return a human readable latency analysis report.",
-        "GRAPH <event>",
-        "    Return an ASCII latency graph for the <event> class.",
-        "HISTORY <event>",
-        "    Return time-latency samples for the <event> class.",
-        "LATEST",
-        "    Return the latest latency samples for all events.",
-        "RESET [<event> ...]",
-        "    Reset latency data of one or more <event> classes.",
-        "    (default: reset all data for all event classes)",
-        "HISTOGRAM [COMMAND ...]",
-        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
-        "    If no commands are specified then all histograms are replied.",
-    ])
-
+    return help_reply(
+        argv,
+        [
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "GRAPH <event>",
+            "    Return an ASCII latency graph for the <event> class.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
+        ],
+    )

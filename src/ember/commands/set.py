@@ -93,7 +93,14 @@ def _random_member(s: set[bytes]) -> bytes:
     return next(islice(s, random.randrange(n), None))
 
 
-@command("sadd", -3, WD | Flag.FAST, keys=K1, group=G, summary="Adds one or more members to a set. Creates the key if it doesn't exist.")
+@command(
+    "sadd",
+    -3,
+    WD | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Adds one or more members to a set. Creates the key if it doesn't exist.",
+)
 def sadd(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
@@ -125,7 +132,14 @@ def sadd(c: Client, argv: list[bytes]) -> Any:
     return added
 
 
-@command("srem", -3, W | Flag.FAST, keys=K1, group=G, summary="Removes one or more members from a set. Deletes the set if the last member was removed.")
+@command(
+    "srem",
+    -3,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Removes one or more members from a set. Deletes the set if the last member was removed.",
+)
 def srem(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
@@ -147,19 +161,36 @@ def srem(c: Client, argv: list[bytes]) -> Any:
     return removed
 
 
-@command("scard", 2, RO | Flag.FAST, keys=K1, group=G, summary="Returns the number of members in a set.")
+@command(
+    "scard", 2, RO | Flag.FAST, keys=K1, group=G, summary="Returns the number of members in a set."
+)
 def scard(c: Client, argv: list[bytes]) -> Any:
     s = _get_set(c.db, argv[1])
     return 0 if s is None else len(s)
 
 
-@command("sismember", 3, RO | Flag.FAST, keys=K1, group=G, summary="Determines whether a member belongs to a set.")
+@command(
+    "sismember",
+    3,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Determines whether a member belongs to a set.",
+)
 def sismember(c: Client, argv: list[bytes]) -> Any:
     s = _get_set(c.db, argv[1])
     return 1 if s is not None and argv[2] in s else 0
 
 
-@command("smismember", -3, RO | Flag.FAST, keys=K1, group=G, since="6.2.0", summary="Determines whether multiple members belong to a set.")
+@command(
+    "smismember",
+    -3,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="6.2.0",
+    summary="Determines whether multiple members belong to a set.",
+)
 def smismember(c: Client, argv: list[bytes]) -> Any:
     s = _get_set(c.db, argv[1])
     if s is None:
@@ -175,7 +206,14 @@ def smembers(c: Client, argv: list[bytes]) -> Any:
     return set_reply(c, _members(c, s))
 
 
-@command("smove", 4, W | Flag.FAST, keys=(1, 2, 1), group=G, summary="Moves a member from one set to another.")
+@command(
+    "smove",
+    4,
+    W | Flag.FAST,
+    keys=(1, 2, 1),
+    group=G,
+    summary="Moves a member from one set to another.",
+)
 def smove(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     src, dst, m = argv[1], argv[2], argv[3]
@@ -212,7 +250,14 @@ def smove(c: Client, argv: list[bytes]) -> Any:
 # ------------------------------------------------------------------------------ random
 
 
-@command("srandmember", -2, RO | Flag.RANDOM, keys=K1, group=G, summary="Get one or multiple random members from a set")
+@command(
+    "srandmember",
+    -2,
+    RO | Flag.RANDOM,
+    keys=K1,
+    group=G,
+    summary="Get one or multiple random members from a set",
+)
 def srandmember(c: Client, argv: list[bytes]) -> Any:
     n = len(argv)
     if n > 3:
@@ -236,7 +281,14 @@ def srandmember(c: Client, argv: list[bytes]) -> Any:
     return random.sample(tuple(s), count)
 
 
-@command("spop", -2, W | Flag.FAST | Flag.RANDOM, keys=K1, group=G, summary="Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.")
+@command(
+    "spop",
+    -2,
+    W | Flag.FAST | Flag.RANDOM,
+    keys=K1,
+    group=G,
+    summary="Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
+)
 def spop(c: Client, argv: list[bytes]) -> Any:
     n = len(argv)
     if n > 3:
@@ -324,7 +376,9 @@ def _store(c: Client, db: Db, dst: bytes, result: set[bytes], event: bytes) -> i
     return 0
 
 
-@command("sinter", -2, RO, keys=(1, -1, 1), group=G, summary="Returns the intersect of multiple sets.")
+@command(
+    "sinter", -2, RO, keys=(1, -1, 1), group=G, summary="Returns the intersect of multiple sets."
+)
 def sinter(c: Client, argv: list[bytes]) -> Any:
     sets = _lookup_sets(c.db, argv[1:])
     r = _inter(sets)
@@ -336,7 +390,16 @@ def sinter(c: Client, argv: list[bytes]) -> Any:
     return r
 
 
-@command("sintercard", -3, RO, keys=(0, 0, 0), keys_fn=numkeys_positions(1), group=G, since="7.0.0", summary="Returns the number of members of the intersect of multiple sets.")
+@command(
+    "sintercard",
+    -3,
+    RO,
+    keys=(0, 0, 0),
+    keys_fn=numkeys_positions(1),
+    group=G,
+    since="7.0.0",
+    summary="Returns the number of members of the intersect of multiple sets.",
+)
 def sintercard(c: Client, argv: list[bytes]) -> Any:
     numkeys = range_long(argv[1], 1, LLONG_MAX, "ERR numkeys should be greater than 0")
     if numkeys > len(argv) - 2:
@@ -356,7 +419,14 @@ def sintercard(c: Client, argv: list[bytes]) -> Any:
     return min(n, limit) if limit else n
 
 
-@command("sinterstore", -3, WD, keys=(1, -1, 1), group=G, summary="Stores the intersect of multiple sets in a key.")
+@command(
+    "sinterstore",
+    -3,
+    WD,
+    keys=(1, -1, 1),
+    group=G,
+    summary="Stores the intersect of multiple sets in a key.",
+)
 def sinterstore(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     r = _inter(_lookup_sets(db, argv[2:]))
@@ -386,19 +456,35 @@ def sunion(c: Client, argv: list[bytes]) -> Any:
     return set_reply(c, _members(c, r))
 
 
-@command("sunionstore", -3, WD, keys=(1, -1, 1), group=G, summary="Stores the union of multiple sets in a key.")
+@command(
+    "sunionstore",
+    -3,
+    WD,
+    keys=(1, -1, 1),
+    group=G,
+    summary="Stores the union of multiple sets in a key.",
+)
 def sunionstore(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     return _store(c, db, argv[1], _union(_lookup_sets(db, argv[2:])), b"sunionstore")
 
 
-@command("sdiff", -2, RO, keys=(1, -1, 1), group=G, summary="Returns the difference of multiple sets.")
+@command(
+    "sdiff", -2, RO, keys=(1, -1, 1), group=G, summary="Returns the difference of multiple sets."
+)
 def sdiff(c: Client, argv: list[bytes]) -> Any:
     r = _diff(_lookup_sets(c.db, argv[1:]))
     return set_reply(c, _members(c, r))
 
 
-@command("sdiffstore", -3, WD, keys=(1, -1, 1), group=G, summary="Stores the difference of multiple sets in a key.")
+@command(
+    "sdiffstore",
+    -3,
+    WD,
+    keys=(1, -1, 1),
+    group=G,
+    summary="Stores the difference of multiple sets in a key.",
+)
 def sdiffstore(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     return _store(c, db, argv[1], _diff(_lookup_sets(db, argv[2:])), b"sdiffstore")
@@ -407,7 +493,9 @@ def sdiffstore(c: Client, argv: list[bytes]) -> Any:
 # ------------------------------------------------------------------------------ SSCAN
 
 
-@command("sscan", -3, RO, keys=K1, group=G, since="2.8.0", summary="Iterates over members of a set.")
+@command(
+    "sscan", -3, RO, keys=K1, group=G, since="2.8.0", summary="Iterates over members of a set."
+)
 def sscan(c: Client, argv: list[bytes]) -> Any:
     cursor = parse_cursor(argv[2])
     s = _get_set(c.db, argv[1])

@@ -212,11 +212,31 @@ def _sort(c: Client, argv: list[bytes], readonly: bool) -> Any:
     return len(stored)
 
 
-@command("sort", -2, Flag.WRITE | Flag.DENYOOM, keys=(1, 1, 1), keys_fn=_sort_keys, group=G, acl=_ACL, since="1.0.0", summary="Sorts the elements in a list, a set, or a sorted set, optionally storing the result.")
+@command(
+    "sort",
+    -2,
+    Flag.WRITE | Flag.DENYOOM,
+    keys=(1, 1, 1),
+    keys_fn=_sort_keys,
+    group=G,
+    acl=_ACL,
+    since="1.0.0",
+    summary="Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+)
 def sort(c: Client, argv: list[bytes]) -> Any:
     return _sort(c, argv, False)
 
 
-@command("sort_ro", -2, Flag.READONLY, keys=(1, 1, 1), keys_fn=lambda argv: [1], group=G, acl=_ACL, since="7.0.0", summary="Returns the sorted elements of a list, a set, or a sorted set.")
+@command(
+    "sort_ro",
+    -2,
+    Flag.READONLY,
+    keys=(1, 1, 1),
+    keys_fn=lambda argv: [1],
+    group=G,
+    acl=_ACL,
+    since="7.0.0",
+    summary="Returns the sorted elements of a list, a set, or a sorted set.",
+)
 def sort_ro(c: Client, argv: list[bytes]) -> Any:
     return _sort(c, argv, True)

@@ -538,7 +538,12 @@ def _lookup_consumer(g: ConsumerGroup, name: bytes, refresh: bool = True) -> Con
 
 
 def _consumer(
-    c: Client, db: Db, key: bytes, g: ConsumerGroup, name: bytes, propagate_group: bytes | None = None
+    c: Client,
+    db: Db,
+    key: bytes,
+    g: ConsumerGroup,
+    name: bytes,
+    propagate_group: bytes | None = None,
 ) -> Consumer:
     """The consumer ``name`` (seen now), created when missing; with ``propagate_group``
     the creation is also propagated as XGROUP CREATECONSUMER (XREADGROUP ... NOACK)."""
@@ -546,7 +551,9 @@ def _consumer(
     if cons is None:
         cons = _create_consumer(c, db, key, g, name)
         if propagate_group is not None:
-            c.server.also_propagate(db.id, [b"XGROUP", b"CREATECONSUMER", key, propagate_group, name])
+            c.server.also_propagate(
+                db.id, [b"XGROUP", b"CREATECONSUMER", key, propagate_group, name]
+            )
     return cons
 
 

@@ -52,7 +52,9 @@ _NX, _XX, _GET, _KEEPTTL, _PERSIST = 1, 2, 4, 8, 16
 _EXPIRE_NAMES = (b"ex", b"px", b"exat", b"pxat")
 
 
-def _parse_set_options(argv: list[bytes], start: int, is_set: bool) -> tuple[int, bytes | None, bytes]:
+def _parse_set_options(
+    argv: list[bytes], start: int, is_set: bool
+) -> tuple[int, bytes | None, bytes]:
     """``parseExtendedStringArgumentsOrReply``: flags, expire option and its argument.
 
     Conflicting options are a syntax error; the same expire option may be repeated
@@ -90,7 +92,14 @@ def _parse_set_options(argv: list[bytes], start: int, is_set: bool) -> tuple[int
     return flags, expire_opt, expire_arg
 
 
-@command("set", -3, W, keys=K1, group=G, summary="Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.")
+@command(
+    "set",
+    -3,
+    W,
+    keys=K1,
+    group=G,
+    summary="Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+)
 def set_(c: Client, argv: list[bytes]) -> Any:
     key, value = argv[1], argv[2]
     db = c.db
@@ -146,7 +155,15 @@ def get(c: Client, argv: list[bytes]) -> Any:
     raise CommandError(errors.WRONGTYPE)
 
 
-@command("getex", -2, Flag.WRITE | Flag.FAST, keys=K1, group=G, since="6.2.0", summary="Returns the string value of a key after setting its expiration time.")
+@command(
+    "getex",
+    -2,
+    Flag.WRITE | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="6.2.0",
+    summary="Returns the string value of a key after setting its expiration time.",
+)
 def getex(c: Client, argv: list[bytes]) -> Any:
     key = argv[1]
     flags, expire_opt, expire_arg = _parse_set_options(argv, 2, False)
@@ -175,7 +192,15 @@ def getex(c: Client, argv: list[bytes]) -> Any:
     return v
 
 
-@command("getdel", 2, Flag.WRITE | Flag.FAST, keys=K1, group=G, since="6.2.0", summary="Returns the string value of a key after deleting the key.")
+@command(
+    "getdel",
+    2,
+    Flag.WRITE | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="6.2.0",
+    summary="Returns the string value of a key after deleting the key.",
+)
 def getdel(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     v = get_string(db, argv[1])
@@ -189,7 +214,14 @@ def getdel(c: Client, argv: list[bytes]) -> Any:
     return v
 
 
-@command("getset", 3, W | Flag.FAST, keys=K1, group=G, summary="Returns the previous string value of a key after setting it to a new value.")
+@command(
+    "getset",
+    3,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Returns the previous string value of a key after setting it to a new value.",
+)
 def getset(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     old = get_string(db, argv[1])
@@ -200,7 +232,14 @@ def getset(c: Client, argv: list[bytes]) -> Any:
     return old
 
 
-@command("mget", -2, RO | Flag.FAST, keys=(1, -1, 1), group=G, summary="Atomically returns the string values of one or more keys.")
+@command(
+    "mget",
+    -2,
+    RO | Flag.FAST,
+    keys=(1, -1, 1),
+    group=G,
+    summary="Atomically returns the string values of one or more keys.",
+)
 def mget(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     out: list[Any] = []
@@ -216,7 +255,15 @@ def mget(c: Client, argv: list[bytes]) -> Any:
     return out
 
 
-@command("mset", -3, W, keys=(1, -1, 2), group=G, since="1.0.1", summary="Atomically creates or modifies the string values of one or more keys.")
+@command(
+    "mset",
+    -3,
+    W,
+    keys=(1, -1, 2),
+    group=G,
+    since="1.0.1",
+    summary="Atomically creates or modifies the string values of one or more keys.",
+)
 def mset(c: Client, argv: list[bytes]) -> Any:
     if len(argv) % 2 == 0:
         raise errors.wrong_args("mset")
@@ -232,7 +279,15 @@ def mset(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("msetnx", -3, W, keys=(1, -1, 2), group=G, since="1.0.1", summary="Atomically modifies the string values of one or more keys only when all keys don't exist.")
+@command(
+    "msetnx",
+    -3,
+    W,
+    keys=(1, -1, 2),
+    group=G,
+    since="1.0.1",
+    summary="Atomically modifies the string values of one or more keys only when all keys don't exist.",
+)
 def msetnx(c: Client, argv: list[bytes]) -> Any:
     if len(argv) % 2 == 0:
         raise errors.wrong_args("msetnx")
@@ -244,7 +299,14 @@ def msetnx(c: Client, argv: list[bytes]) -> Any:
     return 1
 
 
-@command("setnx", 3, W | Flag.FAST, keys=K1, group=G, summary="Set the string value of a key only when the key doesn't exist.")
+@command(
+    "setnx",
+    3,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Set the string value of a key only when the key doesn't exist.",
+)
 def setnx(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     if db.lookup(argv[1]) is not None:
@@ -269,12 +331,28 @@ def _setex(c: Client, argv: list[bytes], opt: bytes) -> Any:
     return OK
 
 
-@command("setex", 4, W, keys=K1, group=G, since="2.0.0", summary="Sets the string value and expiration time of a key. Creates the key if it doesn't exist.")
+@command(
+    "setex",
+    4,
+    W,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+)
 def setex(c: Client, argv: list[bytes]) -> Any:
     return _setex(c, argv, b"ex")
 
 
-@command("psetex", 4, W, keys=K1, group=G, since="2.6.0", summary="Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.")
+@command(
+    "psetex",
+    4,
+    W,
+    keys=K1,
+    group=G,
+    since="2.6.0",
+    summary="Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+)
 def psetex(c: Client, argv: list[bytes]) -> Any:
     return _setex(c, argv, b"px")
 
@@ -284,7 +362,15 @@ def _check_size(c: Client, size: int) -> None:
         raise CommandError(errors.NOT_STRING_LEN)
 
 
-@command("append", 3, W | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Appends a string to the value of a key. Creates the key if it doesn't exist.")
+@command(
+    "append",
+    3,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Appends a string to the value of a key. Creates the key if it doesn't exist.",
+)
 def append(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
@@ -309,7 +395,15 @@ def append(c: Client, argv: list[bytes]) -> Any:
     return newlen
 
 
-@command("strlen", 2, RO | Flag.FAST, keys=K1, group=G, since="2.2.0", summary="Returns the length of a string value.")
+@command(
+    "strlen",
+    2,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.2.0",
+    summary="Returns the length of a string value.",
+)
 def strlen(c: Client, argv: list[bytes]) -> Any:
     v = c.db.lookup(argv[1])
     if v is None:
@@ -341,17 +435,41 @@ def _getrange(c: Client, argv: list[bytes]) -> Any:
     return v[start : end + 1]
 
 
-@command("getrange", 4, RO, keys=K1, group=G, since="2.4.0", summary="Returns a substring of the string stored at a key.")
+@command(
+    "getrange",
+    4,
+    RO,
+    keys=K1,
+    group=G,
+    since="2.4.0",
+    summary="Returns a substring of the string stored at a key.",
+)
 def getrange(c: Client, argv: list[bytes]) -> Any:
     return _getrange(c, argv)
 
 
-@command("substr", 4, RO, keys=K1, group=G, since="1.0.0", summary="Returns a substring from a string value.")
+@command(
+    "substr",
+    4,
+    RO,
+    keys=K1,
+    group=G,
+    since="1.0.0",
+    summary="Returns a substring from a string value.",
+)
 def substr(c: Client, argv: list[bytes]) -> Any:
     return _getrange(c, argv)
 
 
-@command("setrange", 4, W, keys=K1, group=G, since="2.2.0", summary="Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.")
+@command(
+    "setrange",
+    4,
+    W,
+    keys=K1,
+    group=G,
+    since="2.2.0",
+    summary="Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+)
 def setrange(c: Client, argv: list[bytes]) -> Any:
     key, value = argv[1], argv[3]
     offset = parse_int(argv[2])
@@ -402,22 +520,50 @@ def _incr(c: Client, key: bytes, delta: int) -> Any:
     return new
 
 
-@command("incr", 2, W | Flag.FAST, keys=K1, group=G, summary="Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
+@command(
+    "incr",
+    2,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+)
 def incr(c: Client, argv: list[bytes]) -> Any:
     return _incr(c, argv[1], 1)
 
 
-@command("decr", 2, W | Flag.FAST, keys=K1, group=G, summary="Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
+@command(
+    "decr",
+    2,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+)
 def decr(c: Client, argv: list[bytes]) -> Any:
     return _incr(c, argv[1], -1)
 
 
-@command("incrby", 3, W | Flag.FAST, keys=K1, group=G, summary="Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
+@command(
+    "incrby",
+    3,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+)
 def incrby(c: Client, argv: list[bytes]) -> Any:
     return _incr(c, argv[1], parse_int(argv[2]))
 
 
-@command("decrby", 3, W | Flag.FAST, keys=K1, group=G, summary="Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.")
+@command(
+    "decrby",
+    3,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    summary="Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+)
 def decrby(c: Client, argv: list[bytes]) -> Any:
     delta = parse_int(argv[2])
     if delta == LLONG_MIN:
@@ -425,7 +571,15 @@ def decrby(c: Client, argv: list[bytes]) -> Any:
     return _incr(c, argv[1], -delta)
 
 
-@command("incrbyfloat", 3, W | Flag.FAST, keys=K1, group=G, since="2.6.0", summary="Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
+@command(
+    "incrbyfloat",
+    3,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.6.0",
+    summary="Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+)
 def incrbyfloat(c: Client, argv: list[bytes]) -> Any:
     """Computed like Redis in x87 ``long double`` (exact Fractions rounded to 64-bit
     significands, see ``ld_parse`` in :mod:`ember.commands.hash`), printed ``%.17Lf``."""
@@ -473,7 +627,15 @@ def _lcs_rows(a: bytes, b: bytes) -> list[int]:
     return rows
 
 
-@command("lcs", -3, RO, keys=(1, 2, 1), group=G, since="7.0.0", summary="Finds the longest common substring.")
+@command(
+    "lcs",
+    -3,
+    RO,
+    keys=(1, 2, 1),
+    group=G,
+    since="7.0.0",
+    summary="Finds the longest common substring.",
+)
 def lcs(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     va, vb = db.lookup(argv[1]), db.lookup(argv[2])
@@ -503,7 +665,9 @@ def lcs(c: Client, argv: list[bytes]) -> Any:
         raise CommandError("ERR If you want both the length and indexes, please just use IDX.")
     alen, blen = len(a), len(b)
     if (alen + 1) * (blen + 1) * 4 > c.server.config.values["proto-max-bulk-len"]:
-        raise CommandError("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+        raise CommandError(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+        )
     rows = _lcs_rows(a, b)
     total = blen - rows[alen].bit_count()
     if getlen:

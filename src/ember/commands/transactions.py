@@ -103,7 +103,9 @@ def touch_all_watched_keys(emptied: Db, replaced_with: Db | None) -> None:
                 if _key_is_expired(replaced_with, key):
                     continue  # an expired key stays an expired key
                 del stale[wk]
-            elif not in_emptied and replaced_with is not None and _key_is_expired(replaced_with, key):
+            elif (
+                not in_emptied and replaced_with is not None and _key_is_expired(replaced_with, key)
+            ):
                 stale[wk] = _STALE  # an absent key replaced with an expired one
                 continue
             c.dirty_cas = True
@@ -157,7 +159,9 @@ def multi(c: Client, argv: list[bytes]) -> Any:
     return OK
 
 
-@command("discard", 1, TX, group=G, since="2.0.0", summary="Discard all commands issued after MULTI")
+@command(
+    "discard", 1, TX, group=G, since="2.0.0", summary="Discard all commands issued after MULTI"
+)
 def discard(c: Client, argv: list[bytes]) -> Any:
     if not c.in_multi:
         raise CommandError("ERR DISCARD without MULTI")

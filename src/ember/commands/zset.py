@@ -57,7 +57,9 @@ LEX_RANGE_ERR = "ERR min or max not valid string range item"
 # ------------------------------------------------------------------------------ numbers
 
 _SPACE = b" \t\n\v\f\r"
-_HEX_RE = re.compile(rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?")
+_HEX_RE = re.compile(
+    rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?"
+)
 
 
 def _strtod_full(t: bytes) -> float | None:
@@ -391,7 +393,13 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> Any:
     if len(argv) == 4 and not incr and argv[2].lower() not in _ZADD_OPTS:
         return _zadd_one(c, argv[1], parse_double(argv[2]), argv[3])
     flags, i = parse_add_flags(argv, _ZADD_OPTS)
-    nx, xx, ch, gt, lt = b"nx" in flags, b"xx" in flags, b"ch" in flags, b"gt" in flags, b"lt" in flags
+    nx, xx, ch, gt, lt = (
+        b"nx" in flags,
+        b"xx" in flags,
+        b"ch" in flags,
+        b"gt" in flags,
+        b"lt" in flags,
+    )
     incr = incr or b"incr" in flags
     n = len(argv)
     elements = n - i
@@ -463,17 +471,41 @@ def _zadd(c: Client, argv: list[bytes], incr: bool) -> Any:
     return added + updated if ch else added
 
 
-@command("zadd", -4, WD | Flag.FAST, keys=K1, group=G, since="1.2.0", summary="Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.")
+@command(
+    "zadd",
+    -4,
+    WD | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="1.2.0",
+    summary="Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
+)
 def zadd(c: Client, argv: list[bytes]) -> Any:
     return _zadd(c, argv, False)
 
 
-@command("zincrby", 4, WD | Flag.FAST, keys=K1, group=G, since="1.2.0", summary="Increments the score of a member in a sorted set.")
+@command(
+    "zincrby",
+    4,
+    WD | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="1.2.0",
+    summary="Increments the score of a member in a sorted set.",
+)
 def zincrby(c: Client, argv: list[bytes]) -> Any:
     return _zadd(c, argv, True)
 
 
-@command("zrem", -3, W | Flag.FAST, keys=K1, group=G, since="1.2.0", summary="Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.")
+@command(
+    "zrem",
+    -3,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="1.2.0",
+    summary="Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
+)
 def zrem(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
@@ -503,13 +535,29 @@ def zrem(c: Client, argv: list[bytes]) -> Any:
 # ------------------------------------------------------------------------------ reads
 
 
-@command("zcard", 2, RO | Flag.FAST, keys=K1, group=G, since="1.2.0", summary="Returns the number of members in a sorted set.")
+@command(
+    "zcard",
+    2,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="1.2.0",
+    summary="Returns the number of members in a sorted set.",
+)
 def zcard(c: Client, argv: list[bytes]) -> Any:
     z = _get_zset(c.db, argv[1])
     return 0 if z is None else len(z.scores)
 
 
-@command("zscore", 3, RO | Flag.FAST, keys=K1, group=G, since="1.2.0", summary="Returns the score of a member in a sorted set.")
+@command(
+    "zscore",
+    3,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="1.2.0",
+    summary="Returns the score of a member in a sorted set.",
+)
 def zscore(c: Client, argv: list[bytes]) -> Any:
     z = _get_zset(c.db, argv[1])
     if z is None:
@@ -517,7 +565,15 @@ def zscore(c: Client, argv: list[bytes]) -> Any:
     return z.scores.get(argv[2])
 
 
-@command("zmscore", -3, RO | Flag.FAST, keys=K1, group=G, since="6.2.0", summary="Returns the score of one or more members in a sorted set.")
+@command(
+    "zmscore",
+    -3,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="6.2.0",
+    summary="Returns the score of one or more members in a sorted set.",
+)
 def zmscore(c: Client, argv: list[bytes]) -> Any:
     z = _get_zset(c.db, argv[1])
     if z is None:
@@ -537,17 +593,41 @@ def _zrank(c: Client, argv: list[bytes], reverse: bool) -> Any:
     return len(z.scores) - 1 - r if reverse else r
 
 
-@command("zrank", 3, RO | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Returns the index of a member in a sorted set ordered by ascending scores.")
+@command(
+    "zrank",
+    3,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Returns the index of a member in a sorted set ordered by ascending scores.",
+)
 def zrank(c: Client, argv: list[bytes]) -> Any:
     return _zrank(c, argv, False)
 
 
-@command("zrevrank", 3, RO | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Returns the index of a member in a sorted set ordered by descending scores.")
+@command(
+    "zrevrank",
+    3,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Returns the index of a member in a sorted set ordered by descending scores.",
+)
 def zrevrank(c: Client, argv: list[bytes]) -> Any:
     return _zrank(c, argv, True)
 
 
-@command("zcount", 4, RO | Flag.FAST, keys=K1, group=G, since="2.0.0", summary="Returns the count of members in a sorted set that have scores within a range.")
+@command(
+    "zcount",
+    4,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Returns the count of members in a sorted set that have scores within a range.",
+)
 def zcount(c: Client, argv: list[bytes]) -> Any:
     mn, mnex, mx, mxex = _score_range(argv[2], argv[3])
     z = _get_zset(c.db, argv[1])
@@ -557,7 +637,15 @@ def zcount(c: Client, argv: list[bytes]) -> Any:
     return hi - lo
 
 
-@command("zlexcount", 4, RO | Flag.FAST, keys=K1, group=G, since="2.8.9", summary="Returns the number of members in a sorted set within a lexicographical range.")
+@command(
+    "zlexcount",
+    4,
+    RO | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="2.8.9",
+    summary="Returns the number of members in a sorted set within a lexicographical range.",
+)
 def zlexcount(c: Client, argv: list[bytes]) -> Any:
     mn, mx = _lex_range(argv[2], argv[3])
     z = _get_zset(c.db, argv[1])
@@ -572,7 +660,9 @@ def zlexcount(c: Client, argv: list[bytes]) -> Any:
 RANK, SCORE, LEX = 1, 2, 3
 
 
-def _zrange(c: Client, argv: list[bytes], first: int, store: bool, rangetype: int, reverse: bool | None) -> Any:
+def _zrange(
+    c: Client, argv: list[bytes], first: int, store: bool, rangetype: int, reverse: bool | None
+) -> Any:
     key = argv[first]
     minidx, maxidx = first + 1, first + 2
     withscores = False
@@ -601,7 +691,9 @@ def _zrange(c: Client, argv: list[bytes], first: int, store: bool, rangetype: in
     reverse = bool(reverse)
     rangetype = rangetype or RANK
     if limit != -1 and rangetype == RANK:
-        raise CommandError("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+        raise CommandError(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+        )
     if withscores and rangetype == LEX:
         raise CommandError("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
     if reverse and rangetype != RANK:
@@ -651,37 +743,93 @@ def _zrange(c: Client, argv: list[bytes], first: int, store: bool, rangetype: in
     return bulk_array([m for _, m in items])
 
 
-@command("zrange", -4, RO, keys=K1, group=G, since="1.2.0", summary="Returns members in a sorted set within a range of indexes.")
+@command(
+    "zrange",
+    -4,
+    RO,
+    keys=K1,
+    group=G,
+    since="1.2.0",
+    summary="Returns members in a sorted set within a range of indexes.",
+)
 def zrange(c: Client, argv: list[bytes]) -> Any:
     return _zrange(c, argv, 1, False, 0, None)
 
 
-@command("zrangestore", -5, WD, keys=(1, 2, 1), group=G, since="6.2.0", summary="Stores a range of members from sorted set in a key.")
+@command(
+    "zrangestore",
+    -5,
+    WD,
+    keys=(1, 2, 1),
+    group=G,
+    since="6.2.0",
+    summary="Stores a range of members from sorted set in a key.",
+)
 def zrangestore(c: Client, argv: list[bytes]) -> Any:
     return _zrange(c, argv, 2, True, 0, None)
 
 
-@command("zrevrange", -4, RO, keys=K1, group=G, since="1.2.0", summary="Returns members in a sorted set within a range of indexes in reverse order.")
+@command(
+    "zrevrange",
+    -4,
+    RO,
+    keys=K1,
+    group=G,
+    since="1.2.0",
+    summary="Returns members in a sorted set within a range of indexes in reverse order.",
+)
 def zrevrange(c: Client, argv: list[bytes]) -> Any:
     return _zrange(c, argv, 1, False, RANK, True)
 
 
-@command("zrangebyscore", -4, RO, keys=K1, group=G, since="1.0.5", summary="Returns members in a sorted set within a range of scores.")
+@command(
+    "zrangebyscore",
+    -4,
+    RO,
+    keys=K1,
+    group=G,
+    since="1.0.5",
+    summary="Returns members in a sorted set within a range of scores.",
+)
 def zrangebyscore(c: Client, argv: list[bytes]) -> Any:
     return _zrange(c, argv, 1, False, SCORE, False)
 
 
-@command("zrevrangebyscore", -4, RO, keys=K1, group=G, since="2.2.0", summary="Returns members in a sorted set within a range of scores in reverse order.")
+@command(
+    "zrevrangebyscore",
+    -4,
+    RO,
+    keys=K1,
+    group=G,
+    since="2.2.0",
+    summary="Returns members in a sorted set within a range of scores in reverse order.",
+)
 def zrevrangebyscore(c: Client, argv: list[bytes]) -> Any:
     return _zrange(c, argv, 1, False, SCORE, True)
 
 
-@command("zrangebylex", -4, RO, keys=K1, group=G, since="2.8.9", summary="Returns members in a sorted set within a lexicographical range.")
+@command(
+    "zrangebylex",
+    -4,
+    RO,
+    keys=K1,
+    group=G,
+    since="2.8.9",
+    summary="Returns members in a sorted set within a lexicographical range.",
+)
 def zrangebylex(c: Client, argv: list[bytes]) -> Any:
     return _zrange(c, argv, 1, False, LEX, False)
 
 
-@command("zrevrangebylex", -4, RO, keys=K1, group=G, since="2.8.9", summary="Returns members in a sorted set within a lexicographical range in reverse order.")
+@command(
+    "zrevrangebylex",
+    -4,
+    RO,
+    keys=K1,
+    group=G,
+    since="2.8.9",
+    summary="Returns members in a sorted set within a lexicographical range in reverse order.",
+)
 def zrevrangebylex(c: Client, argv: list[bytes]) -> Any:
     return _zrange(c, argv, 1, False, LEX, True)
 
@@ -727,17 +875,41 @@ def _zremrange(c: Client, argv: list[bytes], rangetype: int, event: bytes) -> An
     return hi - lo
 
 
-@command("zremrangebyrank", 4, W, keys=K1, group=G, since="2.0.0", summary="Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.")
+@command(
+    "zremrangebyrank",
+    4,
+    W,
+    keys=K1,
+    group=G,
+    since="2.0.0",
+    summary="Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
+)
 def zremrangebyrank(c: Client, argv: list[bytes]) -> Any:
     return _zremrange(c, argv, RANK, b"zremrangebyrank")
 
 
-@command("zremrangebyscore", 4, W, keys=K1, group=G, since="1.2.0", summary="Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.")
+@command(
+    "zremrangebyscore",
+    4,
+    W,
+    keys=K1,
+    group=G,
+    since="1.2.0",
+    summary="Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
+)
 def zremrangebyscore(c: Client, argv: list[bytes]) -> Any:
     return _zremrange(c, argv, SCORE, b"zremrangebyscore")
 
 
-@command("zremrangebylex", 4, W, keys=K1, group=G, since="2.8.9", summary="Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.")
+@command(
+    "zremrangebylex",
+    4,
+    W,
+    keys=K1,
+    group=G,
+    since="2.8.9",
+    summary="Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
+)
 def zremrangebylex(c: Client, argv: list[bytes]) -> Any:
     return _zremrange(c, argv, LEX, b"zremrangebylex")
 
@@ -755,7 +927,15 @@ def _src_scores(v: Any) -> dict[bytes, float]:
     return dict.fromkeys(v, 1.0)
 
 
-def _zsetop(c: Client, argv: list[bytes], dst: bytes | None, numkeys_idx: int, op: int, card_only: bool, name: str) -> Any:
+def _zsetop(
+    c: Client,
+    argv: list[bytes],
+    dst: bytes | None,
+    numkeys_idx: int,
+    op: int,
+    card_only: bool,
+    name: str,
+) -> Any:
     setnum = parse_int(argv[numkeys_idx])
     if setnum < 1:
         raise CommandError(f"ERR at least 1 input key is needed for '{name}' command")
@@ -779,7 +959,10 @@ def _zsetop(c: Client, argv: list[bytes], dst: bytes | None, numkeys_idx: int, o
         o = argv[j].lower()
         remaining = n - j
         if op != DIFF and not card_only and remaining >= setnum + 1 and o == b"weights":
-            weights = [parse_double(w, "ERR weight value is not a float") for w in argv[j + 1 : j + 1 + setnum]]
+            weights = [
+                parse_double(w, "ERR weight value is not a float")
+                for w in argv[j + 1 : j + 1 + setnum]
+            ]
             j += setnum + 1
         elif op != DIFF and not card_only and remaining >= 2 and o == b"aggregate":
             a = argv[j + 1].lower()
@@ -887,37 +1070,96 @@ def _store_keys(argv: list[bytes]) -> list[int]:
     return [1, *numkeys_positions(2)(argv)]
 
 
-@command("zunionstore", -4, WD, keys=K1, keys_fn=_store_keys, group=G, since="2.0.0", summary="Stores the union of multiple sorted sets in a key.")
+@command(
+    "zunionstore",
+    -4,
+    WD,
+    keys=K1,
+    keys_fn=_store_keys,
+    group=G,
+    since="2.0.0",
+    summary="Stores the union of multiple sorted sets in a key.",
+)
 def zunionstore(c: Client, argv: list[bytes]) -> Any:
     return _zsetop(c, argv, argv[1], 2, UNION, False, "zunionstore")
 
 
-@command("zinterstore", -4, WD, keys=K1, keys_fn=_store_keys, group=G, since="2.0.0", summary="Stores the intersect of multiple sorted sets in a key.")
+@command(
+    "zinterstore",
+    -4,
+    WD,
+    keys=K1,
+    keys_fn=_store_keys,
+    group=G,
+    since="2.0.0",
+    summary="Stores the intersect of multiple sorted sets in a key.",
+)
 def zinterstore(c: Client, argv: list[bytes]) -> Any:
     return _zsetop(c, argv, argv[1], 2, INTER, False, "zinterstore")
 
 
-@command("zdiffstore", -4, WD, keys=K1, keys_fn=_store_keys, group=G, since="6.2.0", summary="Stores the difference of multiple sorted sets in a key.")
+@command(
+    "zdiffstore",
+    -4,
+    WD,
+    keys=K1,
+    keys_fn=_store_keys,
+    group=G,
+    since="6.2.0",
+    summary="Stores the difference of multiple sorted sets in a key.",
+)
 def zdiffstore(c: Client, argv: list[bytes]) -> Any:
     return _zsetop(c, argv, argv[1], 2, DIFF, False, "zdiffstore")
 
 
-@command("zunion", -3, RO, keys_fn=numkeys_positions(1), group=G, since="6.2.0", summary="Returns the union of multiple sorted sets.")
+@command(
+    "zunion",
+    -3,
+    RO,
+    keys_fn=numkeys_positions(1),
+    group=G,
+    since="6.2.0",
+    summary="Returns the union of multiple sorted sets.",
+)
 def zunion(c: Client, argv: list[bytes]) -> Any:
     return _zsetop(c, argv, None, 1, UNION, False, "zunion")
 
 
-@command("zinter", -3, RO, keys_fn=numkeys_positions(1), group=G, since="6.2.0", summary="Returns the intersect of multiple sorted sets.")
+@command(
+    "zinter",
+    -3,
+    RO,
+    keys_fn=numkeys_positions(1),
+    group=G,
+    since="6.2.0",
+    summary="Returns the intersect of multiple sorted sets.",
+)
 def zinter(c: Client, argv: list[bytes]) -> Any:
     return _zsetop(c, argv, None, 1, INTER, False, "zinter")
 
 
-@command("zintercard", -3, RO, keys_fn=numkeys_positions(1), group=G, since="7.0.0", summary="Returns the number of members of the intersect of multiple sorted sets.")
+@command(
+    "zintercard",
+    -3,
+    RO,
+    keys_fn=numkeys_positions(1),
+    group=G,
+    since="7.0.0",
+    summary="Returns the number of members of the intersect of multiple sorted sets.",
+)
 def zintercard(c: Client, argv: list[bytes]) -> Any:
     return _zsetop(c, argv, None, 1, INTER, True, "zintercard")
 
 
-@command("zdiff", -3, RO, keys_fn=numkeys_positions(1), group=G, since="6.2.0", summary="Returns the difference between multiple sorted sets.")
+@command(
+    "zdiff",
+    -3,
+    RO,
+    keys_fn=numkeys_positions(1),
+    group=G,
+    since="6.2.0",
+    summary="Returns the difference between multiple sorted sets.",
+)
 def zdiff(c: Client, argv: list[bytes]) -> Any:
     return _zsetop(c, argv, None, 1, DIFF, False, "zdiff")
 
@@ -929,7 +1171,9 @@ _ZPOP_EVENT = (b"zpopmin", b"zpopmax")
 _ZPOP_CMD = (b"ZPOPMIN", b"ZPOPMAX")
 
 
-def _pop_items(c: Client, db: Db, key: bytes, z: ZSet, where: int, count: int) -> list[tuple[float, bytes]]:
+def _pop_items(
+    c: Client, db: Db, key: bytes, z: ZSet, where: int, count: int
+) -> list[tuple[float, bytes]]:
     """Remove up to ``count`` members from one end; notifications, dirty, deletion."""
     db.will_write(key)
     idx = z.index
@@ -979,12 +1223,28 @@ def _zpop(c: Client, argv: list[bytes], where: int) -> Any:
     return _flat(items)
 
 
-@command("zpopmin", -2, W | Flag.FAST, keys=K1, group=G, since="5.0.0", summary="Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
+@command(
+    "zpopmin",
+    -2,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="5.0.0",
+    summary="Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+)
 def zpopmin(c: Client, argv: list[bytes]) -> Any:
     return _zpop(c, argv, MIN)
 
 
-@command("zpopmax", -2, W | Flag.FAST, keys=K1, group=G, since="5.0.0", summary="Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.")
+@command(
+    "zpopmax",
+    -2,
+    W | Flag.FAST,
+    keys=K1,
+    group=G,
+    since="5.0.0",
+    summary="Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+)
 def zpopmax(c: Client, argv: list[bytes]) -> Any:
     return _zpop(c, argv, MAX)
 
@@ -1019,7 +1279,15 @@ def _mpop_from(c: Client, db: Db, key: bytes, z: ZSet, where: int, count: int) -
     return [key, _nested(items)]
 
 
-@command("zmpop", -4, Flag.WRITE, keys_fn=numkeys_positions(1), group=G, since="7.0.0", summary="Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.")
+@command(
+    "zmpop",
+    -4,
+    Flag.WRITE,
+    keys_fn=numkeys_positions(1),
+    group=G,
+    since="7.0.0",
+    summary="Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
+)
 def zmpop(c: Client, argv: list[bytes]) -> Any:
     keys, where, count = _parse_zmpop(argv, 1)
     db = c.db
@@ -1030,7 +1298,9 @@ def zmpop(c: Client, argv: list[bytes]) -> Any:
     return NULL_ARRAY
 
 
-def _bzpop(c: Client, argv: list[bytes], keys: list[bytes], where: int, timeout: float, count: int) -> Any:
+def _bzpop(
+    c: Client, argv: list[bytes], keys: list[bytes], where: int, timeout: float, count: int
+) -> Any:
     """BZPOPMIN/BZPOPMAX (count -1) and BZMPOP (count >= 1)."""
     db = c.db
 
@@ -1059,19 +1329,43 @@ def _bzpop(c: Client, argv: list[bytes], keys: list[bytes], where: int, timeout:
     return c.block_on(keys, timeout, retry, NULL_ARRAY, argv)
 
 
-@command("bzpopmin", -3, W | Flag.NOSCRIPT | Flag.BLOCKING | Flag.FAST, keys=(1, -2, 1), group=G, since="5.0.0", summary="Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
+@command(
+    "bzpopmin",
+    -3,
+    W | Flag.NOSCRIPT | Flag.BLOCKING | Flag.FAST,
+    keys=(1, -2, 1),
+    group=G,
+    since="5.0.0",
+    summary="Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+)
 def bzpopmin(c: Client, argv: list[bytes]) -> Any:
     timeout = block_timeout(argv[-1])
     return _bzpop(c, argv, argv[1:-1], MIN, timeout, -1)
 
 
-@command("bzpopmax", -3, W | Flag.NOSCRIPT | Flag.BLOCKING | Flag.FAST, keys=(1, -2, 1), group=G, since="5.0.0", summary="Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.")
+@command(
+    "bzpopmax",
+    -3,
+    W | Flag.NOSCRIPT | Flag.BLOCKING | Flag.FAST,
+    keys=(1, -2, 1),
+    group=G,
+    since="5.0.0",
+    summary="Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
+)
 def bzpopmax(c: Client, argv: list[bytes]) -> Any:
     timeout = block_timeout(argv[-1])
     return _bzpop(c, argv, argv[1:-1], MAX, timeout, -1)
 
 
-@command("bzmpop", -5, Flag.WRITE | Flag.BLOCKING, keys_fn=numkeys_positions(2), group=G, since="7.0.0", summary="Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.")
+@command(
+    "bzmpop",
+    -5,
+    Flag.WRITE | Flag.BLOCKING,
+    keys_fn=numkeys_positions(2),
+    group=G,
+    since="7.0.0",
+    summary="Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+)
 def bzmpop(c: Client, argv: list[bytes]) -> Any:
     keys, where, count = _parse_zmpop(argv, 2)
     timeout = block_timeout(argv[1])
@@ -1081,7 +1375,15 @@ def bzmpop(c: Client, argv: list[bytes]) -> Any:
 # ------------------------------------------------------------------------------ random / scan
 
 
-@command("zrandmember", -2, RO | Flag.RANDOM, keys=K1, group=G, since="6.2.0", summary="Returns one or more random members from a sorted set.")
+@command(
+    "zrandmember",
+    -2,
+    RO | Flag.RANDOM,
+    keys=K1,
+    group=G,
+    since="6.2.0",
+    summary="Returns one or more random members from a sorted set.",
+)
 def zrandmember(c: Client, argv: list[bytes]) -> Any:
     n = len(argv)
     if n == 2:
@@ -1141,7 +1443,15 @@ def _sl_score(s: float) -> bytes:
     return b"%.17g" % s
 
 
-@command("zscan", -3, RO, keys=K1, group=G, since="2.8.0", summary="Iterates over members and scores of a sorted set.")
+@command(
+    "zscan",
+    -3,
+    RO,
+    keys=K1,
+    group=G,
+    since="2.8.0",
+    summary="Iterates over members and scores of a sorted set.",
+)
 def zscan(c: Client, argv: list[bytes]) -> Any:
     cursor = parse_cursor(argv[2])
     z = _get_zset(c.db, argv[1])

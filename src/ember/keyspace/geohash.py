@@ -319,7 +319,9 @@ class Shape:
         if self.circle:
             radius_m = self.radius
         else:
-            radius_m = _sqrt((self.width / 2) * (self.width / 2) + (self.height / 2) * (self.height / 2))
+            radius_m = _sqrt(
+                (self.width / 2) * (self.width / 2) + (self.height / 2) * (self.height / 2)
+            )
         radius_m *= self.conversion
         steps = estimate_steps(radius_m, self.lat)
         h = encode(self.lon, self.lat, steps) or 0

@@ -484,7 +484,9 @@ def sparse_set_bytes(
     return r, bytes(mem[:length])
 
 
-def sparse_set_mem(mem: bytearray, length: int, index: int, count: int, max_bytes: int) -> tuple[int, int]:
+def sparse_set_mem(
+    mem: bytearray, length: int, index: int, count: int, max_bytes: int
+) -> tuple[int, int]:
     """``hllSparseSet`` on the memory of an sds string: ``mem[:length]`` is the payload.
 
     Bytes past ``length`` are what Redis would find in memory there (the terminator,

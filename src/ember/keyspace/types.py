@@ -98,7 +98,15 @@ class ConsumerGroup:
 class Stream:
     """Stream: ``entries`` maps StreamID -> flat list ``[f1, v1, f2, v2, ...]``."""
 
-    __slots__ = ("entries", "last_id", "entries_added", "max_deleted_id", "first_id", "groups", "nodes")
+    __slots__ = (
+        "entries",
+        "last_id",
+        "entries_added",
+        "max_deleted_id",
+        "first_id",
+        "groups",
+        "nodes",
+    )
 
     def __init__(self) -> None:
         self.entries: SortedDict = SortedDict()

@@ -47,7 +47,9 @@ class FileSystem:
             except OSError as e:
                 raise PersistenceIOError("write", e, path) from None
             if n == 0:
-                raise PersistenceIOError("write", OSError(errno.ENOSPC, "No space left on device"), path)
+                raise PersistenceIOError(
+                    "write", OSError(errno.ENOSPC, "No space left on device"), path
+                )
             view = view[n:]
 
     def fsync(self, fd: int, path: str = "") -> None:

@@ -121,8 +121,11 @@ class Persistence:
         if self.bg is not None and self.bg.tmp == tmp:
             tmp = os.path.join(os.path.dirname(target), f"temp-{os.getpid()}-sync.rdb")
         try:
-            sink = TempFileSink(target, tmp,
-                                autosync=32 << 20 if srv.config.values["rdb-save-incremental-fsync"] else 0)
+            sink = TempFileSink(
+                target,
+                tmp,
+                autosync=32 << 20 if srv.config.values["rdb-save-incremental-fsync"] else 0,
+            )
         except OSError as e:
             log.warning(
                 f"Failed opening the temp RDB file temp-{os.getpid()}.rdb (in server root dir "
@@ -175,7 +178,10 @@ class Persistence:
         self.rdb_saves += 1  # counted when a BGSAVE starts (rdbSaveBackground), as in Redis
         engine = srv.config.values["bgsave-engine"]
         job = self.start_snapshot_job(
-            "rdb", engine, target, lambda sink: RdbEncoder(sink, write_options(srv), functions_of(srv)),
+            "rdb",
+            engine,
+            target,
+            lambda sink: RdbEncoder(sink, write_options(srv), functions_of(srv)),
             on_done=self._bgsave_done,
         )
         if isinstance(job, str):
@@ -187,13 +193,29 @@ class Persistence:
             log.notice(f"Background saving started (forkless, {job.keys_total} keys)")
         return None
 
-    def start_snapshot_job(self, kind: str, engine: str, target: str, make_encoder: Any,
-                           on_done: Any, tmp: str | None = None) -> BgJob | str:
+    def start_snapshot_job(
+        self,
+        kind: str,
+        engine: str,
+        target: str,
+        make_encoder: Any,
+        on_done: Any,
+        tmp: str | None = None,
+    ) -> BgJob | str:
         """Start a background snapshot into ``target`` (temp file + rename)."""
         srv = self.server
-        tmp = tmp or os.path.join(os.path.dirname(target), f"temp-{os.getpid()}.{'rdb' if kind == 'rdb' else 'aof'}")
-        job = BgJob(kind, engine, time.time(), target=target, tmp=tmp, on_done=on_done,
-                    dirty_at_start=srv.dirty)
+        tmp = tmp or os.path.join(
+            os.path.dirname(target), f"temp-{os.getpid()}.{'rdb' if kind == 'rdb' else 'aof'}"
+        )
+        job = BgJob(
+            kind,
+            engine,
+            time.time(),
+            target=target,
+            tmp=tmp,
+            on_done=on_done,
+            dirty_at_start=srv.dirty,
+        )
         delay = srv.config.values["rdb-key-save-delay"]
         if engine == "fork":
             from ember.persistence.bgsave.fork import fork_snapshot
@@ -227,7 +249,9 @@ class Persistence:
         job.task = asyncio.ensure_future(self._run_forkless(job, snap, sink))
         return job
 
-    async def _run_forkless(self, job: BgJob, snap: ForklessSnapshot, sink: ThreadedFileSink) -> None:
+    async def _run_forkless(
+        self, job: BgJob, snap: ForklessSnapshot, sink: ThreadedFileSink
+    ) -> None:
         ok = False
         try:
             await snap.run()
@@ -339,7 +363,10 @@ class Persistence:
             if (
                 srv.dirty >= changes
                 and now - srv.lastsave > secs
-                and (self.last_bgsave_status == "ok" or now - self.last_bgsave_try > BGSAVE_RETRY_DELAY)
+                and (
+                    self.last_bgsave_status == "ok"
+                    or now - self.last_bgsave_try > BGSAVE_RETRY_DELAY
+                )
             ):
                 log.notice(f"{changes} changes in {secs} seconds. Saving...")
                 self.bgsave()
@@ -350,8 +377,11 @@ class Persistence:
         """prepareForShutdown: kill children, flush the AOF, save when configured."""
         srv = self.server
         if self.bg is not None:
-            log.warning("There is a child saving an .rdb. Killing it!" if self.bg.kind == "rdb"
-                        else "There is a child rewriting the AOF. Killing it!")
+            log.warning(
+                "There is a child saving an .rdb. Killing it!"
+                if self.bg.kind == "rdb"
+                else "There is a child rewriting the AOF. Killing it!"
+            )
             self.kill_bg()
             self.bg = None
         ok = True
@@ -393,7 +423,9 @@ class Persistence:
         finally:
             srv.loading = False
 
-    async def load_rdb_file(self, path: str | None = None, sync: bool = False, merge: bool = False) -> None:
+    async def load_rdb_file(
+        self, path: str | None = None, sync: bool = False, merge: bool = False
+    ) -> None:
         srv = self.server
         path = path or self.rdb_path
         with open(path, "rb") as f:
@@ -415,7 +447,9 @@ class Persistence:
             log.notice(f"RDB memory usage when created {int(used) / 1024 / 1024:.2f} Mb")
         self.last_load_keys_loaded = res.keys_loaded
         self.last_load_keys_expired = res.keys_expired
-        log.notice(f"Done loading RDB, keys loaded: {res.keys_loaded}, keys expired: {res.keys_expired}.")
+        log.notice(
+            f"Done loading RDB, keys loaded: {res.keys_loaded}, keys expired: {res.keys_expired}."
+        )
         srv.lastsave = int(time.time())
 
     # ------------------------------------------------------------------ INFO
@@ -518,4 +552,3 @@ def attach(server: Server) -> Persistence:
     p = Persistence(server)
     p.attach()
     return p
-

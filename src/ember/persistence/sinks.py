@@ -80,8 +80,9 @@ class TempFileSink:
 class ThreadedFileSink:
     """Like :class:`TempFileSink`, but disk work happens on a worker thread."""
 
-    def __init__(self, target: str, tmp: str | None = None, autosync: int = 0,
-                 max_pending: int = 64 << 20) -> None:
+    def __init__(
+        self, target: str, tmp: str | None = None, autosync: int = 0, max_pending: int = 64 << 20
+    ) -> None:
         self._inner = TempFileSink(target, tmp, autosync)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ember-bgwrite")
         self._futures: list[Future[None]] = []

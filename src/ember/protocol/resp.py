@@ -287,7 +287,13 @@ def split_args(line: bytes) -> list[bytes] | None:
                 if i >= n:
                     return None  # unterminated quotes
                 c = line[i]
-                if c == 0x5C and i + 3 < n and line[i + 1] == 0x78 and line[i + 2] in _HEX and line[i + 3] in _HEX:
+                if (
+                    c == 0x5C
+                    and i + 3 < n
+                    and line[i + 1] == 0x78
+                    and line[i + 2] in _HEX
+                    and line[i + 3] in _HEX
+                ):
                     cur.append(int(line[i + 2 : i + 4], 16))
                     i += 3
                 elif c == 0x5C and i + 1 < n:

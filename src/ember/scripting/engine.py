@@ -65,7 +65,9 @@ FLAG_NAMES = [
 FLAG_BY_NAME = {n: f for f, n in FLAG_NAMES}
 
 BUSY_EVAL = errors.BUSY_SCRIPT
-BUSY_FUNCTION = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+BUSY_FUNCTION = (
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+)
 _LOG_LEVELS = ("debug", "verbose", "notice", "warning")
 
 
@@ -151,7 +153,9 @@ class RunCtx:
         "killed_by",
     )
 
-    def __init__(self, caller: Client, vm: LuaVM, name: str, is_eval: bool, flags: int, read_only: bool) -> None:
+    def __init__(
+        self, caller: Client, vm: LuaVM, name: str, is_eval: bool, flags: int, read_only: bool
+    ) -> None:
         self.caller = caller
         self.vm = vm
         self.name = name
@@ -220,7 +224,9 @@ class ScriptingEngine:
         fn, err = self.eval_vm.compile(body[shebang_len:], b"@user_script")
         if fn is None:
             msg = (err or b"").decode("utf-8", "surrogateescape")
-            raise CommandError(f"ERR Error compiling script (new function): {msg}".replace("\n", " "))
+            raise CommandError(
+                f"ERR Error compiling script (new function): {msg}".replace("\n", " ")
+            )
         sc = Script(body, flags, fn)
         self.scripts[sha] = sc
         return sha, sc
@@ -468,7 +474,10 @@ class ScriptingEngine:
             return None
         reply = self._call(ctx, args)
         if isinstance(reply, CommandError):
-            raise LuaRaise(1, ctx.vm.conv.table_from({b"err": reply.message.encode("utf-8", "surrogateescape")}))
+            raise LuaRaise(
+                1,
+                ctx.vm.conv.table_from({b"err": reply.message.encode("utf-8", "surrogateescape")}),
+            )
         return ctx.vm.conv.to_lua(reply, ctx.resp3)
 
     def lua_pcall(self, *args: Any) -> Any:
@@ -478,7 +487,9 @@ class ScriptingEngine:
             return None
         reply = self._call(ctx, args)
         if isinstance(reply, CommandError):
-            return ctx.vm.conv.table_from({b"err": reply.message.encode("utf-8", "surrogateescape")})
+            return ctx.vm.conv.table_from(
+                {b"err": reply.message.encode("utf-8", "surrogateescape")}
+            )
         return ctx.vm.conv.to_lua(reply, ctx.resp3)
 
     def _call(self, ctx: RunCtx, args: tuple[Any, ...]) -> Any:
@@ -494,14 +505,22 @@ class ScriptingEngine:
             elif t is float:
                 argv.append(_num_arg(a))
             else:
-                return CommandError("ERR Lua redis lib command arguments must be strings or integers")
+                return CommandError(
+                    "ERR Lua redis lib command arguments must be strings or integers"
+                )
         srv = self.server
         spec = srv.commands_by_name.get(argv[0].lower())
         if spec is not None and spec.subcommands:
-            sub = spec.subcommands.get(argv[1].lower().decode(errors="replace")) if len(argv) > 1 else None
+            sub = (
+                spec.subcommands.get(argv[1].lower().decode(errors="replace"))
+                if len(argv) > 1
+                else None
+            )
             if sub is None:
                 if len(argv) < 2:
-                    return CommandError("ERR Wrong number of args calling Redis command from script")
+                    return CommandError(
+                        "ERR Wrong number of args calling Redis command from script"
+                    )
                 return errors.unknown_subcommand(argv[1], spec.name)
             spec = sub
         if spec is None or spec.handler is None:
@@ -518,12 +537,7 @@ class ScriptingEngine:
             reason = srv.write_block_reason()
             if reason is not None and reason.startswith("MISCONF"):
                 return CommandError(reason)
-        if (
-            flags & Flag.DENYOOM
-            and not ctx.flags & ALLOW_OOM
-            and not ctx.wrote
-            and ctx.oom
-        ):
+        if flags & Flag.DENYOOM and not ctx.flags & ALLOW_OOM and not ctx.wrote and ctx.oom:
             return CommandError(errors.OOM)
         fake = self.fake
         fake.resp3 = ctx.resp3
@@ -615,7 +629,9 @@ def _checkint(v: Any, narg: int, fname: str, missing: bool = False) -> int:
     x = _tonumber(v)
     if x is None:
         got = "no value" if missing or v is None else _lua_type_name(v)
-        raise LuaRaise(2, f"bad argument #{narg} to '{fname}' (number expected, got {got})".encode())
+        raise LuaRaise(
+            2, f"bad argument #{narg} to '{fname}' (number expected, got {got})".encode()
+        )
     return int(x)
 
 
@@ -657,7 +673,9 @@ def parse_shebang(body: bytes) -> tuple[int, int]:
     if not parts:
         raise CommandError("ERR Invalid engine in script shebang")
     if parts[0] != b"#!lua":
-        raise CommandError(f"ERR Unexpected engine in script shebang: {parts[0].decode(errors='replace')}")
+        raise CommandError(
+            f"ERR Unexpected engine in script shebang: {parts[0].decode(errors='replace')}"
+        )
     flags = 0
     for p in parts[1:]:
         if p.startswith(b"flags="):
@@ -667,7 +685,9 @@ def parse_shebang(body: bytes) -> tuple[int, int]:
             for f in rest.split(b","):
                 bit = FLAG_BY_NAME.get(f.decode(errors="replace"))
                 if bit is None:
-                    raise CommandError(f"ERR Unexpected flag in script shebang: {f.decode(errors='replace')}")
+                    raise CommandError(
+                        f"ERR Unexpected flag in script shebang: {f.decode(errors='replace')}"
+                    )
                 flags |= bit
         else:
             raise CommandError(f"ERR Unknown lua shebang option: {p.decode(errors='replace')}")

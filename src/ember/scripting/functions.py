@@ -36,7 +36,9 @@ RDB_OPCODE_FUNCTION2 = 245
 class Function:
     __slots__ = ("name", "callback", "flags", "desc", "lib")
 
-    def __init__(self, name: bytes, callback: Any, flags: int, desc: bytes | None, lib: Library) -> None:
+    def __init__(
+        self, name: bytes, callback: Any, flags: int, desc: bytes | None, lib: Library
+    ) -> None:
         self.name = name
         self.callback = callback
         self.flags = flags
@@ -139,7 +141,9 @@ class LibraryStore:
             raise CommandError("ERR No functions registered")
         return lib
 
-    def _register(self, name: bytes, callback: Any, flags_t: Any, desc: bytes | None) -> bytes | None:
+    def _register(
+        self, name: bytes, callback: Any, flags_t: Any, desc: bytes | None
+    ) -> bytes | None:
         lib = self._loading
         if lib is None:
             return b"redis.register_function can only be called on FUNCTION LOAD command"
@@ -159,7 +163,9 @@ class LibraryStore:
         from ember.persistence.rdb.crc64 import crc64
         from ember.persistence.rdb.writer import save_string
 
-        parts = [bytes((RDB_OPCODE_FUNCTION2,)) + save_string(lib.code) for lib in self.libs.values()]
+        parts = [
+            bytes((RDB_OPCODE_FUNCTION2,)) + save_string(lib.code) for lib in self.libs.values()
+        ]
         head = b"".join(parts) + struct.pack("<H", 10)
         return head + struct.pack("<Q", crc64(head))
 
@@ -226,7 +232,9 @@ class LibraryStore:
                 names = [n for bit, n in FLAG_NAMES if fn.flags & bit]
                 flags: Any = [Status(n) for n in names]
                 if resp3:  # a set, in Redis's order
-                    flags = Raw(b"~%d\r\n" % len(names) + b"".join(b"+%s\r\n" % n.encode() for n in names))
+                    flags = Raw(
+                        b"~%d\r\n" % len(names) + b"".join(b"+%s\r\n" % n.encode() for n in names)
+                    )
                 funcs.append(
                     {
                         b"name": fn.name,
@@ -262,7 +270,9 @@ def parse_metadata(code: bytes) -> tuple[bytes, bytes, bytes]:
     for p in parts[1:]:
         if p[:5].lower() == b"name=":
             if name is not None:
-                raise CommandError("ERR Invalid metadata value, name argument was given multiple times")
+                raise CommandError(
+                    "ERR Invalid metadata value, name argument was given multiple times"
+                )
             name = p[5:]
             continue
         raise CommandError(f"ERR Invalid metadata value given: {_s(p)}")

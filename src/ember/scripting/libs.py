@@ -605,7 +605,9 @@ def _struct_pack(fmt: bytes, args: list[Any]) -> bytes:
             out.append(0)
             continue
         if ai >= len(args):
-            raise _LibError(b"bad argument #%d to 'pack' (number expected, got no value)" % (ai + 2))
+            raise _LibError(
+                b"bad argument #%d to 'pack' (number expected, got no value)" % (ai + 2)
+            )
         v = args[ai]
         ai += 1
         if code in (b"f", b"d"):
@@ -615,7 +617,9 @@ def _struct_pack(fmt: bytes, args: list[Any]) -> bytes:
                 if isinstance(v, int | float):
                     v = _num_text(v)
                 else:
-                    raise _LibError(b"bad argument #%d to 'pack' (string expected, got %s)" % (ai + 1, _tn(v)))
+                    raise _LibError(
+                        b"bad argument #%d to 'pack' (string expected, got %s)" % (ai + 1, _tn(v))
+                    )
             if code == b"s":
                 out += v + b"\x00"
             else:

@@ -140,7 +140,9 @@ class Client(asyncio.Protocol):
             graceful_close(transport, srv.loop)  # type: ignore[arg-type]
             self.closing = True
             return
-        if protected_mode_denies(srv.config.values, peer[0] if peer and not self.unix else "", self.unix):
+        if protected_mode_denies(
+            srv.config.values, peer[0] if peer and not self.unix else "", self.unix
+        ):
             srv.stats.rejected_connections += 1
             transport.write(_PROTECTED_MSG)  # type: ignore[attr-defined]
             graceful_close(transport, srv.loop)  # type: ignore[arg-type]
@@ -192,7 +194,10 @@ class Client(asyncio.Protocol):
                     self.execute(argv)
             self.flush()
             srv.stats.client_query_buffer_limit_disconnections += 1
-            srv.log("warning", f"Closing client that reached max query buffer length: id={self.id} addr={self.addr}")
+            srv.log(
+                "warning",
+                f"Closing client that reached max query buffer length: id={self.id} addr={self.addr}",
+            )
             self.close()
             return
         if not cmds:
@@ -214,7 +219,12 @@ class Client(asyncio.Protocol):
             for argv in cmds:
                 i += 1
                 execute(argv)
-                if self.blocked is not None or self.paused or self.closing or self.close_after_reply:
+                if (
+                    self.blocked is not None
+                    or self.paused
+                    or self.closing
+                    or self.close_after_reply
+                ):
                     self.queue.extend(cmds[i:])
                     break
                 if len(out) >= 64 or (len(out) >= 4 and len(out[-1]) > 65536):
@@ -241,7 +251,12 @@ class Client(asyncio.Protocol):
                 self.transport.write(reply)
             else:
                 self.flush()
-        if parser.error is not None and not self.queue and self.blocked is None and not self.closing:
+        if (
+            parser.error is not None
+            and not self.queue
+            and self.blocked is None
+            and not self.closing
+        ):
             self.protocol_error(parser.error)
         if parser.stopped_early and not self.closing and srv.loop is not None:
             srv.loop.call_soon(self.data_received, b"")  # unauthenticated: next command
@@ -270,12 +285,23 @@ class Client(asyncio.Protocol):
         """Run queued commands (after an unblock / unpause)."""
         srv = self.server
         srv.update_time()
-        while self.queue and self.blocked is None and not self.paused and not self.closing and not self.close_after_reply:
+        while (
+            self.queue
+            and self.blocked is None
+            and not self.paused
+            and not self.closing
+            and not self.close_after_reply
+        ):
             self.execute(self.queue.popleft())
         if srv.ready_keys:
             handle_ready_keys(srv)
         self.flush()
-        if self.parser.error is not None and not self.queue and self.blocked is None and not self.closing:
+        if (
+            self.parser.error is not None
+            and not self.queue
+            and self.blocked is None
+            and not self.closing
+        ):
             self.protocol_error(self.parser.error)
 
     def resume_processing(self) -> None:
@@ -323,7 +349,9 @@ class Client(asyncio.Protocol):
             self._soft_since = 0.0
             return
         cls = "pubsub" if (self.channels or self.patterns or self.shard_channels) else "normal"
-        hard, soft, secs = self.server.config.values["client-output-buffer-limit"].get(cls, (0, 0, 0))
+        hard, soft, secs = self.server.config.values["client-output-buffer-limit"].get(
+            cls, (0, 0, 0)
+        )
         over = hard and size > hard
         if not over and soft and size > soft:
             now = time.monotonic()
@@ -348,7 +376,9 @@ class Client(asyncio.Protocol):
         self.count_error(CommandError("ERR Protocol error"))
         if self.transport is not None:
             self.transport.write(f"-ERR Protocol error: {msg}\r\n".encode("latin-1", "replace"))
-        self.server.log("verbose", f"Protocol error ({msg}) from client: id={self.id} addr={self.addr}")
+        self.server.log(
+            "verbose", f"Protocol error ({msg}) from client: id={self.id} addr={self.addr}"
+        )
         self.close()
 
     def close(self) -> None:
@@ -469,7 +499,10 @@ class Client(asyncio.Protocol):
         spec = srv.commands_by_name.get(name)
         if spec is None:
             if name in (b"host:", b"post"):  # securityWarningCommand: an HTTP request
-                srv.log("warning", "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.")
+                srv.log(
+                    "warning",
+                    "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.",
+                )
                 self.close()
                 return
             self._reject(None, errors.unknown_command(argv))
@@ -505,7 +538,11 @@ class Client(asyncio.Protocol):
             if reason is not None and _write_denied(reason, flags, spec, in_multi):
                 self._reject(spec, CommandError(reason))
                 return
-        if (self.channels or self.patterns or self.shard_channels) and not self.resp3 and name not in _SUB_ALLOWED:
+        if (
+            (self.channels or self.patterns or self.shard_channels)
+            and not self.resp3
+            and name not in _SUB_ALLOWED
+        ):
             self._reject(
                 spec,
                 CommandError(
@@ -582,7 +619,12 @@ class Client(asyncio.Protocol):
         if type(reply) is CommandError:
             spec.failed_calls += 1
             self.count_error(reply)
-        if srv.dirty != dirty and spec.flags & Flag.WRITE and not srv.prevent_prop and srv.propagation_sinks:
+        if (
+            srv.dirty != dirty
+            and spec.flags & Flag.WRITE
+            and not srv.prevent_prop
+            and srv.propagation_sinks
+        ):
             srv.prop_ops.append((self.db.id, self.prop_argv or argv))
         srv.prevent_prop = False
         if srv.call_depth == 0 and srv.prop_ops:
@@ -691,7 +733,9 @@ def handle_ready_keys(srv: Server) -> None:
                 st = c.blocked
                 if st is None or st.db is not db:
                     continue
-                keyed = getattr(st.retry, "keyed", False)  # stream waiters: retry(key), even if gone
+                keyed = getattr(
+                    st.retry, "keyed", False
+                )  # stream waiters: retry(key), even if gone
                 if not keyed and db.lookup(key) is None:
                     continue
                 dirty = srv.dirty
@@ -721,7 +765,9 @@ def _write_denied(reason: str, flags: int, spec: CommandSpec, in_multi: bool) ->
         if flags & (Flag.WRITE | Flag.DENYOOM):
             return True
         # inside MULTI queueing itself uses memory: only EXEC/DISCARD/QUIT/RESET pass
-        return in_multi and not (spec.parent is None and spec.name in ("exec", "discard", "quit", "reset"))
+        return in_multi and not (
+            spec.parent is None and spec.name in ("exec", "discard", "quit", "reset")
+        )
     return bool(flags & Flag.WRITE)
 
 

@@ -30,7 +30,9 @@ def log(level: str, msg: str) -> None:
     if lv < int(_state["level"]):  # type: ignore[call-overload]
         return
     now = time.time()
-    stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}"
+    stamp = (
+        time.strftime("%d %b %Y %H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}"
+    )
     out: TextIO = _state["file"] or sys.stdout  # type: ignore[assignment]
     try:
         out.write(f"{os.getpid()}:{_state['role']} {stamp} {MARKS.get(lv, '*')} {msg}\n")

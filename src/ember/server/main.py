@@ -103,15 +103,21 @@ def adjust_open_files_limit(config: Config, at_runtime: bool = False) -> None:
                 raise SystemExit(1)
             return
         config.values["maxclients"] = best - MIN_RESERVED_FDS
-        log.warning(f"You requested maxclients of {maxclients} requiring at least {maxfiles} max file descriptors.")
-        log.warning(f"Server can't set maximum open files to {maxfiles} because of OS error: {os.strerror(err)}.")
+        log.warning(
+            f"You requested maxclients of {maxclients} requiring at least {maxfiles} max file descriptors."
+        )
+        log.warning(
+            f"Server can't set maximum open files to {maxfiles} because of OS error: {os.strerror(err)}."
+        )
         log.warning(
             f"Current maximum open files is {best}. maxclients has been reduced to "
             f"{best - MIN_RESERVED_FDS} to compensate for low ulimit. If you need higher "
             "maxclients increase 'ulimit -n'."
         )
     else:
-        log.notice(f"Increased maximum number of open files to {maxfiles} (it was originally set to {oldlimit}).")
+        log.notice(
+            f"Increased maximum number of open files to {maxfiles} (it was originally set to {oldlimit})."
+        )
 
 
 def _max_settable(hard: int) -> int:
@@ -144,7 +150,14 @@ def _tcp_sockets(cfg: dict[str, Any]) -> list[socket.socket] | None:
             host = "::" if v6 else "0.0.0.0"
         sock = None
         try:
-            infos = socket.getaddrinfo(host, port, socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+            infos = socket.getaddrinfo(
+                host,
+                port,
+                socket.AF_INET6 if v6 else socket.AF_INET,
+                socket.SOCK_STREAM,
+                0,
+                socket.AI_PASSIVE,
+            )
             family, _, _, _, sockaddr = infos[0]
             sock = socket.socket(family, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -159,10 +172,18 @@ def _tcp_sockets(cfg: dict[str, Any]) -> list[socket.socket] | None:
                 sock.close()
             code = getattr(e, "errno", None)
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            log.warning(f"Warning: Could not create server TCP listening socket {host}:{port}: {reason}")
+            log.warning(
+                f"Warning: Could not create server TCP listening socket {host}:{port}: {reason}"
+            )
             if code == errno.EADDRNOTAVAIL and optional:
                 continue
-            if code in (errno.ENOPROTOOPT, errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EPFNOSUPPORT, errno.EAFNOSUPPORT):
+            if code in (
+                errno.ENOPROTOOPT,
+                errno.EPROTONOSUPPORT,
+                errno.ESOCKTNOSUPPORT,
+                errno.EPFNOSUPPORT,
+                errno.EAFNOSUPPORT,
+            ):
                 continue
             if isinstance(e, socket.gaierror) and optional:
                 continue
@@ -184,7 +205,9 @@ async def start_listeners(srv: Server) -> None:
         raise SystemExit(1)
     for sock in socks:
         # backlog again: create_server re-listens with its own default (100) otherwise
-        srv.servers.append(await loop.create_server(lambda: Client(srv), sock=sock, backlog=cfg["tcp-backlog"]))
+        srv.servers.append(
+            await loop.create_server(lambda: Client(srv), sock=sock, backlog=cfg["tcp-backlog"])
+        )
     srv.tcp_servers = list(srv.servers)  # type: ignore[attr-defined]
     if cfg["unixsocket"]:
         path = cfg["unixsocket"]
@@ -195,7 +218,9 @@ async def start_listeners(srv: Server) -> None:
         try:
             old_umask = os.umask(0o777 & ~cfg["unixsocketperm"]) if cfg["unixsocketperm"] else None
             try:
-                s = await loop.create_unix_server(lambda: Client(srv, unix=True), path, backlog=cfg["tcp-backlog"])
+                s = await loop.create_unix_server(
+                    lambda: Client(srv, unix=True), path, backlog=cfg["tcp-backlog"]
+                )
             finally:
                 if old_umask is not None:
                     os.umask(old_umask)
@@ -222,7 +247,9 @@ def rebind_listeners(srv: Server) -> bool:
     srv.tcp_servers = []  # type: ignore[attr-defined]
 
     async def serve_on(sock: socket.socket) -> None:
-        server = await loop.create_server(lambda: Client(srv), sock=sock, backlog=srv.config.values["tcp-backlog"])
+        server = await loop.create_server(
+            lambda: Client(srv), sock=sock, backlog=srv.config.values["tcp-backlog"]
+        )
         srv.servers.append(server)
         srv.tcp_servers.append(server)  # type: ignore[attr-defined]
 
@@ -247,7 +274,9 @@ async def serve(srv: Server) -> int:
     if srv.config.values["port"] and srv.config.values["bind"].split():
         log.notice("Ready to accept connections")
     if srv.config.values["unixsocket"]:
-        log.notice(f"The server is now ready to accept connections at {srv.config.values['unixsocket']}")
+        log.notice(
+            f"The server is now ready to accept connections at {srv.config.values['unixsocket']}"
+        )
     cron_task = asyncio.ensure_future(_cron_loop(srv))
     await srv.shutdown_event.wait()
     cron_task.cancel()
@@ -261,10 +290,14 @@ def _on_signal(srv: Server, sig: int) -> None:
     if srv.loading:
         log.warning("Received shutdown signal during loading, scheduling shutdown.")
     else:
-        log.warning(f"Received {'SIGINT' if sig == signal.SIGINT else 'SIGTERM'} scheduling shutdown...")
+        log.warning(
+            f"Received {'SIGINT' if sig == signal.SIGINT else 'SIGTERM'} scheduling shutdown..."
+        )
     srv._shutdown_asked = True  # type: ignore[attr-defined]
     srv.signal_shutdown = True  # type: ignore[attr-defined]
-    flags = srv.config.values["shutdown-on-sigint" if sig == signal.SIGINT else "shutdown-on-sigterm"].split()
+    flags = srv.config.values[
+        "shutdown-on-sigint" if sig == signal.SIGINT else "shutdown-on-sigterm"
+    ].split()
     if "nosave" in flags:
         srv.shutdown_save_mode = False  # type: ignore[attr-defined]
     elif "save" in flags:
@@ -333,7 +366,9 @@ Examples:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in ("-v", "--version"):
-        print(f"Redis server v={REDIS_VERSION} sha=00000000:0 malloc=pymalloc bits=64 build=ember-{__version__}")
+        print(
+            f"Redis server v={REDIS_VERSION} sha=00000000:0 malloc=pymalloc bits=64 build=ember-{__version__}"
+        )
         return 0
     if args and args[0] in ("-h", "--help"):
         print(USAGE, end="")

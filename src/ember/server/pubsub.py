@@ -41,8 +41,16 @@ NOTIFY_LOADED = 1 << 12
 NOTIFY_MODULE = 1 << 13  # d
 NOTIFY_NEW = 1 << 14  # n
 NOTIFY_ALL = (
-    NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET
-    | NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE
+    NOTIFY_GENERIC
+    | NOTIFY_STRING
+    | NOTIFY_LIST
+    | NOTIFY_SET
+    | NOTIFY_HASH
+    | NOTIFY_ZSET
+    | NOTIFY_EXPIRED
+    | NOTIFY_EVICTED
+    | NOTIFY_STREAM
+    | NOTIFY_MODULE
 )
 
 _CHAR_BITS = {
@@ -271,7 +279,9 @@ def subscription_count(c: Client) -> int:
     return len(c.channels) + len(c.patterns)
 
 
-def subscribe(c: Client, table: dict[bytes, dict[Client, None]], mine: dict[bytes, None], name: bytes) -> bool:
+def subscribe(
+    c: Client, table: dict[bytes, dict[Client, None]], mine: dict[bytes, None], name: bytes
+) -> bool:
     """Add ``name`` to the client's and the server's tables; False if already there."""
     if name in mine:
         return False
@@ -283,7 +293,9 @@ def subscribe(c: Client, table: dict[bytes, dict[Client, None]], mine: dict[byte
     return True
 
 
-def unsubscribe(c: Client, table: dict[bytes, dict[Client, None]], mine: dict[bytes, None], name: bytes) -> bool:
+def unsubscribe(
+    c: Client, table: dict[bytes, dict[Client, None]], mine: dict[bytes, None], name: bytes
+) -> bool:
     if name not in mine:
         return False
     del mine[name]
@@ -314,6 +326,7 @@ def _drop(table: dict[bytes, dict[Client, None]], name: bytes, client: Client) -
 
 
 # ---------------------------------------------------------------------------- MONITOR
+
 
 def _redacted(argv: list[bytes]) -> set[int]:
     name = argv[0].lower()
@@ -370,9 +383,7 @@ def feed_monitors(client: Client, argv: list[bytes], dbid: int | None = None) ->
 _REDACTING = {b"auth", b"hello", b"migrate"}
 
 _REPR = {0x22: b'\\"', 0x5C: b"\\\\", 10: b"\\n", 13: b"\\r", 9: b"\\t", 7: b"\\a", 8: b"\\b"}
-_REPR_TABLE = [
-    _REPR.get(i, bytes([i]) if 32 <= i < 127 else b"\\x%02x" % i) for i in range(256)
-]
+_REPR_TABLE = [_REPR.get(i, bytes([i]) if 32 <= i < 127 else b"\\x%02x" % i) for i in range(256)]
 _PLAIN = re.compile(rb'[^\x20-\x7e]|["\\]')
 
 

@@ -205,7 +205,12 @@ class Server:
         if timeout and self.cron_loops % max(1, self.config.values["hz"]) == 0:
             limit = time.monotonic() - timeout
             for c in list(self.clients.values()):
-                if c.last_interaction < limit and not c.is_blocked() and not c.subscriptions_count() and not c.monitor:
+                if (
+                    c.last_interaction < limit
+                    and not c.is_blocked()
+                    and not c.subscriptions_count()
+                    and not c.monitor
+                ):
                     c.close()
         if self.paused_until and time.monotonic() >= self.paused_until:
             self.unpause_clients()
@@ -310,7 +315,10 @@ class Server:
             ("configured_hz", self.config.values["hz"]),
             ("lru_clock", int(time.time()) & ((1 << 24) - 1)),
             ("executable", os.path.abspath(sys.argv[0])),
-            ("config_file", os.path.abspath(self.config.config_file) if self.config.config_file else ""),
+            (
+                "config_file",
+                os.path.abspath(self.config.config_file) if self.config.config_file else "",
+            ),
             ("io_threads_active", 0),
         ]
 
@@ -386,8 +394,14 @@ class Server:
             ("pubsub_patterns", len(self.pubsub_patterns)),
             ("latest_fork_usec", getattr(self.persistence, "latest_fork_usec", 0)),
             ("total_forks", getattr(self.persistence, "total_forks", 0)),
-            ("client_query_buffer_limit_disconnections", s.client_query_buffer_limit_disconnections),
-            ("client_output_buffer_limit_disconnections", s.client_output_buffer_limit_disconnections),
+            (
+                "client_query_buffer_limit_disconnections",
+                s.client_query_buffer_limit_disconnections,
+            ),
+            (
+                "client_output_buffer_limit_disconnections",
+                s.client_output_buffer_limit_disconnections,
+            ),
             ("total_error_replies", s.total_error_replies),
             ("dump_payload_sanitizations", s.dump_payload_sanitizations),
             ("total_reads_processed", s.total_reads_processed),
@@ -457,7 +471,9 @@ class Server:
         out = []
         for db in self.dbs:
             if len(db):
-                out.append((f"db{db.id}", f"keys={len(db)},expires={len(db.expires)},avg_ttl={db.avg_ttl}"))
+                out.append(
+                    (f"db{db.id}", f"keys={len(db)},expires={len(db.expires)},avg_ttl={db.avg_ttl}")
+                )
         return out
 
     # ------------------------------------------------------------------ misc

@@ -194,9 +194,7 @@ class AofChecker:
         )
         if diff > 0:
             if not self.fix:
-                self.die(
-                    f"AOF {filename} is not valid. Use the --fix option to try fixing it.\n"
-                )
+                self.die(f"AOF {filename} is not valid. Use the --fix option to try fixing it.\n")
             if not last_file:
                 self.die(f"Failed to truncate AOF {filename} because it is not the last file\n")
             self.p(
@@ -235,8 +233,7 @@ class AofChecker:
         epos = ann.start
         if epos == 0:
             self.die(
-                f"AOF {filepath} has nothing before timestamp {self.to_timestamp}, "
-                "aborting...\n"
+                f"AOF {filepath} has nothing before timestamp {self.to_timestamp}, aborting...\n"
             )
         if not last_file:
             self.p(

@@ -26,7 +26,7 @@ NOTES = {
     "bgsave-engine": "ember: `forkless` (key-level copy-on-write, default) or `fork` (like Redis)",
     "rdb-version": "ember: RDB dialect written: 10 (Redis 7.0, default), 11, 12 or valkey80",
     "rdb-verify-after-save": "ember: re-read the file after a save and check it decodes",
-    "save": "save points `<seconds> <changes>` pairs; `\"\"` disables",
+    "save": 'save points `<seconds> <changes>` pairs; `""` disables',
     "appendfsync": "always: reply after fsync (group commit); everysec; no",
 }
 

@@ -73,8 +73,7 @@ async def load_aof_files(server: Server, dirname: str, m: mf.Manifest, load_trun
         if progress:
             p.loading_loaded += len(data)  # type: ignore[union-attr]
         log.notice(
-            f"DB loaded from {'base' if info is m.base else 'incr'} file {info.name}: "
-            f"{n} commands"
+            f"DB loaded from {'base' if info is m.base else 'incr'} file {info.name}: {n} commands"
         )
     if fake.in_multi:
         fake.in_multi = False
@@ -83,8 +82,15 @@ async def load_aof_files(server: Server, dirname: str, m: mf.Manifest, load_trun
     return total
 
 
-async def _load_one(server: Server, fake: object, path: str, name: str, data: bytes,
-                    last: bool, load_truncated: bool) -> int:
+async def _load_one(
+    server: Server,
+    fake: object,
+    path: str,
+    name: str,
+    data: bytes,
+    last: bool,
+    load_truncated: bool,
+) -> int:
     from ember.persistence.rdbfile import load_rdb_into
 
     pos = 0
@@ -93,7 +99,9 @@ async def _load_one(server: Server, fake: object, path: str, name: str, data: by
         try:
             res = await load_rdb_into(server, data, aof_preamble=True)
         except RdbFormatError as e:
-            _fatal(f"Error reading the RDB base file {name}, AOF loading aborted ({e}, offset {e.offset})")
+            _fatal(
+                f"Error reading the RDB base file {name}, AOF loading aborted ({e}, offset {e.offset})"
+            )
             return 0
         pos = res.end_offset
         log.notice("Reading the remaining AOF tail...")
@@ -108,7 +116,9 @@ async def _load_one(server: Server, fake: object, path: str, name: str, data: by
         if type(ev) is Command:
             argv = ev.argv
             if argv[0].lower() not in table:
-                _fatal(f"Unknown command '{argv[0].decode(errors='replace')}' reading the append only file {name}")
+                _fatal(
+                    f"Unknown command '{argv[0].decode(errors='replace')}' reading the append only file {name}"
+                )
             execute(argv)
             commands += 1
             if commands % SLICE == 0:

@@ -166,8 +166,9 @@ class AofManager:
         legacy = os.path.isfile(self.prefix)
         dir_exists = os.path.isdir(self.dirname)
         base_in_dir = bool(m and m.base and os.path.exists(self._p(m.base.name)))
-        if mf.needs_legacy_upgrade(m, self.prefix, dir_exists=dir_exists, legacy_exists=legacy,
-                                   base_in_dir=base_in_dir):
+        if mf.needs_legacy_upgrade(
+            m, self.prefix, dir_exists=dir_exists, legacy_exists=legacy, base_in_dir=base_in_dir
+        ):
             os.makedirs(self.dirname, exist_ok=True)
             fsmod.get_fs().rename(self.prefix, self._p(self.prefix))
             m = mf.upgrade_from_legacy(m or mf.Manifest(), self.prefix)
@@ -524,7 +525,9 @@ class AofManager:
             return "Background append only file rewriting scheduled"
         err = self.start_rewrite()
         if err is not None:
-            raise CommandError("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.")
+            raise CommandError(
+                "ERR Can't execute an AOF background rewriting. Please check the server logs for more information."
+            )
         return "Background append only file rewriting started"
 
     def start_rewrite(self) -> str | None:
@@ -550,14 +553,19 @@ class AofManager:
         tmp = self._p(mf.temp_rewrite_name(os.getpid()))
         # the target name is decided when the rewrite completes
         job = p.start_snapshot_job(
-            "aof", self.cfg["bgsave-engine"], tmp + ".final", self._make_encoder,
-            on_done=self._rewrite_done, tmp=tmp,
+            "aof",
+            self.cfg["bgsave-engine"],
+            tmp + ".final",
+            self._make_encoder,
+            on_done=self._rewrite_done,
+            tmp=tmp,
         )
         if isinstance(job, str):
             self._rewrite_failed()
             return job
         log.notice(
-            f"Background append only file rewriting started by pid {job.pid}" if job.pid
+            f"Background append only file rewriting started by pid {job.pid}"
+            if job.pid
             else "Background append only file rewriting started (forkless)"
         )
         return None
@@ -652,8 +660,12 @@ class AofManager:
     def start_rewrite_for_enable(self) -> str | None:
         tmp = self._p(mf.temp_rewrite_name(os.getpid()))
         job = self.p.start_snapshot_job(
-            "aof", self.cfg["bgsave-engine"], tmp + ".final", self._make_encoder,
-            on_done=self._rewrite_done, tmp=tmp,
+            "aof",
+            self.cfg["bgsave-engine"],
+            tmp + ".final",
+            self._make_encoder,
+            on_done=self._rewrite_done,
+            tmp=tmp,
         )
         if isinstance(job, str):
             self._rewrite_failed()
@@ -708,7 +720,9 @@ class AofManager:
         from ember.server.client import BLOCKED
 
         if numlocal and not self.on:
-            raise CommandError("ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.")
+            raise CommandError(
+                "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled."
+            )
         if not numlocal or self.durable >= self.appended:
             return [1 if self.on and self.durable >= self.appended else 0, 0]
         deadline = time.monotonic() + timeout_ms / 1000 if timeout_ms else 0.0
@@ -770,9 +784,29 @@ class AofManager:
 
 # commands whose reply shows nothing of the dataset (see AofManager._may_pass)
 _NO_DATA_COMMANDS = frozenset(
-    (b"info", b"ping", b"echo", b"lastsave", b"auth", b"hello", b"select", b"debug", b"client|setinfo",
-     b"client|setname", b"client|getname", b"client|id", b"client|list", b"client|info", b"config|get",
-     b"config|set", b"latency|latest", b"slowlog|get", b"time", b"command|docs", b"command|count")
+    (
+        b"info",
+        b"ping",
+        b"echo",
+        b"lastsave",
+        b"auth",
+        b"hello",
+        b"select",
+        b"debug",
+        b"client|setinfo",
+        b"client|setname",
+        b"client|getname",
+        b"client|id",
+        b"client|list",
+        b"client|info",
+        b"config|get",
+        b"config|set",
+        b"latency|latest",
+        b"slowlog|get",
+        b"time",
+        b"command|docs",
+        b"command|count",
+    )
 )
 
 
@@ -800,4 +834,3 @@ def _unlink(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
-

@@ -179,8 +179,6 @@ def _encode_name(name: str) -> bytes:
     return name.encode("utf-8", "surrogateescape")
 
 
-
-
 def _trim(s: bytes) -> bytes:
     return s.strip(b" \t\r\n")
 
@@ -272,8 +270,15 @@ def needs_repr(name: bytes) -> bool:
     return False
 
 
-_REPR = {0x5C: b"\\\\", 0x22: b'\\"', 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t",
-         0x07: b"\\a", 0x08: b"\\b"}
+_REPR = {
+    0x5C: b"\\\\",
+    0x22: b'\\"',
+    0x0A: b"\\n",
+    0x0D: b"\\r",
+    0x09: b"\\t",
+    0x07: b"\\a",
+    0x08: b"\\b",
+}
 
 
 def repr_bytes(s: bytes) -> bytes:
@@ -393,8 +398,9 @@ def upgrade_from_legacy(m: Manifest, prefix: str) -> Manifest:
     return replace(m, base=AofInfo(prefix, 1, BASE), curr_base_seq=1)
 
 
-def needs_legacy_upgrade(m: Manifest | None, prefix: str, *, dir_exists: bool,
-                         legacy_exists: bool, base_in_dir: bool) -> bool:
+def needs_legacy_upgrade(
+    m: Manifest | None, prefix: str, *, dir_exists: bool, legacy_exists: bool, base_in_dir: bool
+) -> bool:
     """Whether Redis would migrate an old-style ``<prefix>`` file (``loadAppendOnlyFiles``).
 
     ``m`` is the manifest read from the AOF dir (``None``/empty when missing),
@@ -405,12 +411,7 @@ def needs_legacy_upgrade(m: Manifest | None, prefix: str, *, dir_exists: bool,
         return False
     if not dir_exists or m is None or m.is_empty:
         return True
-    return (
-        m.base is not None
-        and not m.incrs
-        and m.base.name == prefix
-        and not base_in_dir
-    )
+    return m.base is not None and not m.incrs and m.base.name == prefix and not base_in_dir
 
 
 __all__ = [

@@ -609,9 +609,7 @@ class AofParser:
                         return
                     if self._multi:
                         self._error = _check_error(self._epos, CHECK_EOF_IN_MULTI)
-                        self._finish(
-                            out, EndStatus.UNTERMINATED_MULTI, self._ok_up_to, self._error
-                        )
+                        self._finish(out, EndStatus.UNTERMINATED_MULTI, self._ok_up_to, self._error)
                     else:
                         self._finish(out, EndStatus.OK, self._base + pos, REASON_OK)
                     return
@@ -677,8 +675,7 @@ class AofParser:
             if buf[end - 2] != 0x0D or buf[end - 1] != 0x0A:
                 self._fail(
                     out,
-                    "Expected \\r\\n, got: "
-                    f"{c_hex_char(buf[end - 2])}{c_hex_char(buf[end - 1])}",
+                    f"Expected \\r\\n, got: {c_hex_char(buf[end - 2])}{c_hex_char(buf[end - 1])}",
                     False,
                 )
                 return
@@ -738,9 +735,7 @@ def parse_aof(
     return ParsedAof(events, end, p.preamble)  # type: ignore[arg-type]
 
 
-def iter_commands(
-    data: bytes | bytearray | memoryview, **kwargs: Any
-) -> Iterator[Command]:
+def iter_commands(data: bytes | bytearray | memoryview, **kwargs: Any) -> Iterator[Command]:
     """The commands of a complete file (loader mode); raises ``ValueError`` unless it
     ends cleanly."""
     parsed = parse_aof(data, ParseMode.LOADER, **kwargs)

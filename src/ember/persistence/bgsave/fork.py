@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from ember.server.server import Server
 
 
-def fork_snapshot(server: Server, target: str, tmp: str, make_encoder: Any, key_delay_us: int) -> int:
+def fork_snapshot(
+    server: Server, target: str, tmp: str, make_encoder: Any, key_delay_us: int
+) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -60,7 +62,9 @@ def fork_snapshot(server: Server, target: str, tmp: str, make_encoder: Any, key_
             log.notice("DB saved on disk")
             cow = _private_dirty(os.getpid())
             if cow:
-                log.notice(f"Fork CoW for RDB: current {cow // (1024 * 1024)} MB, peak {cow // (1024 * 1024)} MB, average {cow // (1024 * 1024)} MB")
+                log.notice(
+                    f"Fork CoW for RDB: current {cow // (1024 * 1024)} MB, peak {cow // (1024 * 1024)} MB, average {cow // (1024 * 1024)} MB"
+                )
             code = 0
         except OSError as e:
             log.warning(f"Write error saving DB on disk: {e.strerror}")
