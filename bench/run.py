@@ -13,6 +13,8 @@ Scenarios (``--only a,b``; ``--quick`` for small sizes):
 * ``forkless``    2M keys, BGSAVE while a writer updates 50% of the keys: peak extra
                   RSS, start pause, client latency p50/p99/max, total save time, for
                   ember forkless / ember fork / redis; writes a PNG plot.
+* ``cow10``       forkless BGSAVE of 2M keys while 10% of them are overwritten: peak
+                  extra RSS against the dataset.
 
 Prints a table per scenario and writes JSON to ``bench/results/``.
 """
@@ -709,12 +711,75 @@ def scenario_zset(a: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def scenario_cow10(a: argparse.Namespace) -> dict[str, Any]:
+    """Forkless BGSAVE while 10% of the keys are overwritten (the issue's memory case).
+
+    A pipelined writer overwrites a random 10% of the keys as fast as it can while the
+    save runs; the save is made slow enough (rdb-key-save-delay) that all the writes
+    land before it ends. Peak RSS above the pre-save baseline, against the dataset RSS.
+    """
+    n = 200000 if a.quick else 2000000
+    s = Srv("ember", "--bgsave-engine", "forkless", "--rdb-key-save-delay", "2")
+    try:
+        c = s.client()
+        c.execute_command("DEBUG", "POPULATE", n)
+        time.sleep(1)
+        base = s.rss()
+        keys = random.Random(1).sample(range(n), n // 10)
+        written = [0]
+        stop = threading.Event()
+
+        def writer() -> None:
+            cc = s.client()
+            for i in range(0, len(keys), 2000):
+                if stop.is_set():
+                    break
+                p = cc.pipeline(transaction=False)
+                for k in keys[i : i + 2000]:
+                    p.set(f"key:{k}", "new-value")
+                p.execute()
+                written[0] += min(2000, len(keys) - i)
+
+        peak = 0
+        c.bgsave()
+        t = threading.Thread(target=writer)
+        t.start()
+        deadline = time.monotonic() + 600
+        while int(c.info("persistence")["rdb_bgsave_in_progress"]) and time.monotonic() < deadline:
+            peak = max(peak, s.rss() - base)
+            time.sleep(0.01)
+        during = written[0]
+        stop.set()
+        t.join()
+        cow = int(c.info("persistence")["rdb_last_cow_size"])
+    finally:
+        s.stop()
+    row = [
+        f"{base >> 20}",
+        f"{during} ({during * 100 / n:.1f}%)",
+        f"{peak >> 20} ({peak * 100 / base:.1f}%)",
+        f"{cow >> 20}",
+    ]
+    table(
+        f"Forkless BGSAVE while 10% of {n} keys are overwritten",
+        [
+            "dataset RSS MB",
+            "keys written during the save",
+            "peak extra RSS MB (% of dataset)",
+            "rdb_last_cow_size MB",
+        ],
+        [row],
+    )
+    return {"dataset_rss": base, "written": during, "peak_extra_rss": peak, "last_cow_size": cow}
+
+
 SCENARIOS = {
     "throughput": scenario_throughput,
     "memory": scenario_memory,
     "rdb": scenario_rdb,
     "aof": scenario_aof,
     "forkless": scenario_forkless,
+    "cow10": scenario_cow10,
     "zset": scenario_zset,
 }
 

@@ -81,7 +81,7 @@ class ThreadedFileSink:
     """Like :class:`TempFileSink`, but disk work happens on a worker thread."""
 
     def __init__(
-        self, target: str, tmp: str | None = None, autosync: int = 0, max_pending: int = 64 << 20
+        self, target: str, tmp: str | None = None, autosync: int = 0, max_pending: int = 8 << 20
     ) -> None:
         self._inner = TempFileSink(target, tmp, autosync)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ember-bgwrite")

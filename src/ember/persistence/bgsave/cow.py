@@ -24,17 +24,18 @@ The keyspace calls ``server.before_write(db, key)`` before ANY change to a key (
 :mod:`ember.keyspace.db`). The engine's hook applies "serialize before write":
 
 * the first time a key of a snapshotted dict is about to change, the hook records it in
-  ``touched``; if the key exists in the dict (or in the copied ``adds`` of a previous
-  save) at that moment its value is the value it had at the start (any earlier change
-  would have passed through the hook), so the hook serializes it right away into
-  ``preserved[key]`` (bytes);
+  ``preserved`` (the *touched* keys); if the key exists in the dict (or in the copied
+  ``adds`` of a previous save) at that moment its value is the value it had at the start
+  (any earlier change would have passed through the hook), so the hook serializes it
+  right away: ``preserved[key] = bytes``;
 * a key created after the start is absent from the dict at its first hook call (it is in
-  ``adds``, or a tombstone): it is only marked ``touched`` and never saved;
+  ``adds``, or a tombstone): it is only marked touched (``preserved[key] = None``) and
+  never saved;
 * the walker, reaching (key, value) of the frozen dict: if the key was touched it writes
-  the preserved bytes if any (the start value) and otherwise skips it (a key created
-  after the start that replaced its own tombstone); every tombstone made during this
-  save is a touched key. An untouched key is unchanged since the start: its current
-  value and expire are written.
+  the preserved bytes if any (the start value, then replaced by None: the key stays
+  marked) and otherwise skips it (a key created after the start that replaced its own
+  tombstone); every tombstone made during this save is a touched key. An untouched key
+  is unchanged since the start: its current value and expire are written.
 
 So the file is exactly the dataset at ``start()``; only keys written during the save
 are duplicated, each at most once (``current_cow_size`` = bytes held in ``preserved``).
@@ -110,8 +111,10 @@ class DbSnapshot:
     extra: dict[bytes, Any] | None = None  # a previous save's unmerged ``adds``, copied
     had_tombs: bool = False  # tombstones of a previous save were in ``data`` at the start
     pos: int = 0
-    touched: set[bytes] = field(default_factory=set)
-    preserved: dict[bytes, bytes] = field(default_factory=dict)
+    # every key touched since the start -> its preserved start value (bytes), or None
+    # when there is nothing (more) to write for it (created after the start, or
+    # already written); one dict, so a touched key costs one entry
+    preserved: dict[bytes, bytes | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -211,16 +214,16 @@ class ForklessSnapshot:
         snap = self.by_dict.get(id(db.data))
         if snap is None or snap.data is not db.data:
             return
-        if key in snap.touched:
+        preserved = snap.preserved
+        if key in preserved:
             return
-        snap.touched.add(key)
         value = snap.data.get(key)
         if value is None:
             extra = snap.extra
-            if extra is None:
-                return  # created after the start (in ``adds`` or a tombstone): not saved
-            value = extra.get(key)
+            value = extra.get(key) if extra is not None else None
             if value is None:
+                # created after the start (in ``adds`` or a tombstone): not saved
+                preserved[key] = None
                 return
         blob = self.encoder.encode_entry(snap.dbid, key, value, snap.expires.get(key))
         snap.preserved[key] = blob
@@ -240,7 +243,6 @@ class ForklessSnapshot:
         # drop what no longer serves: lets memory go back at once
         for snap in self.dbs:
             snap.preserved.clear()
-            snap.touched.clear()
             snap.items = iter(())
             snap.extra = None
         self.stats.preserved_bytes = 0
@@ -304,7 +306,6 @@ class ForklessSnapshot:
         items = snap.items
         expires = snap.expires
         preserved = snap.preserved
-        touched = snap.touched
         enc = self.encoder
         dbid = snap.dbid
         end = min(snap.slots, snap.pos + max_keys)
@@ -323,9 +324,10 @@ class ForklessSnapshot:
                     snap, f"dict ended after {pos + len(chunk)} of {snap.slots} entries"
                 )
             for key, value in chunk:
-                if touched and key in touched:
-                    blob = preserved.pop(key, None)
+                if preserved and key in preserved:
+                    blob = preserved[key]
                     if blob is not None:
+                        preserved[key] = None  # written: keep the key marked as touched
                         if batch:
                             enc.write_entries(dbid, batch)
                             st.loop_serialized += len(batch)
