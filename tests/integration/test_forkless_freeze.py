@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.helpers.servers import ServerProcess
+from tests.helpers.snapshots import StepWalker
 from tests.interop import Raw, dump_dataset, info, outcome, wait_until
 
 from ember.persistence.rdb import load_rdb
@@ -594,31 +595,14 @@ def test_frozen_server_behaves_like_a_plain_one(
         snap.THAW_SYNC_OPS = -1  # always merge back in slices: exercises the takeover
         expected = _capture(frozen)
         snap.start()
-        pending = list(snap.dbs)
-        enc = snap.encoder
-        enc.begin()
-        current = None
-
-        def walk(n: int) -> None:
-            nonlocal current
-            while n > 0 and (current is not None or pending):
-                if current is None:
-                    current = pending.pop(0)
-                    enc.begin_db(current.dbid, current.size, current.expires_count)
-                before = current.pos
-                snap._walk(current, n, 1 << 62)
-                n -= current.pos - before
-                if snap._db_done(current):
-                    current = None
-
+        walker = StepWalker(snap)
         for kind, arg in steps:
             if kind == "walk":
-                walk(arg)
+                walker.walk(arg)
             else:
                 both(arg)
             assert _capture(frozen) == _capture(plain)
-        walk(1 << 30)
-        enc.end()
+        walker.finish()
         snap.uninstall()
         got = {db: keys for db, keys in load_rdb(sink.getvalue()).dbs.items() if keys}
         assert got == expected
@@ -627,17 +611,14 @@ def test_frozen_server_behaves_like_a_plain_one(
             snap2, sink2 = _snapshot(frozen)
             expected2 = _capture(frozen)
             snap2.start()  # takes over what snap has not merged back yet
-            pending[:] = snap2.dbs
-            snap, enc = snap2, snap2.encoder
-            enc.begin()
+            walker = StepWalker(snap2)
             for kind, arg in after:
                 if kind == "walk":
-                    walk(arg)
+                    walker.walk(arg)
                 else:
                     both(arg)
                 assert _capture(frozen) == _capture(plain)
-            walk(1 << 30)
-            enc.end()
+            walker.finish()
             snap2.uninstall()
             got = {db: keys for db, keys in load_rdb(sink2.getvalue()).dbs.items() if keys}
             assert got == expected2

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.conftest import Diff
 from tests.helpers.servers import ServerProcess
+from tests.helpers.snapshots import StepWalker
 from tests.interop import (
     Raw,
     RespError,
@@ -875,30 +876,13 @@ def test_forkless_walker_interleaved_with_writes(initial: list[Any], steps: list
     sink = MemorySink()
     snap = ForklessSnapshot(srv, RdbEncoder(sink, write_options(srv), []))
     snap.start()
-    enc = snap.encoder
-    enc.begin()
-    pending = list(snap.dbs)
-    current = None
-
-    def walk(n: int) -> None:
-        nonlocal current
-        while n > 0 and (current is not None or pending):
-            if current is None:
-                current = pending.pop(0)
-                enc.begin_db(current.dbid, current.size, current.expires_count)
-            before = current.pos
-            snap._walk(current, n, 1 << 62)
-            n -= current.pos - before
-            if snap._db_done(current):
-                current = None
-
+    walker = StepWalker(snap)
     for kind, arg in steps:
         if kind == "walk":
-            walk(arg)
+            walker.walk(arg)
         else:
             run(arg)
-    walk(1 << 30)
-    enc.end()
+    walker.finish()
     snap.uninstall()
     assert srv.before_write is None
     got = {db: keys for db, keys in load_rdb(sink.getvalue()).dbs.items() if keys}
