@@ -126,11 +126,6 @@ class CommandSpec:
     def fullname(self) -> str:
         return f"{self.parent}|{self.name}" if self.parent else self.name
 
-    @property
-    def fullname_bytes(self) -> bytes:
-        """``fullname`` encoded (read per command for CLIENT LIST's cmd=)."""
-        return self.fullname_b
-
     def flag_names(self) -> list[str]:
         names = [n for f, n in _FLAG_NAMES if self.flags & f]
         if self.keys_fn is not None:

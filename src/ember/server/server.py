@@ -240,42 +240,6 @@ class Server:
         except Exception:
             return 0
 
-    def info(self, sections: list[str]) -> bytes:
-        wanted = [s.lower() for s in sections] or ["default"]
-        default = [
-            "server",
-            "clients",
-            "memory",
-            "persistence",
-            "stats",
-            "replication",
-            "cpu",
-            "modules",
-            "errorstats",
-            "cluster",
-            "keyspace",
-        ]
-        if "all" in wanted or "everything" in wanted:
-            names = default[:-2] + ["commandstats", "errorstats", "cluster", "keyspace"]
-            names.remove("errorstats")
-            names.insert(names.index("commandstats") + 1, "errorstats")
-            names.insert(names.index("errorstats"), "latencystats")
-        elif "default" in wanted:
-            names = default
-        else:
-            names = [w for w in wanted]
-        out: list[str] = []
-        for name in names:
-            fields = self._info_section(name)
-            if fields is None:
-                continue
-            if out:
-                out.append("")
-            out.append(f"# {name.capitalize() if name != 'cpu' else 'CPU'}")
-            for k, v in fields:
-                out.append(f"{k}:{v}")
-        return ("\r\n".join(out) + "\r\n").encode()
-
     def _info_section(self, name: str) -> list[tuple[str, Any]] | None:
         provider = self.info_providers.get(name)
         if provider is not None:
