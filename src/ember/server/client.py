@@ -476,21 +476,8 @@ class Client(asyncio.Protocol):
             from ember.commands.server_admin import slowlog_add
 
             slowlog_add(self, argv, elapsed)
-        # --- reply (inline fast encodings, as in reply())
-        if reply is BLOCKED or reply is NO_REPLY:
-            return
-        if self.reply_mode:
+        if reply is not BLOCKED and reply is not NO_REPLY:
             self.reply(reply)
-            return
-        t = type(reply)
-        if t is bytes:
-            self.out.append(b"$%d\r\n%b\r\n" % (len(reply), reply))
-        elif t is Status:
-            self.out.append(reply.encoded)
-        elif t is int and reply >= 0:
-            self.out.append(b":%d\r\n" % reply)
-        else:
-            self.out.append(encode(reply, self.resp3))
 
     def _execute_checked(self, argv: list[bytes]) -> None:
         """processCommand with every check (the general path of :meth:`execute`)."""
