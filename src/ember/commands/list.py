@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from itertools import islice, repeat
+from itertools import islice
 from typing import Any
 
 from ember import errors
@@ -21,7 +21,7 @@ from ember.commands.args import LLONG_MAX, LLONG_MIN, parse_int
 from ember.commands.registry import Flag, command
 from ember.errors import CommandError
 from ember.keyspace.db import Db
-from ember.protocol.resp import NULL_ARRAY, OK, Raw
+from ember.protocol.resp import NULL_ARRAY, OK, Raw, encode_bulk_strings
 from ember.server.client import BLOCKED, Client
 from ember.server.pubsub import NOTIFY_GENERIC, NOTIFY_LIST
 
@@ -83,24 +83,15 @@ def numkeys_positions(numkeys_idx: int) -> Any:
     return keys_fn
 
 
-_BULK_HDR = [b"$%d\r\n" % i for i in range(1024)]
-
-
 def bulk_array(items: list[bytes], head: bytes = b"*") -> Any:
     """Pre-encode an array of bulk strings (valid in RESP2 and RESP3; ``head`` may be
-    ``~`` for a RESP3 set or ``%`` with an even-length ``items`` for a map)."""
+    ``~`` for a RESP3 set or ``%`` with an even-length ``items`` for a map). Small
+    arrays and long items are left to the encoder (None for ``~``/``%``)."""
     n = len(items)
-    if n < 8:
+    body = encode_bulk_strings(items) if n >= 8 else None
+    if body is None:
         return items if head == b"*" else None
-    try:
-        hdrs = list(map(_BULK_HDR.__getitem__, map(len, items)))
-    except IndexError:  # an element of 1 KiB or more: let the encoder do it
-        return items if head == b"*" else None
-    parts: list[bytes] = [b""] * (3 * n)
-    parts[0::3] = hdrs
-    parts[1::3] = items
-    parts[2::3] = repeat(b"\r\n", n)
-    return Raw(head + b"%d\r\n" % (n // 2 if head == b"%" else n) + b"".join(parts))
+    return Raw(head + b"%d\r\n" % (n // 2 if head == b"%" else n) + body)
 
 
 def _get_list(db: Db, key: bytes) -> deque[bytes] | None:
