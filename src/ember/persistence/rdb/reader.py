@@ -1433,23 +1433,33 @@ _LP_RUN_MIN = 32  # equal-length listpack entries below this are walked instead
 _BYTE = [bytes((i,)) for i in range(256)]
 
 
+def _walk_unpack(
+    data: bytes, pos: int, k: int, step: list[int | None], fr: list[str]
+) -> tuple[tuple[Any, ...], int]:
+    """Cut ``k`` entries from ``pos`` with ONE struct unpack: a comprehension walks only
+    the encoding bytes (``step[b]``: the entry's size, None for an encoding the kernel
+    does not handle, which raises ``TypeError``) and picks each entry's format
+    (``fr[b]``). Returns the unpacked values and the position after the entries;
+    ``struct.error`` / ``IndexError`` when the buffer is short."""
+    start = pos
+    # steps are > 0, so the condition (there to advance pos) is always true
+    fmt = "".join(
+        [fr[b] for _ in repeat(None, k) if (pos := pos + step[(b := data[pos])])]  # type: ignore[operator]
+    )
+    return struct.Struct("<" + fmt).unpack_from(data, start), pos
+
+
 def _raw_strings(data: bytes, pos: int, count: int) -> tuple[Sequence[bytes], int]:
     """``count`` strings with a 6-bit length byte from ``pos``.
 
     ``TypeError`` at the first string in another encoding; ``struct.error`` /
     ``IndexError`` when the buffer is short.
     """
-    step = _RAW6_STEP
-    fr = _RAW6_FMT
     out: list[bytes] = []
     while count > 0:
         k = count if count <= _STRUCT_CHUNK else _STRUCT_CHUNK
         count -= k
-        start = pos
-        fmt = "".join(
-            [fr[b] for _ in repeat(None, k) if (pos := pos + step[(b := data[pos])])]  # type: ignore[operator]
-        )
-        t = struct.Struct("<" + fmt).unpack_from(data, start)
+        t, pos = _walk_unpack(data, pos, k, _RAW6_STEP, _RAW6_FMT)
         if not count and not out:
             return t, pos
         out += t
@@ -1462,19 +1472,12 @@ def _raw_scored(data: bytes, pos: int, count: int) -> tuple[list[Any], list[Any]
     ``TypeError`` at the first member in another encoding; ``struct.error`` /
     ``IndexError`` when the buffer is short.
     """
-    step = _ZSET2_STEP
-    fr = _ZSET2_FMT
     members: list[Any] = []
     scores: list[Any] = []
     while count > 0:
         k = count if count <= _STRUCT_CHUNK else _STRUCT_CHUNK
         count -= k
-        start = pos
-        # steps are > 0, so the condition (there to advance pos) is always true
-        fmt = "".join(
-            [fr[b] for _ in repeat(None, k) if (pos := pos + step[(b := data[pos])])]  # type: ignore[operator]
-        )
-        t = struct.Struct("<" + fmt).unpack_from(data, start)
+        t, pos = _walk_unpack(data, pos, k, _ZSET2_STEP, _ZSET2_FMT)
         members += t[0::2]
         scores += t[1::2]
     return members, scores, pos
@@ -1509,12 +1512,7 @@ def _lp_short_strings(blob: bytes, count: int) -> tuple[Sequence[bytes], int]:
         left -= run
     if not left:
         return out, p
-    step = _LP6_STEP
-    start = p
-    fmt = "".join(
-        [fr[b] for _ in repeat(None, left) if (p := p + step[(b := blob[p])])]  # type: ignore[operator]
-    )
-    rest = struct.Struct("<" + fmt).unpack_from(blob, start)
+    rest, p = _walk_unpack(blob, p, left, _LP6_STEP, fr)
     if not out:
         return rest, p
     out += rest
