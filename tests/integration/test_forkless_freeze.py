@@ -589,14 +589,16 @@ def test_frozen_server_behaves_like_a_plain_one(
         both(cmd)
     both((b"SELECT", b"0"))
 
-    async def main() -> None:
-        frozen.loop = asyncio.get_running_loop()
+    def save_during(ops: list[tuple[str, Any]], thaw_in_slices: bool) -> None:
+        """A snapshot walked step by step between ``ops``: the file is the dataset at
+        its start and the frozen server answers like the plain one all along."""
         snap, sink = _snapshot(frozen)
-        snap.THAW_SYNC_OPS = -1  # always merge back in slices: exercises the takeover
+        if thaw_in_slices:
+            snap.THAW_SYNC_OPS = -1  # always merge back in slices: exercises the takeover
         expected = _capture(frozen)
-        snap.start()
+        snap.start()  # a second one takes over what the first has not merged back yet
         walker = StepWalker(snap)
-        for kind, arg in steps:
+        for kind, arg in ops:
             if kind == "walk":
                 walker.walk(arg)
             else:
@@ -606,22 +608,13 @@ def test_frozen_server_behaves_like_a_plain_one(
         snap.uninstall()
         got = {db: keys for db, keys in load_rdb(sink.getvalue()).dbs.items() if keys}
         assert got == expected
+
+    async def main() -> None:
+        frozen.loop = asyncio.get_running_loop()
+        save_during(steps, thaw_in_slices=True)
         assert _capture(frozen) == _capture(plain)
         if second:
-            snap2, sink2 = _snapshot(frozen)
-            expected2 = _capture(frozen)
-            snap2.start()  # takes over what snap has not merged back yet
-            walker = StepWalker(snap2)
-            for kind, arg in after:
-                if kind == "walk":
-                    walker.walk(arg)
-                else:
-                    both(arg)
-                assert _capture(frozen) == _capture(plain)
-            walker.finish()
-            snap2.uninstall()
-            got = {db: keys for db, keys in load_rdb(sink2.getvalue()).dbs.items() if keys}
-            assert got == expected2
+            save_during(after, thaw_in_slices=False)
         else:
             for kind, arg in after:  # while the overlay is merged back
                 if kind == "cmd":
