@@ -378,6 +378,58 @@ def test_overlay_semantics_while_frozen() -> None:
     assert sorted(got) == [b"k%d" % i for i in range(10)]  # the dataset at start()
 
 
+def test_held_records_are_written_once_and_only_when_the_walker_needs_them() -> None:
+    """Serialize-before-write keeps the start value of a written key as one record in a
+    per-db arena; the walker confirms it when it reaches the key and writes confirmed
+    records at the end of the db. A key written after the walker passed it is held but
+    never written twice; once a db is walked the hook stops holding its keys."""
+    from ember.persistence.bgsave.cow import CONFIRMED, HELD, NOTHING
+
+    srv, c = _server()
+    for i in range(100):
+        _run(srv, c, b"SET", b"k%d" % i, b"v%d" % i)
+    _run(srv, c, b"SELECT", b"1")
+    _run(srv, c, b"RPUSH", b"list", b"a", b"b")
+    _run(srv, c, b"SELECT", b"0")
+    expected = _capture(srv)
+    snap, sink = _snapshot(srv)
+    snap.start()
+    d0, d1 = snap.dbs
+    walker = StepWalker(snap)
+    walker.walk(50)  # k0..k49 written from the dict
+    assert d0.pos == 50 and not d0.touched
+    _run(srv, c, b"SET", b"k10", b"late")  # already walked: held, never confirmed
+    _run(srv, c, b"SET", b"k90", b"early")  # ahead of the walker: held, then confirmed
+    _run(srv, c, b"DEL", b"k91")  # a tombstone, its start value held
+    _run(srv, c, b"SET", b"fresh", b"x")  # created after the start: nothing to hold
+    _run(srv, c, b"SELECT", b"1")
+    _run(srv, c, b"RPUSH", b"list", b"c")  # another db: its own arena
+    _run(srv, c, b"SELECT", b"0")
+    assert d0.touched == {b"k10": HELD, b"k90": HELD, b"k91": HELD, b"fresh": NOTHING}
+    # each record is its length (4 bytes, little endian) then the RDB entry (type 0, key,
+    # start value), in the order the keys were first written
+    rec = [b"\x09\x00\x00\x00\x00\x03k%d\x03v%d" % (i, i) for i in (10, 90, 91)]
+    assert bytes(d0.held) == b"".join(rec)
+    assert snap.cow_size == len(d0.held) + len(d1.held) > 0
+    walker.walk(45)  # k50..k94: k90 and k91 are confirmed, their dict values skipped
+    assert d0.touched[b"k90"] is CONFIRMED and d0.touched[b"k91"] is CONFIRMED
+    assert d0.touched[b"k10"] is HELD
+    walker.walk(5)  # the rest of db 0, then its confirmed records
+    assert d0.walked and not d0.held and not d0.touched
+    _run(srv, c, b"SET", b"k95", b"after")  # db 0 is walked: the hook leaves it alone
+    assert not d0.touched and not d0.held
+    walker.finish()
+    st = snap.stats
+    assert (st.side_saved, st.side_written) == (4, 3)  # k10 dropped: walked already
+    snap.uninstall()
+    assert snap.cow_size == 0
+    assert _file_dbs_bytes(sink.getvalue()) == expected  # no duplicate key, no late value
+
+
+def _file_dbs_bytes(data: bytes) -> dict[int, dict[bytes, tuple[Any, int | None]]]:
+    return {db: keys for db, keys in load_rdb(data).dbs.items() if keys}
+
+
 def test_a_frozen_dict_changed_behind_the_engine_fails_the_save() -> None:
     from ember.persistence.bgsave.cow import SnapshotIntegrityError
 

@@ -24,23 +24,28 @@ The keyspace calls ``server.before_write(db, key)`` before ANY change to a key (
 :mod:`ember.keyspace.db`). The engine's hook applies "serialize before write":
 
 * the first time a key of a snapshotted dict is about to change, the hook records it in
-  ``preserved`` (the *touched* keys); if the key exists in the dict (or in the copied
-  ``adds`` of a previous save) at that moment its value is the value it had at the start
-  (any earlier change would have passed through the hook), so the hook serializes it
-  right away: ``preserved[key] = bytes``;
+  ``touched``; if the key exists in the dict (or in the copied ``adds`` of a previous
+  save) at that moment its value is the value it had at the start (any earlier change
+  would have passed through the hook), so the hook serializes it right away and appends
+  the record to the db's ``held`` arena (one ``bytearray``: no object per key) and marks
+  it ``HELD``;
 * a key created after the start is absent from the dict at its first hook call (it is in
-  ``adds``, or a tombstone): it is only marked touched (``preserved[key] = None``) and
-  never saved;
-* the walker, reaching (key, value) of the frozen dict: if the key was touched it writes
-  the preserved bytes if any (the start value, then replaced by None: the key stays
-  marked) and otherwise skips it (a key created after the start that replaced its own
-  tombstone); every tombstone made during this save is a touched key. An untouched key
-  is unchanged since the start: its current value and expire are written.
+  ``adds``, or a tombstone): it is only marked ``NOTHING`` and never saved;
+* the walker, reaching (key, value) of the frozen dict: if the key was touched, it skips
+  it, and a ``HELD`` mark becomes ``CONFIRMED`` (the walker had not passed the key when
+  it was first written: its held record belongs in the file). An untouched key is
+  unchanged since the start: its current value and expire are written. Every tombstone
+  made during this save is a touched key.
+* when the walker has passed every key of a db, the hook stops recording for it and the
+  walker writes the db's ``CONFIRMED`` records from the arena, in slices, at the end of
+  that db's section (records are in hook order, like the ``touched`` dict's insertion
+  order, so the arena needs no index). A ``HELD`` record that was never confirmed is a
+  key written after the walker had passed it: the walker wrote its start value already,
+  so that record is dropped (the hook cannot tell cheaply where the walker is).
 
 So the file is exactly the dataset at ``start()``; only keys written during the save
-are duplicated, each at most once (``current_cow_size`` = bytes held in ``preserved``).
-A write to a key the walker already passed is preserved needlessly (the hook cannot tell
-cheaply); those bytes are dropped when the walker finishes.
+are duplicated, each at most once. Per written key the engine holds the key in
+``touched`` and its record in the arena (``current_cow_size`` = arena bytes held).
 
 Safety net: the walker checks ``len(data)`` against the start size at every slice and
 the dict iterator raises if the dict changed size; either way the save FAILS with
@@ -66,6 +71,7 @@ concurrent change: they freeze nothing and walk the live view (:meth:`Db.items`)
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -75,6 +81,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ember.keyspace.db import Db
     from ember.server.server import Server
+
+
+# the states of a touched key
+NOTHING = None  # created after the start: nothing to write
+HELD = False  # its start value is in the arena, not (yet) known to be needed
+CONFIRMED = True  # the walker reached it after it was held: the record goes in the file
+
+_LEN = struct.Struct("<I")
 
 
 class SnapshotIntegrityError(RuntimeError):
@@ -111,10 +125,14 @@ class DbSnapshot:
     extra: dict[bytes, Any] | None = None  # a previous save's unmerged ``adds``, copied
     had_tombs: bool = False  # tombstones of a previous save were in ``data`` at the start
     pos: int = 0
-    # every key touched since the start -> its preserved start value (bytes), or None
-    # when there is nothing (more) to write for it (created after the start, or
-    # already written); one dict, so a touched key costs one entry
-    preserved: dict[bytes, bytes | None] = field(default_factory=dict)
+    # every key touched since the start -> NOTHING, HELD or CONFIRMED (see the module
+    # doc); the start values of HELD/CONFIRMED keys are records in ``held``, each
+    # prefixed with its length (4 bytes), in the order of the keys in ``touched``
+    touched: dict[bytes, bool | None] = field(default_factory=dict)
+    held: bytearray = field(default_factory=bytearray)
+    walked: bool = False  # every key was passed: the hook ignores this db now
+    tail: Iterator[bool | None] | None = None  # over ``touched`` values, while emitting
+    tail_off: int = 0  # next record in ``held``
 
 
 @dataclass
@@ -125,8 +143,9 @@ class SnapshotStats:
     keys_total: int = 0
     keys_processed: int = 0
     loop_serialized: int = 0  # keys written by the walker
-    side_saved: int = 0  # keys preserved by the write hook
-    preserved_bytes: int = 0  # currently held
+    side_saved: int = 0  # keys held by the write hook
+    side_written: int = 0  # held keys written to the file (the rest were walked already)
+    preserved_bytes: int = 0  # arena bytes currently held
     peak_preserved_bytes: int = 0
     cow_since: float = 0.0
 
@@ -212,10 +231,10 @@ class ForklessSnapshot:
 
     def _before_write(self, db: Db, key: bytes) -> None:
         snap = self.by_dict.get(id(db.data))
-        if snap is None or snap.data is not db.data:
+        if snap is None or snap.data is not db.data or snap.walked:
             return
-        preserved = snap.preserved
-        if key in preserved:
+        touched = snap.touched
+        if key in touched:
             return
         value = snap.data.get(key)
         if value is None:
@@ -223,15 +242,18 @@ class ForklessSnapshot:
             value = extra.get(key) if extra is not None else None
             if value is None:
                 # created after the start (in ``adds`` or a tombstone): not saved
-                preserved[key] = None
+                touched[key] = NOTHING
                 return
         blob = self.encoder.encode_entry(snap.dbid, key, value, snap.expires.get(key))
-        snap.preserved[key] = blob
+        held = snap.held
+        held += _LEN.pack(len(blob))
+        held += blob
+        touched[key] = HELD
         st = self.stats
         st.side_saved += 1
         if not st.preserved_bytes:
             st.cow_since = time.monotonic()
-        st.preserved_bytes += len(blob)
+        st.preserved_bytes += len(blob) + 4
         if st.preserved_bytes > st.peak_preserved_bytes:
             st.peak_preserved_bytes = st.preserved_bytes
 
@@ -242,10 +264,9 @@ class ForklessSnapshot:
         self.installed = False
         # drop what no longer serves: lets memory go back at once
         for snap in self.dbs:
-            snap.preserved.clear()
+            self._drop_held(snap)
             snap.items = iter(())
             snap.extra = None
-        self.stats.preserved_bytes = 0
         self._thaw()
 
     # ------------------------------------------------------------------ thaw
@@ -297,7 +318,11 @@ class ForklessSnapshot:
         )
 
     def _walk(self, snap: DbSnapshot, max_keys: int, deadline_ns: int) -> None:
-        """Serialize up to ``max_keys`` keys of ``snap`` (or until the deadline)."""
+        """Serialize up to ``max_keys`` keys of ``snap`` (or until the deadline); once every
+        key is passed, write the db's confirmed held records (``_emit_held``)."""
+        if snap.walked:
+            self._emit_held(snap, deadline_ns)
+            return
         data = snap.data
         if snap.frozen and len(data) != snap.data_len:
             raise self._integrity_error(
@@ -305,7 +330,7 @@ class ForklessSnapshot:
             )
         items = snap.items
         expires = snap.expires
-        preserved = snap.preserved
+        touched = snap.touched
         enc = self.encoder
         dbid = snap.dbid
         end = min(snap.slots, snap.pos + max_keys)
@@ -324,16 +349,9 @@ class ForklessSnapshot:
                     snap, f"dict ended after {pos + len(chunk)} of {snap.slots} entries"
                 )
             for key, value in chunk:
-                if preserved and key in preserved:
-                    blob = preserved[key]
-                    if blob is not None:
-                        preserved[key] = None  # written: keep the key marked as touched
-                        if batch:
-                            enc.write_entries(dbid, batch)
-                            st.loop_serialized += len(batch)
-                            batch = []
-                        enc.write_raw(blob)
-                        st.preserved_bytes -= len(blob)
+                if touched and key in touched:
+                    if touched[key] is HELD:
+                        touched[key] = CONFIRMED  # held before the walker got here
                     continue
                 if value is None:
                     if snap.had_tombs:
@@ -349,13 +367,59 @@ class ForklessSnapshot:
             if perf() >= deadline_ns:
                 break
         snap.pos = pos
-        if snap.frozen and pos >= snap.slots and len(data) != snap.data_len:
-            raise self._integrity_error(
-                snap, f"frozen dict went from {snap.data_len} to {len(data)} entries"
-            )
+        if pos >= snap.slots:
+            if snap.frozen and len(data) != snap.data_len:
+                raise self._integrity_error(
+                    snap, f"frozen dict went from {snap.data_len} to {len(data)} entries"
+                )
+            snap.walked = True  # from now on the hook leaves this db alone
+            if perf() < deadline_ns:
+                self._emit_held(snap, deadline_ns)
+
+    def _emit_held(self, snap: DbSnapshot, deadline_ns: int) -> None:
+        """Write the confirmed held records of a walked db, until the deadline."""
+        held = snap.held
+        if snap.tail is None:
+            if not held:
+                snap.touched = {}
+                return
+            snap.tail = iter(snap.touched.values())
+        tail = snap.tail
+        off = snap.tail_off
+        unpack = _LEN.unpack_from
+        enc = self.encoder
+        perf = time.perf_counter_ns
+        out: list[bytes] = []
+        written = 0
+        while True:
+            for state in islice(tail, self.BATCH):
+                if state is NOTHING:
+                    continue
+                (n,) = unpack(held, off)
+                off += 4
+                if state:  # CONFIRMED
+                    out.append(held[off : off + n])
+                    written += 1
+                off += n
+            if out:
+                enc.write_raw(b"".join(out))
+                out = []
+            if off >= len(held) or perf() >= deadline_ns:
+                break
+        self.stats.side_written += written
+        snap.tail_off = off
+        if off >= len(held):
+            self._drop_held(snap)
+
+    def _drop_held(self, snap: DbSnapshot) -> None:
+        self.stats.preserved_bytes -= len(snap.held)
+        snap.held = bytearray()
+        snap.touched = {}
+        snap.tail = iter(())
+        snap.tail_off = 0
 
     def _db_done(self, snap: DbSnapshot) -> bool:
-        return snap.pos >= snap.slots
+        return snap.walked and not snap.held
 
     def run_sync(self) -> None:
         """Serialize everything now (SAVE, fork child, shutdown)."""
