@@ -389,7 +389,7 @@ class ForklessSnapshot:
         unpack = _LEN.unpack_from
         enc = self.encoder
         perf = time.perf_counter_ns
-        out: list[bytes] = []
+        out: list[bytes | bytearray] = []
         written = 0
         while True:
             for state in islice(tail, self.BATCH):
