@@ -15,6 +15,7 @@ tombstones, new keys go to an overlay (``Db.adds``). These tests check that
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -378,12 +379,20 @@ def test_overlay_semantics_while_frozen() -> None:
     assert sorted(got) == [b"k%d" % i for i in range(10)]  # the dataset at start()
 
 
-def test_held_records_are_written_once_and_only_when_the_walker_needs_them() -> None:
+@pytest.mark.parametrize("spill", [False, True])
+def test_held_records_are_written_once_and_only_when_the_walker_needs_them(
+    spill: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Serialize-before-write keeps the start value of a written key as one record in a
     per-db arena; the walker confirms it when it reaches the key and writes confirmed
     records at the end of the db. A key written after the walker passed it is held but
-    never written twice; once a db is walked the hook stops holding its keys."""
+    never written twice; once a db is walked the hook stops holding its keys. With
+    ``spill`` every record goes to the arena's temp file at once and is read back."""
     from ember.persistence.bgsave.cow import CONFIRMED, HELD, NOTHING
+    from ember.persistence.bgsave.held import HeldArena
+
+    if spill:
+        monkeypatch.setattr(HeldArena, "SPILL_AT", 1)
 
     srv, c = _server()
     for i in range(100):
@@ -393,6 +402,7 @@ def test_held_records_are_written_once_and_only_when_the_walker_needs_them() -> 
     _run(srv, c, b"SELECT", b"0")
     expected = _capture(srv)
     snap, sink = _snapshot(srv)
+    snap.spill_dir = str(tmp_path) if spill else None
     snap.start()
     d0, d1 = snap.dbs
     walker = StepWalker(snap)
@@ -409,7 +419,10 @@ def test_held_records_are_written_once_and_only_when_the_walker_needs_them() -> 
     # each record is its length (4 bytes, little endian) then the RDB entry (type 0, key,
     # start value), in the order the keys were first written
     rec = [b"\x09\x00\x00\x00\x00\x03k%d\x03v%d" % (i, i) for i in (10, 90, 91)]
-    assert bytes(d0.held) == b"".join(rec)
+    assert b"".join(d0.held.read_chunks()) == b"".join(rec)
+    if spill:  # on disk, one chunk per record here; nothing left in memory
+        assert d0.held.chunks == [(0, 13), (13, 13), (26, 13)] and not d0.held.in_memory
+        assert os.listdir(tmp_path) == []  # an unnamed temp file
     assert snap.cow_size == len(d0.held) + len(d1.held) > 0
     walker.walk(45)  # k50..k94: k90 and k91 are confirmed, their dict values skipped
     assert d0.touched[b"k90"] is CONFIRMED and d0.touched[b"k91"] is CONFIRMED
@@ -424,6 +437,27 @@ def test_held_records_are_written_once_and_only_when_the_walker_needs_them() -> 
     snap.uninstall()
     assert snap.cow_size == 0
     assert _file_dbs_bytes(sink.getvalue()) == expected  # no duplicate key, no late value
+
+
+def test_a_held_record_that_cannot_be_spilled_fails_the_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client's write goes through; the background save fails with the disk error."""
+    from ember.persistence.bgsave.held import HeldArena
+
+    monkeypatch.setattr(HeldArena, "SPILL_AT", 1)
+    srv, c = _server()
+    for i in range(100):
+        _run(srv, c, b"SET", b"k%d" % i, b"v")
+    snap, sink = _snapshot(srv)
+    snap.spill_dir = str(tmp_path / "gone")
+    snap.start()
+    assert _run(srv, c, b"SET", b"k99", b"new") == b"+OK\r\n"
+    with pytest.raises(FileNotFoundError):
+        asyncio.run(snap.run())
+    snap.uninstall()
+    _assert_clean(srv)
+    assert _run(srv, c, b"GET", b"k99") == b"$3\r\nnew\r\n"
 
 
 def _file_dbs_bytes(data: bytes) -> dict[int, dict[bytes, tuple[Any, int | None]]]:

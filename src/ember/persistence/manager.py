@@ -237,7 +237,9 @@ class Persistence:
         except OSError as e:
             log.warning(f"Failed opening the temp file {tmp} for saving: {e.strerror}")
             return str(e)
-        snap = ForklessSnapshot(srv, make_encoder(sink), key_delay_us=delay)
+        snap = ForklessSnapshot(
+            srv, make_encoder(sink), key_delay_us=delay, spill_dir=os.path.dirname(tmp) or "."
+        )
         job.sink = sink
         snap.start()
         self.latest_fork_usec = snap.stats.start_usec

@@ -71,12 +71,13 @@ concurrent change: they freeze nothing and walk the live view (:meth:`Db.items`)
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Protocol
+
+from ember.persistence.bgsave.held import LEN, HeldArena
 
 if TYPE_CHECKING:
     from ember.keyspace.db import Db
@@ -87,8 +88,6 @@ if TYPE_CHECKING:
 NOTHING = None  # created after the start: nothing to write
 HELD = False  # its start value is in the arena, not (yet) known to be needed
 CONFIRMED = True  # the walker reached it after it was held: the record goes in the file
-
-_LEN = struct.Struct("<I")
 
 
 class SnapshotIntegrityError(RuntimeError):
@@ -129,10 +128,12 @@ class DbSnapshot:
     # doc); the start values of HELD/CONFIRMED keys are records in ``held``, each
     # prefixed with its length (4 bytes), in the order of the keys in ``touched``
     touched: dict[bytes, bool | None] = field(default_factory=dict)
-    held: bytearray = field(default_factory=bytearray)
+    held: HeldArena = field(default_factory=HeldArena)
     walked: bool = False  # every key was passed: the hook ignores this db now
     tail: Iterator[bool | None] | None = None  # over ``touched`` values, while emitting
-    tail_off: int = 0  # next record in ``held``
+    tail_chunks: Iterator[bytes | bytearray] | None = None  # ``held`` read back
+    tail_chunk: bytes | bytearray = b""
+    tail_off: int = 0  # next record in ``tail_chunk``
 
 
 @dataclass
@@ -171,8 +172,10 @@ class ForklessSnapshot:
         encoder: SnapshotEncoder,
         key_delay_us: int = 0,
         on_progress: Callable[[], None] | None = None,
+        spill_dir: str | None = None,
     ) -> None:
         self.server = server
+        self.spill_dir = spill_dir  # where held records beyond 512 KB per db go
         self.encoder = encoder
         self.key_delay_us = key_delay_us
         self.stats = SnapshotStats()
@@ -220,6 +223,7 @@ class ForklessSnapshot:
                     data_len=len(data),
                     extra=extra,
                     had_tombs=had_tombs,
+                    held=HeldArena(self.spill_dir),
                 )
             self.dbs.append(snap)
             self.by_dict[id(data)] = snap
@@ -245,9 +249,7 @@ class ForklessSnapshot:
                 touched[key] = NOTHING
                 return
         blob = self.encoder.encode_entry(snap.dbid, key, value, snap.expires.get(key))
-        held = snap.held
-        held += _LEN.pack(len(blob))
-        held += blob
+        snap.held.append(blob)
         touched[key] = HELD
         st = self.stats
         st.side_saved += 1
@@ -381,45 +383,63 @@ class ForklessSnapshot:
         held = snap.held
         if snap.tail is None:
             if not held:
-                snap.touched = {}
+                self._drop_held(snap)
                 return
             snap.tail = iter(snap.touched.values())
+            snap.tail_chunks = held.read_chunks()
+        assert snap.tail_chunks is not None
         tail = snap.tail
+        chunks = snap.tail_chunks
+        chunk = snap.tail_chunk
         off = snap.tail_off
-        unpack = _LEN.unpack_from
+        unpack = LEN.unpack_from
         enc = self.encoder
         perf = time.perf_counter_ns
         out: list[bytes | bytearray] = []
         written = 0
+        done = False
+        batch = self.BATCH
         while True:
-            for state in islice(tail, self.BATCH):
+            seen = 0
+            for state in islice(tail, batch):
+                seen += 1
                 if state is NOTHING:
                     continue
-                (n,) = unpack(held, off)
+                if off >= len(chunk):  # records never straddle two chunks
+                    chunk = next(chunks)
+                    off = 0
+                (n,) = unpack(chunk, off)
                 off += 4
                 if state:  # CONFIRMED
-                    out.append(held[off : off + n])
+                    out.append(chunk[off : off + n])
                     written += 1
                 off += n
             if out:
                 enc.write_raw(b"".join(out))
                 out = []
-            if off >= len(held) or perf() >= deadline_ns:
+            if seen < batch:
+                done = True
+                break
+            if perf() >= deadline_ns:
                 break
         self.stats.side_written += written
+        snap.tail_chunk = chunk
         snap.tail_off = off
-        if off >= len(held):
+        if done:
             self._drop_held(snap)
 
     def _drop_held(self, snap: DbSnapshot) -> None:
         self.stats.preserved_bytes -= len(snap.held)
-        snap.held = bytearray()
+        snap.held.close()
         snap.touched = {}
         snap.tail = iter(())
+        snap.tail_chunks = None
+        snap.tail_chunk = b""
         snap.tail_off = 0
+        snap.walked = True
 
     def _db_done(self, snap: DbSnapshot) -> bool:
-        return snap.walked and not snap.held
+        return snap.walked and snap.tail_chunks is None and not snap.held
 
     def run_sync(self) -> None:
         """Serialize everything now (SAVE, fork child, shutdown)."""
@@ -442,6 +462,8 @@ class ForklessSnapshot:
             while not self._db_done(snap):
                 if self.cancelled:
                     raise asyncio.CancelledError
+                for other in self.dbs:
+                    other.held.raise_error()  # a held record could not be spilled
                 t0 = perf()
                 if delay > 0:
                     # rdb-key-save-delay: one key per `delay` microseconds, never blocking
