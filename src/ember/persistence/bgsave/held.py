@@ -1,9 +1,9 @@
 """The start values a forkless save's write hook holds for one db (see :mod:`.cow`).
 
 Records are appended once, in the order the keys were first written, and read back
-once, in the same order, when the walker has finished the db. Each record is its
-length (4 bytes, little endian) followed by the encoded entry; no Python object is
-kept per record. Memory holds at most about ``spill_at`` bytes of records: whenever
+once, in the same order, when the walker has finished the db. Each record is the key
+and the encoded entry, each preceded by its length (4 bytes, little endian); no Python
+object is kept per record. Memory holds at most about ``spill_at`` bytes of records: whenever
 the buffer reaches that size it is handed, whole, to a worker thread that appends it
 to an unnamed temp file in ``spill_dir`` (removed by the kernel when closed, even if
 the process dies). A buffer always holds whole records, so every spilled chunk does
@@ -69,11 +69,14 @@ class HeldArena:
     def in_memory(self) -> int:
         return len(self.buf)
 
-    def append(self, record: bytes) -> None:
+    def append(self, key: bytes, record: bytes) -> None:
         buf = self.buf
+        n = len(buf)
+        buf += LEN.pack(len(key))
+        buf += key
         buf += LEN.pack(len(record))
         buf += record
-        self.size += 4 + len(record)
+        self.size += len(buf) - n
         if len(buf) >= self.spill_at and self.spill_dir is not None and self.error is None:
             self._spill()
 
@@ -98,6 +101,22 @@ class HeldArena:
                 self.error = fut.exception()
         if self.error is not None:
             raise self.error
+
+    def records(self) -> Iterator[tuple[bytes, bytes | bytearray]]:
+        """(key, encoded entry) in the order they were appended."""
+        unpack = LEN.unpack_from
+        for chunk in self.read_chunks():
+            off = 0
+            end = len(chunk)
+            while off < end:
+                (n,) = unpack(chunk, off)
+                off += 4
+                key = bytes(chunk[off : off + n])
+                off += n
+                (n,) = unpack(chunk, off)
+                off += 4
+                yield key, chunk[off : off + n]
+                off += n
 
     def read_chunks(self) -> Iterator[bytes | bytearray]:
         """The records in order, chunk by chunk (each chunk holds whole records)."""
