@@ -38,6 +38,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+import hiredis
+
 from ember.errors import CommandError
 from ember.persistence import fs as fsmod
 from ember.persistence.aof import manifest as mf
@@ -299,13 +301,20 @@ class AofManager:
         return True
 
     def _may_pass(self, client: Client, data: bytes) -> bool:
-        """``always`` with a disk error: a reply that reveals no data (an error such as
-        -MISCONF, or one reply to INFO, PING, CLIENT SETINFO...) still leaves, so the
-        server stays observable and clients can connect; replies that might show a write
-        not yet on disk stay held. Never overtakes the client's own held replies."""
-        if not _single_reply(data) or any(c is client for _, c, _ in self.held):
+        """``always`` with a disk error: replies that reveal no data (errors such as
+        -MISCONF, and the reply to INFO, PING, CLIENT SETINFO... when it is the last of
+        the batch, the command ``last_cmd`` names) still leave, so the server stays
+        observable and clients can connect (redis-py 8 pipelines an unknown CLIENT
+        subcommand with CLIENT SETINFO); replies that might show a write not yet on disk
+        stay held. Never overtakes the client's own held replies."""
+        if any(c is client for _, c, _ in self.held):
             return False
-        return data[:1] == b"-" or client.last_cmd in _NO_DATA_COMMANDS
+        replies = _parse_replies(data)
+        if not replies:
+            return False
+        if not all(isinstance(r, hiredis.ReplyError) for r in replies[:-1]):
+            return False
+        return isinstance(replies[-1], hiredis.ReplyError) or client.last_cmd in _NO_DATA_COMMANDS
 
     def _release(self) -> None:
         if not self.held:
@@ -810,16 +819,18 @@ _NO_DATA_COMMANDS = frozenset(
 )
 
 
-def _single_reply(data: bytes) -> bool:
-    """True when ``data`` holds exactly one complete RESP reply."""
-    import hiredis
-
+def _parse_replies(data: bytes) -> list[Any] | None:
+    """The RESP replies in ``data`` (errors as ``hiredis.ReplyError``), None when it is
+    malformed (``data`` is this server's own output: whole replies)."""
     reader = hiredis.Reader()
+    out = []
     try:
         reader.feed(data)
-        return reader.gets() is not False and reader.gets() is False
+        while (reply := reader.gets()) is not False:
+            out.append(reply)
     except hiredis.ProtocolError:
-        return False
+        return None
+    return out
 
 
 def _fsize(path: str) -> int:
