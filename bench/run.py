@@ -15,6 +15,8 @@ Scenarios (``--only a,b``; ``--quick`` for small sizes):
                   ember forkless / ember fork / redis; writes a PNG plot.
 * ``cow10``       forkless BGSAVE of 2M keys while 10% of them are overwritten: peak
                   extra RSS against the dataset.
+* ``p99``         the ``forkless`` latency case repeated (``--repeat`` saves per
+                  server, ember forkless and redis): p99 during / p99 before each save.
 
 Prints a table per scenario and writes JSON to ``bench/results/``.
 """
@@ -504,6 +506,59 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
+def save_under_writers(s: Srv, n: int, writers: int = 4) -> dict[str, Any]:
+    """One BGSAVE on ``s`` (``n`` keys loaded) while ``writers`` threads SET random keys
+    of the first half: RSS and client latency before and during the save."""
+    c = s.client()
+    base_rss = s.rss()
+    stop = threading.Event()
+    ws = [LatencyWriter(s.port, n, stop) for _ in range(writers)]
+    for w in ws:
+        w.start()
+    time.sleep(2.0)  # baseline latency without a save
+    t_save = time.monotonic()
+    c.bgsave()
+    peak = base_rss
+    rss_series = []
+    deadline = t_save + 600
+    while time.monotonic() < deadline:
+        r = s.rss()
+        peak = max(peak, r)
+        rss_series.append((time.monotonic() - t_save, (r - base_rss) / 2**20))
+        if (
+            not int(c.info("persistence")["rdb_bgsave_in_progress"])
+            and time.monotonic() - t_save > 0.1
+        ):
+            break
+        time.sleep(0.02)
+    save_time = time.monotonic() - t_save
+    time.sleep(0.5)
+    stop.set()
+    for w in ws:
+        w.join()
+    stats = c.info("stats")
+    samples = sorted(x for w in ws for x in w.samples)
+    before = [ms for t, ms in samples if t < t_save]
+    during = [ms for t, ms in samples if t_save <= t <= t_save + save_time]
+    return {
+        "peak_extra_rss_mb": (peak - base_rss) / 2**20,
+        "dataset_rss_mb": base_rss / 2**20,
+        "start_pause_ms": int(stats.get("latest_fork_usec", 0)) / 1000,
+        "p50_before_ms": pct(before, 0.5),
+        "p99_before_ms": pct(before, 0.99),
+        "p50_ms": pct(during, 0.5),
+        "p99_ms": pct(during, 0.99),
+        "max_ms": max(during, default=float("nan")),
+        "ops_per_s_during": len(during) / save_time if save_time else 0,
+        "save_s": save_time,
+        "writes_during_save": len(during),
+        "keys_written_frac": min(len(during), n // 2) / n,
+        "_samples": samples,
+        "_t_save": t_save,
+        "_rss": rss_series,
+    }
+
+
 def scenario_forkless(a: argparse.Namespace) -> dict[str, Any]:
     n = 200000 if a.quick else 2000000
     variants = [
@@ -515,53 +570,11 @@ def scenario_forkless(a: argparse.Namespace) -> dict[str, Any]:
     for label, kind, args in variants:
         s = Srv(kind, *args)
         try:
-            c = s.client()
-            c.execute_command("DEBUG", "POPULATE", n)
+            s.client().execute_command("DEBUG", "POPULATE", n)
             time.sleep(0.5)
-            base_rss = s.rss()
-            stop = threading.Event()
-            writers = [LatencyWriter(s.port, n, stop) for _ in range(4)]
-            for w in writers:
-                w.start()
-            time.sleep(2.0)  # baseline latency without a save
-            t_save = time.monotonic()
-            c.bgsave()
-            peak = base_rss
-            rss_series = []
-            while True:
-                r = s.rss()
-                peak = max(peak, r)
-                rss_series.append((time.monotonic() - t_save, (r - base_rss) / 2**20))
-                if (
-                    not int(c.info("persistence")["rdb_bgsave_in_progress"])
-                    and time.monotonic() - t_save > 0.1
-                ):
-                    break
-                time.sleep(0.02)
-            save_time = time.monotonic() - t_save
-            time.sleep(0.5)
-            stop.set()
-            for w in writers:
-                w.join()
-            stats = c.info("stats")
-            samples = sorted(x for w in writers for x in w.samples)
-            before = [ms for t, ms in samples if t < t_save]
-            during = [ms for t, ms in samples if t_save <= t <= t_save + save_time]
-            written = min(len(during), n // 2)
-            res = {
-                "peak_extra_rss_mb": (peak - base_rss) / 2**20,
-                "dataset_rss_mb": base_rss / 2**20,
-                "start_pause_ms": int(stats.get("latest_fork_usec", 0)) / 1000,
-                "p50_before_ms": pct(before, 0.5),
-                "p99_before_ms": pct(before, 0.99),
-                "p50_ms": pct(during, 0.5),
-                "p99_ms": pct(during, 0.99),
-                "max_ms": max(during, default=float("nan")),
-                "ops_per_s_during": len(during) / save_time if save_time else 0,
-                "save_s": save_time,
-                "writes_during_save": len(during),
-                "keys_written_frac": written / n,
-            }
+            res = save_under_writers(s, n)
+            samples, t_save, rss_series = res.pop("_samples"), res.pop("_t_save"), res.pop("_rss")
+            save_time = res["save_s"]
             out[label] = res
             # p99 per 250 ms window for the plot
             buckets: dict[int, list[float]] = {}
@@ -605,6 +618,46 @@ def scenario_forkless(a: argparse.Namespace) -> dict[str, Any]:
         plot_forkless(series)
     except Exception as e:  # matplotlib optional
         print(f"(plot skipped: {e})")
+    return out
+
+
+def scenario_p99(a: argparse.Namespace) -> dict[str, Any]:
+    """Client p99 during a save over p99 before it, ``--repeat`` saves per server: the
+    ``forkless`` scenario's latency case, repeated (one save is too noisy to judge)."""
+    n = 200000 if a.quick else 2000000
+    rows, out = [], {}
+    for label, kind, args in [
+        ("ember forkless", "ember", ["--bgsave-engine", "forkless"]),
+        ("redis", "redis", []),
+    ]:
+        s = Srv(kind, *args)
+        runs = []
+        try:
+            s.client().execute_command("DEBUG", "POPULATE", n)
+            for _ in range(a.repeat):
+                time.sleep(0.5)
+                res = save_under_writers(s, n)
+                for k in ("_samples", "_t_save", "_rss"):
+                    res.pop(k)
+                runs.append(res)
+                ratio = res["p99_ms"] / res["p99_before_ms"]
+                rows.append(
+                    [
+                        label,
+                        f"{res['p50_before_ms']:.2f}/{res['p99_before_ms']:.2f}",
+                        f"{res['p50_ms']:.2f}/{res['p99_ms']:.2f}/{res['max_ms']:.1f}",
+                        f"{ratio:.2f}x",
+                        f"{res['save_s']:.2f}",
+                    ]
+                )
+        finally:
+            s.stop()
+        out[label] = runs
+    table(
+        f"Client p99 during BGSAVE / before it ({n} keys, 4 writers, {a.repeat} saves each)",
+        ["server", "p50/p99 ms before", "p50/p99/max ms during", "p99 ratio", "save s"],
+        rows,
+    )
     return out
 
 
@@ -780,6 +833,7 @@ SCENARIOS = {
     "aof": scenario_aof,
     "forkless": scenario_forkless,
     "cow10": scenario_cow10,
+    "p99": scenario_p99,
     "zset": scenario_zset,
 }
 
@@ -792,7 +846,10 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     ap.add_argument("--tests", default="", help="throughput: comma-separated redis-benchmark tests")
     ap.add_argument(
-        "--repeat", type=int, default=3, help="throughput: rounds per test (medians reported)"
+        "--repeat",
+        type=int,
+        default=3,
+        help="throughput: rounds per test (medians reported); p99: saves per server",
     )
     a = ap.parse_args()
     if not shutil.which("redis-server") or not shutil.which("redis-benchmark"):

@@ -17,7 +17,7 @@ While frozen the keyspace works in *overlay mode* (see :mod:`ember.keyspace.db`)
 a deleted key becomes a tombstone (``data[key] = None``), a new key goes to the db's
 ``adds`` dict (or replaces its own tombstone in place), and replacing or modifying the
 value of an existing key is an ordinary same-size store. A *walker* serializes the frozen
-dict in slices on the event loop (0.5 ms each, then a pause 1.5 times as long for clients) while
+dict in slices on the event loop (0.25 ms each, then a pause for clients, see ``run``) while
 clients keep running commands.
 
 The keyspace calls ``server.before_write(db, key)`` before ANY change to a key (see
