@@ -93,3 +93,39 @@ def test_fork_engine_reports_cow_from_smaps(ember_factory: Callable[..., ServerP
     assert info["rdb_last_cow_size"] > 0
     rdb = load_rdb(open(os.path.join(s.dir, "dump.rdb"), "rb").read())
     assert len(rdb.dbs[0]) == 20_000
+
+
+def test_fork_child_dies_with_a_killed_server(ember_factory: Callable[..., ServerProcess]) -> None:
+    """kill -9 of the server during a fork-engine save: the kernel kills the child too,
+    so it can never rename an older snapshot over the dump.rdb of a restarted server."""
+    s = ember_factory(
+        "--enable-debug-command", "yes", "--bgsave-engine", "fork", "--rdb-key-save-delay", "2000"
+    )
+    c = s.client()
+    c.execute_command("DEBUG", "POPULATE", 100)
+    assert c.save()
+    path = os.path.join(s.dir, "dump.rdb")
+    before = open(path, "rb").read()
+    c.execute_command("DEBUG", "POPULATE", 200)
+    assert c.bgsave()
+    time.sleep(0.2)
+    assert c.info("persistence")["rdb_bgsave_in_progress"] == 1
+    assert s.proc is not None
+    children = [
+        int(p) for p in open(f"/proc/{s.proc.pid}/task/{s.proc.pid}/children").read().split()
+    ]
+    assert len(children) == 1
+    s.kill()
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{children[0]}") and time.monotonic() < deadline:
+        try:  # reap it if it became our child (a subreaper) or is a zombie
+            os.waitpid(children[0], os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    state = ""
+    if os.path.exists(f"/proc/{children[0]}/stat"):
+        state = open(f"/proc/{children[0]}/stat").read().split(")")[-1].split()[0]
+    assert state in ("", "Z"), f"save child still running ({state})"
+    time.sleep(0.5)
+    assert open(path, "rb").read() == before  # the last good file, untouched

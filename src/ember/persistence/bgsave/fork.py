@@ -4,7 +4,11 @@ The child inherits the dataset through the kernel's copy-on-write pages, seriali
 with the same encoder the forkless engine uses (synchronously, no event loop), commits
 the temp file and exits 0 (1 on error). The parent polls it from the cron
 (``poll_child``), measures its copied memory from ``/proc/<pid>/smaps_rollup``
-(Private_Dirty, as Redis measures COW), and kills it on SHUTDOWN.
+(Private_Dirty, as Redis measures COW), and kills it on SHUTDOWN. If the server dies
+(kill -9) the kernel kills the child too (``PR_SET_PDEATHSIG``): an orphaned child would
+otherwise go on and rename its older snapshot over a ``dump.rdb`` that a restarted
+server may have written since (Redis's own child does exactly that). Its temp file is
+left behind, like Redis's after a crash.
 
 In CPython the child's reference-count updates dirty nearly every page it reads, so this
 engine roughly doubles memory; it stays available for comparison (``bgsave-engine fork``).
@@ -25,15 +29,33 @@ if TYPE_CHECKING:
     from ember.server.server import Server
 
 
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel for SIGKILL when the parent dies (Linux ``prctl``)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the child outlives a killed parent, as in Redis
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+PR_SET_PDEATHSIG = 1
+
+
 def fork_snapshot(
     server: Server, target: str, tmp: str, make_encoder: Any, key_delay_us: int
 ) -> int:
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         return pid
     # ---- child
     code = 1
     try:
+        _die_with_parent(parent)
         from ember.server import log
 
         log.set_role("C")
