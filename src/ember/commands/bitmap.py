@@ -300,6 +300,7 @@ def bitpos(c: Client, argv: list[bytes]) -> Any:
     group=G,
     since="2.6.0",
     summary="Perform bitwise operations between strings",
+    read_lookups=True,
 )
 def bitop(c: Client, argv: list[bytes]) -> Any:
     op = argv[1].lower()
@@ -487,6 +488,8 @@ def _bitfield(c: Client, argv: list[bytes], ro: bool) -> Any:
     key = argv[1]
     if readonly:
         v = db.lookup(key)
+        if not c.server.read_lookups:  # BITFIELD with only GETs reads (lookupKeyRead)
+            db.count_read(key, v is not None)
         if v is not None:
             _check_string(v)
         src = v if v is not None else b""

@@ -601,6 +601,7 @@ def _radius_keys_from(start: int) -> Callable[[list[bytes]], list[int]]:
     group=G,
     since="3.2.0",
     summary="Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point",
+    read_lookups=True,
 )
 def georadius(c: Client, argv: list[bytes]) -> Any:
     return _georadius(c, argv, 1, _COORDS)
@@ -615,6 +616,7 @@ def georadius(c: Client, argv: list[bytes]) -> Any:
     group=G,
     since="3.2.0",
     summary="Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member",
+    read_lookups=True,
 )
 def georadiusbymember(c: Client, argv: list[bytes]) -> Any:
     return _georadius(c, argv, 1, _MEMBER)
@@ -667,6 +669,7 @@ def geosearch(c: Client, argv: list[bytes]) -> Any:
     group=G,
     since="6.2.0",
     summary="Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.",
+    read_lookups=True,
 )
 def geosearchstore(c: Client, argv: list[bytes]) -> Any:
     return _georadius(c, argv, 2, _SEARCH | _SEARCHSTORE)

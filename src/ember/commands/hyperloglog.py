@@ -195,6 +195,7 @@ def pfcount(c: Client, argv: list[bytes]) -> Any:
     group=G,
     since=SINCE,
     summary="Merge N different HyperLogLogs into a single one.",
+    read_lookups=True,
 )
 def pfmerge(c: Client, argv: list[bytes]) -> Any:
     db = c.db
@@ -202,7 +203,7 @@ def pfmerge(c: Client, argv: list[bytes]) -> Any:
     use_dense = any(v[4] == H.DENSE for v in values)
     raw = _union_raw(values)
     dest = argv[1]
-    v = db.lookup(dest)  # already validated as the first source
+    v = db.peek(dest)  # already looked up (and validated) as the first source
     if v is None:
         h = H.HLL.load(H.EMPTY_SPARSE)
         created = True

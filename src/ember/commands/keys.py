@@ -28,6 +28,13 @@ def peek(db: Any, key: bytes) -> Any:
     return db.peek(key) if db.exists(key) else None
 
 
+def peek_read(db: Any, key: bytes, notify: bool = True) -> Any:
+    """:func:`peek` for a read command (TYPE, TTL, OBJECT): a keyspace hit or miss."""
+    v = peek(db, key)
+    db.count_read(key, v is not None, notify)
+    return v
+
+
 def all_keys(argv: list[bytes]) -> list[int]:
     return list(range(1, len(argv)))
 
@@ -70,7 +77,12 @@ def unlink(c: Client, argv: list[bytes]) -> Any:
 )
 def exists(c: Client, argv: list[bytes]) -> Any:
     db = c.db
-    return sum(1 for k in argv[1:] if db.exists(k))
+    n = 0
+    for k in argv[1:]:
+        found = db.exists(k)
+        db.count_read(k, found)
+        n += found
+    return n
 
 
 @command(
@@ -96,7 +108,7 @@ def touch(c: Client, argv: list[bytes]) -> Any:
     summary="Determines the type of value stored at a key.",
 )
 def type_(c: Client, argv: list[bytes]) -> Any:
-    v = peek(c.db, argv[1])
+    v = peek_read(c.db, argv[1])
     if v is None:
         return Status("none")
     return Status(TYPE_NAMES[type(v)])
@@ -279,6 +291,7 @@ def move(c: Client, argv: list[bytes]) -> Any:
     group=G,
     since="6.2.0",
     summary="Copies the value of a key to a new key.",
+    read_lookups=True,
 )
 def copy(c: Client, argv: list[bytes]) -> Any:
     srv = c.server
@@ -307,7 +320,7 @@ def copy(c: Client, argv: list[bytes]) -> Any:
     value = c.db.lookup(src)
     if value is None:
         return 0
-    if dst_db.lookup(dst) is not None:
+    if dst_db.exists(dst):
         if not replace:
             return 0
         dst_db.delete(dst)
@@ -336,7 +349,7 @@ container("object", G, "2.2.3", "A container for object introspection commands."
     summary="Returns the internal encoding of a Redis object.",
 )
 def object_encoding_cmd(c: Client, argv: list[bytes]) -> Any:
-    v = peek(c.db, argv[2])
+    v = peek_read(c.db, argv[2], notify=False)  # LOOKUP_NONOTIFY
     if v is None:
         return None
     return object_encoding(v, c.server.config.values)
@@ -353,7 +366,7 @@ def object_encoding_cmd(c: Client, argv: list[bytes]) -> Any:
     summary="Returns the reference count of a value of a key.",
 )
 def object_refcount(c: Client, argv: list[bytes]) -> Any:
-    v = peek(c.db, argv[2])
+    v = peek_read(c.db, argv[2], notify=False)  # LOOKUP_NONOTIFY
     if v is None:
         return None
     if (
@@ -376,7 +389,7 @@ def object_refcount(c: Client, argv: list[bytes]) -> Any:
     summary="Returns the time since the last access to a Redis object.",
 )
 def object_idletime(c: Client, argv: list[bytes]) -> Any:
-    v = peek(c.db, argv[2])
+    v = peek_read(c.db, argv[2], notify=False)  # LOOKUP_NONOTIFY
     if v is None:
         return None
     if "lfu" in c.server.config.values["maxmemory-policy"]:
@@ -421,7 +434,7 @@ def configure_lru(srv: Any) -> None:
     summary="Returns the logarithmic access frequency counter of a Redis object.",
 )
 def object_freq(c: Client, argv: list[bytes]) -> Any:
-    v = peek(c.db, argv[2])
+    v = peek_read(c.db, argv[2], notify=False)  # LOOKUP_NONOTIFY
     if v is None:
         return None
     if "lfu" not in c.server.config.values["maxmemory-policy"]:
@@ -576,7 +589,7 @@ def pexpireat(c: Client, argv: list[bytes]) -> Any:
 
 def _ttl(c: Client, key: bytes, unit_ms: int, absolute: bool) -> int:
     db = c.db
-    if peek(db, key) is None:
+    if peek_read(db, key) is None:
         return -2
     when = db.expires.get(key)
     if when is None:

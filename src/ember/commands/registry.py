@@ -115,12 +115,19 @@ class CommandSpec:
     fullname_b: bytes = b""  # fullname encoded (CLIENT LIST cmd=, set per call)
     # the dispatcher asks write_block_reason() (MISCONF/OOM) for this command
     checks_write_block: bool = False
+    # Db.lookup() counts keyspace_hits/misses and sends 'keymiss' events while this
+    # command runs (Redis lookupKeyRead); None = every command without the write flag.
+    # A write command whose lookups are reads in Redis (GETDEL, SUNIONSTORE's sources,
+    # SORT ... STORE) says True and reads its destination with Db.peek/has instead.
+    read_lookups: bool | None = None
 
     def __post_init__(self) -> None:
         self.fullname_b = self.fullname.encode()
         self.checks_write_block = bool(self.flags & (Flag.WRITE | Flag.DENYOOM)) or (
             self.name == "ping" and self.parent is None
         )
+        if self.read_lookups is None:
+            self.read_lookups = not self.flags & Flag.WRITE
 
     @property
     def fullname(self) -> str:
@@ -182,6 +189,7 @@ def command(
     acl: tuple[str, ...] = (),
     parent: str | None = None,
     keys_fn: Callable[[list[bytes]], list[int]] | None = None,
+    read_lookups: bool | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register ``handler`` as command ``name`` (or subcommand of ``parent``)."""
 
@@ -200,6 +208,7 @@ def command(
             acl=acl,
             parent=parent,
             keys_fn=keys_fn,
+            read_lookups=read_lookups,
         )
         if parent is None:
             existing = COMMANDS.get(spec.name)

@@ -370,7 +370,7 @@ def _store(c: Client, db: Db, dst: bytes, result: set[bytes], event: bytes) -> i
         srv.notify(NOTIFY_SET, event, dst, db.id)
         srv.dirty += 1
         return len(result)
-    if db.lookup(dst) is not None and db.delete(dst):
+    if db.exists(dst) and db.delete(dst):
         srv.notify(NOTIFY_GENERIC, b"del", dst, db.id)
         srv.dirty += 1
     return 0
@@ -426,6 +426,7 @@ def sintercard(c: Client, argv: list[bytes]) -> Any:
     keys=(1, -1, 1),
     group=G,
     summary="Stores the intersect of multiple sets in a key.",
+    read_lookups=True,
 )
 def sinterstore(c: Client, argv: list[bytes]) -> Any:
     db = c.db
@@ -463,6 +464,7 @@ def sunion(c: Client, argv: list[bytes]) -> Any:
     keys=(1, -1, 1),
     group=G,
     summary="Stores the union of multiple sets in a key.",
+    read_lookups=True,
 )
 def sunionstore(c: Client, argv: list[bytes]) -> Any:
     db = c.db
@@ -484,6 +486,7 @@ def sdiff(c: Client, argv: list[bytes]) -> Any:
     keys=(1, -1, 1),
     group=G,
     summary="Stores the difference of multiple sets in a key.",
+    read_lookups=True,
 )
 def sdiffstore(c: Client, argv: list[bytes]) -> Any:
     db = c.db

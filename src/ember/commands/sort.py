@@ -206,7 +206,7 @@ def _sort(c: Client, argv: list[bytes], readonly: bool) -> Any:
         db.set(storekey, deque(stored))
         srv.notify(NOTIFY_LIST, b"sortstore", storekey, db.id)
         srv.dirty += len(stored)
-    elif db.lookup(storekey) is not None and db.delete(storekey):
+    elif db.exists(storekey) and db.delete(storekey):
         srv.notify(NOTIFY_GENERIC, b"del", storekey, db.id)
         srv.dirty += 1
     return len(stored)
@@ -222,6 +222,7 @@ def _sort(c: Client, argv: list[bytes], readonly: bool) -> Any:
     acl=_ACL,
     since="1.0.0",
     summary="Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+    read_lookups=True,
 )
 def sort(c: Client, argv: list[bytes]) -> Any:
     return _sort(c, argv, False)

@@ -853,6 +853,7 @@ def xread(c: Client, argv: list[bytes]) -> Any:
     keys_fn=_xread_keys,
     summary="Returns new or historical messages from a stream for a consumer in a group. "
     "Blocks until a message is available otherwise.",
+    read_lookups=True,
 )
 def xreadgroup(c: Client, argv: list[bytes]) -> Any:
     return _xread(c, argv, True)
@@ -1147,6 +1148,7 @@ def xsetid(c: Client, argv: list[bytes]) -> Any:
     since="5.0.0",
     summary="Returns the number of messages that were successfully acknowledged by the "
     "consumer group member of a stream.",
+    read_lookups=True,
 )
 def xack(c: Client, argv: list[bytes]) -> Any:
     key = argv[1]
@@ -1273,6 +1275,7 @@ def _claim_to(g: ConsumerGroup, eid: StreamID, nack: PendingEntry, cons: Consume
     since="5.0.0",
     summary="Changes, or acquires, ownership of a message in a consumer group, as if the "
     "message was delivered a consumer group member.",
+    read_lookups=True,
 )
 def xclaim(c: Client, argv: list[bytes]) -> Any:
     key, gname, cname = argv[1], argv[2], argv[3]
@@ -1400,6 +1403,7 @@ def xclaim(c: Client, argv: list[bytes]) -> Any:
     since="6.2.0",
     summary="Changes, or acquires, ownership of messages in a consumer group, as if the "
     "messages were delivered to as consumer group member.",
+    read_lookups=True,
 )
 def xautoclaim(c: Client, argv: list[bytes]) -> Any:
     key, gname, cname = argv[1], argv[2], argv[3]

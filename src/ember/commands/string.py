@@ -113,6 +113,8 @@ def set_(c: Client, argv: list[bytes]) -> Any:
     nx, xx, get, keepttl = flags & _NX, flags & _XX, flags & _GET, flags & _KEEPTTL
     when = _parse_expire(c, "set", expire_opt, expire_arg) if expire_opt is not None else None
     old = db.lookup(key)
+    if get:  # getGenericCommand: a read lookup
+        db.count_read(key, old is not None)
     if get and old is not None and type(old) is not bytes and type(old) is not bytearray:
         raise CommandError(errors.WRONGTYPE)
     if (nx and old is not None) or (xx and old is None):
@@ -138,15 +140,20 @@ def get(c: Client, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
     if (db.expires and key in db.expires) or db.lru is not None:
-        v = db.lookup(key)
+        v = db.lookup(key)  # counts the hit or miss
+        if v is None:
+            return None
     else:
         v = db.data.get(key)
         if v is None and db.adds:  # keys created during a forkless save
             v = db.adds.get(key)
-    if v is None:
-        c.server.stats.keyspace_misses += 1
-        return None
-    c.server.stats.keyspace_hits += 1
+        srv = c.server
+        if v is None:  # Db.count_read(key, False) inlined: GET is the hottest read
+            srv.stats.keyspace_misses += 1
+            if srv.config.values["notify-keyspace-events"]:
+                srv.notify(0x800, b"keymiss", key, db.id)  # NOTIFY_KEY_MISS
+            return None
+        srv.stats.keyspace_hits += 1
     t = type(v)
     if t is bytes:
         return v
@@ -163,6 +170,7 @@ def get(c: Client, argv: list[bytes]) -> Any:
     group=G,
     since="6.2.0",
     summary="Returns the string value of a key after setting its expiration time.",
+    read_lookups=True,
 )
 def getex(c: Client, argv: list[bytes]) -> Any:
     key = argv[1]
@@ -200,6 +208,7 @@ def getex(c: Client, argv: list[bytes]) -> Any:
     group=G,
     since="6.2.0",
     summary="Returns the string value of a key after deleting the key.",
+    read_lookups=True,
 )
 def getdel(c: Client, argv: list[bytes]) -> Any:
     db = c.db
@@ -221,6 +230,7 @@ def getdel(c: Client, argv: list[bytes]) -> Any:
     keys=K1,
     group=G,
     summary="Returns the previous string value of a key after setting it to a new value.",
+    read_lookups=True,
 )
 def getset(c: Client, argv: list[bytes]) -> Any:
     db = c.db

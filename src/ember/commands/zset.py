@@ -327,7 +327,7 @@ def _store_result(c: Client, db: Db, dst: bytes, z: ZSet, event: bytes) -> int:
         srv.notify(NOTIFY_ZSET, event, dst, db.id)
         srv.dirty += 1
         return len(z.scores)
-    if db.lookup(dst) is not None and db.delete(dst):
+    if db.exists(dst) and db.delete(dst):
         srv.notify(NOTIFY_GENERIC, b"del", dst, db.id)
         srv.dirty += 1
     return 0
@@ -764,6 +764,7 @@ def zrange(c: Client, argv: list[bytes]) -> Any:
     group=G,
     since="6.2.0",
     summary="Stores a range of members from sorted set in a key.",
+    read_lookups=True,
 )
 def zrangestore(c: Client, argv: list[bytes]) -> Any:
     return _zrange(c, argv, 2, True, 0, None)
@@ -1079,6 +1080,7 @@ def _store_keys(argv: list[bytes]) -> list[int]:
     group=G,
     since="2.0.0",
     summary="Stores the union of multiple sorted sets in a key.",
+    read_lookups=True,
 )
 def zunionstore(c: Client, argv: list[bytes]) -> Any:
     return _zsetop(c, argv, argv[1], 2, UNION, False, "zunionstore")
@@ -1093,6 +1095,7 @@ def zunionstore(c: Client, argv: list[bytes]) -> Any:
     group=G,
     since="2.0.0",
     summary="Stores the intersect of multiple sorted sets in a key.",
+    read_lookups=True,
 )
 def zinterstore(c: Client, argv: list[bytes]) -> Any:
     return _zsetop(c, argv, argv[1], 2, INTER, False, "zinterstore")
@@ -1107,6 +1110,7 @@ def zinterstore(c: Client, argv: list[bytes]) -> Any:
     group=G,
     since="6.2.0",
     summary="Stores the difference of multiple sorted sets in a key.",
+    read_lookups=True,
 )
 def zdiffstore(c: Client, argv: list[bytes]) -> Any:
     return _zsetop(c, argv, argv[1], 2, DIFF, False, "zdiffstore")

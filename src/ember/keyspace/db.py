@@ -92,19 +92,36 @@ class Db:
 
     # ------------------------------------------------------------------ reads
     def lookup(self, key: bytes) -> Any:
-        """Value of ``key`` or None; expired keys are deleted on the way (lazy expiry)."""
+        """Value of ``key`` or None; expired keys are deleted on the way (lazy expiry).
+        While a command whose lookups are reads runs (``server.read_lookups``) it is
+        Redis's ``lookupKeyRead``: a keyspace hit or miss, and a 'keymiss' event."""
         if self.expires and key in self.expires and self._expire_if_needed(key):
-            return None
-        value = self.data.get(key)
+            value = None
+        else:
+            value = self.data.get(key)
+            if value is None and self.adds:
+                value = self.adds.get(key)  # created during a forkless save
+        srv = self.server
         if value is None:
-            if not self.adds:
-                return None
-            value = self.adds.get(key)  # created during a forkless save
-            if value is None:
-                return None
+            if srv.read_lookups:
+                self.count_read(key, False)
+            return None
+        if srv.read_lookups:
+            srv.stats.keyspace_hits += 1
         if self.lru is not None:
-            self.lru[key] = self.server._now_ms  # OBJECT IDLETIME
+            self.lru[key] = srv._now_ms  # OBJECT IDLETIME
         return value
+
+    def count_read(self, key: bytes, found: bool, notify: bool = True) -> None:
+        """A read lookup done without :meth:`lookup`: a keyspace hit, or a miss and (unless
+        ``notify`` is false, Redis LOOKUP_NONOTIFY) the 'keymiss' event."""
+        srv = self.server
+        if found:
+            srv.stats.keyspace_hits += 1
+            return
+        srv.stats.keyspace_misses += 1
+        if notify and srv.config.values["notify-keyspace-events"]:
+            srv.notify(0x800, b"keymiss", key, self.id)  # NOTIFY_KEY_MISS
 
     def exists(self, key: bytes) -> bool:
         if self.expires and key in self.expires and self._expire_if_needed(key):

@@ -450,6 +450,7 @@ class Client(asyncio.Protocol):
         # --- call() inlined (call_depth is 0 here)
         dirty = srv.dirty
         srv.call_depth = 1
+        srv.read_lookups = spec.read_lookups
         self.prop_argv = None
         start = _perf_ns()
         try:
@@ -460,6 +461,7 @@ class Client(asyncio.Protocol):
             reply = CommandError("ERR recursion limit exceeded")
         finally:
             srv.call_depth = 0
+            srv.read_lookups = False
         elapsed = (_perf_ns() - start) // 1000
         spec.calls += 1
         spec.usec += elapsed
@@ -589,6 +591,8 @@ class Client(asyncio.Protocol):
         srv = self.server
         dirty = srv.dirty
         srv.call_depth += 1
+        outer_reads = srv.read_lookups
+        srv.read_lookups = spec.read_lookups
         self.prop_argv = None
         start = time.perf_counter_ns()
         try:
@@ -599,6 +603,7 @@ class Client(asyncio.Protocol):
             reply = CommandError("ERR recursion limit exceeded")
         finally:
             srv.call_depth -= 1
+            srv.read_lookups = outer_reads
         elapsed = (time.perf_counter_ns() - start) // 1000
         spec.calls += 1
         spec.usec += elapsed

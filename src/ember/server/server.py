@@ -105,6 +105,8 @@ class Server:
         self.shutdown_hooks: list[Callable[[bool | None], bool]] = []
         self.write_block_reason: Callable[[], str | None] = lambda: None
         # appendfsync always: returns True when it keeps a reply until the AOF is fsynced
+        # a command whose key lookups are reads is running (see CommandSpec.read_lookups)
+        self.read_lookups: bool | None = False
         self.reply_gate: Callable[[Client, bytes], bool] | None = None
         self.commands_by_name: dict[bytes, CommandSpec] = {}
         self.paused_until = 0.0
@@ -446,12 +448,12 @@ class Server:
             return None
         for _ in range(100):
             key = db.sample_key()  # may be a tombstone during a forkless save
-            if key is not None and db.lookup(key) is not None:
+            if key is not None and db.exists(key):  # no keyspace hit (Redis)
                 return key
             if not len(db):
                 return None
         for key in list(db.iter_keys()):  # unlucky draws (e.g. mostly tombstones)
-            if db.lookup(key) is not None:
+            if db.exists(key):
                 return key
         return None
 
