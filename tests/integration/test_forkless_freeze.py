@@ -466,6 +466,48 @@ def test_a_held_record_that_cannot_be_spilled_fails_the_save(
     assert _run(srv, c, b"GET", b"k99") == b"$3\r\nnew\r\n"
 
 
+def test_held_records_written_in_slices_while_clients_write() -> None:
+    """The end-of-db tail is sliced like the walk (one batch per slice past the deadline);
+    writes, SWAPDB and FLUSHALL between its slices change nothing in the file."""
+    srv, c = _server()
+    for i in range(1000):
+        _run(srv, c, b"SET", b"k%d" % i, b"v%d" % i)
+    _run(srv, c, b"SELECT", b"1")
+    for i in range(300):
+        _run(srv, c, b"RPUSH", b"l%d" % i, b"a", b"b")
+    _run(srv, c, b"SELECT", b"0")
+    expected = _capture(srv)
+    snap, sink = _snapshot(srv)
+    snap.start()
+    d0, d1 = snap.dbs
+    snap.encoder.begin()
+    snap.encoder.begin_db(0, d0.size, 0)
+    snap._walk(d0, 100, 1 << 62)
+    for i in range(1000):  # 900 ahead of the walker (confirmed later), 100 behind it
+        _run(srv, c, b"SET", b"k%d" % i, b"new")
+    _run(srv, c, b"SELECT", b"1")
+    for i in range(300):
+        _run(srv, c, b"LPUSH", b"l%d" % i, b"z")
+    _run(srv, c, b"SELECT", b"0")
+    slices = 0
+    while not snap._db_done(d0):
+        snap._walk(d0, 1 << 40, 0)  # deadline already passed: one batch per call
+        slices += 1
+        _run(srv, c, b"SET", b"k%d" % slices, b"later")  # walked or in the tail: ignored
+        if slices == 5:
+            _run(srv, c, b"SWAPDB", b"0", b"1")
+    assert slices > 4  # the 900 confirmed records took several tail slices
+    snap.encoder.begin_db(1, d1.size, 0)
+    _run(srv, c, b"FLUSHALL")
+    while not snap._db_done(d1):
+        snap._walk(d1, 1 << 40, 0)
+    snap.encoder.end()
+    assert (snap.stats.side_saved, snap.stats.side_written) == (1300, 1200)
+    snap.uninstall()
+    _assert_clean(srv)
+    assert _file_dbs_bytes(sink.getvalue()) == expected
+
+
 def _file_dbs_bytes(data: bytes) -> dict[int, dict[bytes, tuple[Any, int | None]]]:
     return {db: keys for db, keys in load_rdb(data).dbs.items() if keys}
 
