@@ -195,6 +195,17 @@ SCRIPT: list[tuple[Any, ...]] = [
     ("SORT_RO", "l2", "ALPHA"),
     ("SORT", "sl", "BY", "w_*", "ALPHA"),
     ("SORT", "sl", "ALPHA", "GET", "#", "GET", "w_*", "STORE", "sd"),
+    # transactions and scripts count like the commands they run
+    ("MULTI",),
+    ("GET", "s"),
+    ("HGET", "nope", "f"),
+    ("SET", "s", "v"),
+    ("EXEC",),
+    ("EVAL", "return redis.call('GET', KEYS[1])", "1", "s"),
+    ("EVAL", "return redis.call('GET', KEYS[1])", "1", "nope"),
+    ("EVAL", "return redis.call('SET', KEYS[1], 'x')", "1", "s2"),
+    ("BLPOP", "l2", "nope", "0.01"),
+    ("BZPOPMIN", "z", "0.01"),
 ]
 
 
@@ -219,13 +230,17 @@ def pair(r: redis.Redis, rr: redis.Redis) -> Iterator[tuple[redis.Redis, redis.R
     yield r, rr
 
 
-def test_hits_and_misses_count_like_redis(pair: tuple[redis.Redis, redis.Redis]) -> None:
-    r, rr = pair
+def test_hits_and_misses_count_like_redis(
+    pair: tuple[redis.Redis, redis.Redis], ember: ServerProcess, real_redis: ServerProcess
+) -> None:
+    r, rr = pair  # INFO on these; the script on one connection each (MULTI ... EXEC)
+    run_e = ember.client(single_connection_client=True)
+    run_r = real_redis.client(single_connection_client=True)
     wrong = []
     for cmd in SCRIPT:
         before = _counts(r), _counts(rr)
-        _run(r, cmd)
-        _run(rr, cmd)
+        _run(run_e, cmd)
+        _run(run_r, cmd)
         got = tuple(a - b for a, b in zip(_counts(r), before[0], strict=True))
         want = tuple(a - b for a, b in zip(_counts(rr), before[1], strict=True))
         if got != want:
