@@ -9,10 +9,13 @@ class StepWalker:
     """Serializes the databases of a started ``ForklessSnapshot`` in steps of ``n`` keys,
     so a test can interleave client commands with the walk at chosen points."""
 
-    def __init__(self, snap: Any) -> None:
+    def __init__(self, snap: Any, sliced: bool = False) -> None:
+        """``sliced``: every step is one slice that has run out of time (one batch of
+        ``snap.BATCH`` keys, or of held records at the end of a db), as on a busy loop."""
         self.snap = snap
         self.pending = list(snap.dbs)
         self.current: Any = None
+        self.sliced = sliced
         snap.encoder.begin()
 
     def walk(self, n: int) -> None:
@@ -22,8 +25,8 @@ class StepWalker:
                 self.current = cur = self.pending.pop(0)
                 snap.encoder.begin_db(cur.dbid, cur.size, cur.expires_count)
             before = self.current.pos
-            snap._walk(self.current, n, 1 << 62)
-            n -= self.current.pos - before
+            snap._walk(self.current, n, 0 if self.sliced else 1 << 62)
+            n -= max(1, self.current.pos - before) if self.sliced else self.current.pos - before
             if snap._db_done(self.current):
                 self.current = None
 
