@@ -147,13 +147,10 @@ def get(c: Client, argv: list[bytes]) -> Any:
         v = db.data.get(key)
         if v is None and db.adds:  # keys created during a forkless save
             v = db.adds.get(key)
-        srv = c.server
-        if v is None:  # Db.count_read(key, False) inlined: GET is the hottest read
-            srv.stats.keyspace_misses += 1
-            if srv.config.values["notify-keyspace-events"]:
-                srv.notify(0x800, b"keymiss", key, db.id)  # NOTIFY_KEY_MISS
+        if v is None:
+            db.count_read(key, False)
             return None
-        srv.stats.keyspace_hits += 1
+        c.server.stats.keyspace_hits += 1
     t = type(v)
     if t is bytes:
         return v

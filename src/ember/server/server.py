@@ -104,9 +104,9 @@ class Server:
         self.cron_jobs: list[Callable[[], None]] = []
         self.shutdown_hooks: list[Callable[[bool | None], bool]] = []
         self.write_block_reason: Callable[[], str | None] = lambda: None
-        # appendfsync always: returns True when it keeps a reply until the AOF is fsynced
         # a command whose key lookups are reads is running (see CommandSpec.read_lookups)
         self.read_lookups: bool | None = False
+        # appendfsync always: returns True when it keeps a reply until the AOF is fsynced
         self.reply_gate: Callable[[Client, bytes], bool] | None = None
         self.commands_by_name: dict[bytes, CommandSpec] = {}
         self.paused_until = 0.0

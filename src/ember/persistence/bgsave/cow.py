@@ -435,7 +435,7 @@ class ForklessSnapshot:
         snap.walked = True
 
     def _db_done(self, snap: DbSnapshot) -> bool:
-        return snap.walked and snap.tail is None and not snap.held
+        return snap.walked and not snap.held  # the arena empties only when dropped
 
     def run_sync(self) -> None:
         """Serialize everything now (SAVE, fork child, shutdown)."""

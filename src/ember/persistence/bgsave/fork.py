@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from ember.server.server import Server
 
 
+PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent(parent: int) -> None:
     """Ask the kernel for SIGKILL when the parent dies (Linux ``prctl``)."""
     try:
@@ -40,9 +43,6 @@ def _die_with_parent(parent: int) -> None:
         pass  # not Linux: the child outlives a killed parent, as in Redis
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
-
-
-PR_SET_PDEATHSIG = 1
 
 
 def fork_snapshot(
