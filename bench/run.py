@@ -506,9 +506,12 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
-def save_under_writers(s: Srv, n: int, writers: int = 4) -> dict[str, Any]:
+def save_under_writers(
+    s: Srv, n: int, writers: int = 4
+) -> tuple[dict[str, Any], tuple[list[tuple[float, float]], float, list[tuple[float, float]]]]:
     """One BGSAVE on ``s`` (``n`` keys loaded) while ``writers`` threads SET random keys
-    of the first half: RSS and client latency before and during the save."""
+    of the first half: RSS and client latency before and during the save, and the trace
+    for the plot (latency samples, the save's start time, RSS over time)."""
     c = s.client()
     base_rss = s.rss()
     stop = threading.Event()
@@ -553,10 +556,7 @@ def save_under_writers(s: Srv, n: int, writers: int = 4) -> dict[str, Any]:
         "save_s": save_time,
         "writes_during_save": len(during),
         "keys_written_frac": min(len(during), n // 2) / n,
-        "_samples": samples,
-        "_t_save": t_save,
-        "_rss": rss_series,
-    }
+    }, (samples, t_save, rss_series)
 
 
 def scenario_forkless(a: argparse.Namespace) -> dict[str, Any]:
@@ -572,8 +572,7 @@ def scenario_forkless(a: argparse.Namespace) -> dict[str, Any]:
         try:
             s.client().execute_command("DEBUG", "POPULATE", n)
             time.sleep(0.5)
-            res = save_under_writers(s, n)
-            samples, t_save, rss_series = res.pop("_samples"), res.pop("_t_save"), res.pop("_rss")
+            res, (samples, t_save, rss_series) = save_under_writers(s, n)
             save_time = res["save_s"]
             out[label] = res
             # p99 per 250 ms window for the plot
@@ -636,9 +635,7 @@ def scenario_p99(a: argparse.Namespace) -> dict[str, Any]:
             s.client().execute_command("DEBUG", "POPULATE", n)
             for _ in range(a.repeat):
                 time.sleep(0.5)
-                res = save_under_writers(s, n)
-                for k in ("_samples", "_t_save", "_rss"):
-                    res.pop(k)
+                res, _trace = save_under_writers(s, n)
                 runs.append(res)
                 ratio = res["p99_ms"] / res["p99_before_ms"]
                 rows.append(
