@@ -15,6 +15,9 @@ Scenarios (``--only a,b``; ``--quick`` for small sizes):
                   ember forkless / ember fork / redis; writes a PNG plot.
 * ``cow10``       forkless BGSAVE of 2M keys while 10% of them are overwritten: peak
                   extra RSS against the dataset.
+* ``floor``       CPU per request of ember, of ``floor_server.py`` (the bare
+                  asyncio + uvloop + hiredis loop, no Redis semantics) and of redis,
+                  SET/GET/INCR/MSET with and without ``-P 16``.
 * ``p99``         the ``forkless`` latency case repeated (``--repeat`` saves per
                   server, ember forkless and redis): p99 during / p99 before each save.
 
@@ -57,11 +60,11 @@ class Srv:
         self.kind = kind
         self.port = free_port()
         self.dir = workdir or tempfile.mkdtemp(prefix=f"bench-{kind}-")
-        exe = (
-            [str(Path(sys.executable).with_name("ember-server"))]
-            if kind == "ember"
-            else ["redis-server"]
-        )
+        exe = {
+            "ember": [str(Path(sys.executable).with_name("ember-server"))],
+            "redis": ["redis-server"],
+            "floor": [sys.executable, str(Path(__file__).with_name("floor_server.py"))],
+        }[kind]
         cmd = [
             *exe,
             "--port",
@@ -90,9 +93,15 @@ class Srv:
                     f"{self.kind} exited: {Path(self.dir, 'server.log').read_text()[-2000:]}"
                 )
             try:
-                c = redis.Redis(port=self.port, socket_timeout=5)
-                c.ping()
-                c.close()
+                if self.kind == "floor":  # answers PING, not redis-py's handshake
+                    with socket.create_connection(("127.0.0.1", self.port), 5) as sock:
+                        sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+                        if sock.recv(64) != b"+PONG\r\n":
+                            raise OSError("no PONG")
+                else:
+                    c = redis.Redis(port=self.port, socket_timeout=5)
+                    c.ping()
+                    c.close()
                 return time.monotonic() - t0
             except (redis.exceptions.BusyLoadingError, redis.exceptions.ConnectionError, OSError):
                 time.sleep(0.01)
@@ -190,6 +199,7 @@ def table(title: str, header: list[str], rows: list[list[Any]]) -> str:
 
 # ------------------------------------------------------------------------- scenarios
 
+FLOOR_TESTS = ["set", "get", "incr", "mset"]
 THROUGHPUT_TESTS = [
     "set",
     "get",
@@ -204,6 +214,27 @@ THROUGHPUT_TESTS = [
 ]
 
 
+def cpu_per_request(
+    servers: dict[str, Srv], test: str, n: int, pipeline: int, repeat: int
+) -> dict[str, tuple[float, float]]:
+    """redis-benchmark ``test`` against each server, ``repeat`` rounds with the servers
+    taking turns: per server the median requests/s and server CPU µs per request (medians
+    damp the noise of a shared machine: other VMs, frequency changes, hitting one side)."""
+    samples: dict[str, list[tuple[float, float]]] = {k: [] for k in servers}
+    for _ in range(repeat):
+        for name, s in servers.items():
+            if s.kind != "floor":
+                s.client().flushall()
+            c0 = s.cpu()
+            rps = benchmark(s.port, test, n, 50, pipeline)
+            cpu = s.cpu() - c0
+            samples[name].append((rps, cpu * 1e6 / n))
+    return {
+        name: (statistics.median(x[0] for x in got), statistics.median(x[1] for x in got))
+        for name, got in samples.items()
+    }
+
+
 def scenario_throughput(a: argparse.Namespace) -> dict[str, Any]:
     n = 20000 if a.quick else 100000
     rows, data = [], {}
@@ -211,24 +242,8 @@ def scenario_throughput(a: argparse.Namespace) -> dict[str, Any]:
     try:
         for pipeline in (1, 16):
             for test in a.tests.split(",") if a.tests else THROUGHPUT_TESTS:
-                # the servers take turns, a.repeat rounds; medians damp the noise of a
-                # shared machine (other VMs, frequency changes) hitting one side only
-                samples: dict[str, list[tuple[float, float]]] = {k: [] for k in servers}
-                for _ in range(a.repeat):
-                    for name, s in servers.items():
-                        s.client().flushall()
-                        c0 = s.cpu()
-                        reqs = n * (4 if pipeline > 1 else 1)
-                        rps = benchmark(s.port, test, reqs, 50, pipeline)
-                        cpu = s.cpu() - c0
-                        samples[name].append((rps, cpu * 1e6 / reqs))
-                res = {
-                    name: (
-                        statistics.median(x[0] for x in got),
-                        statistics.median(x[1] for x in got),
-                    )
-                    for name, got in samples.items()
-                }
+                reqs = n * (4 if pipeline > 1 else 1)
+                res = cpu_per_request(servers, test, reqs, pipeline, a.repeat)
                 e, r = res["ember"], res["redis"]
                 ratio = e[1] / r[1] if r[1] else float("nan")
                 rows.append(
@@ -263,6 +278,46 @@ def scenario_throughput(a: argparse.Namespace) -> dict[str, Any]:
             "redis CPU µs/req",
             "CPU ratio",
         ],
+        rows,
+    )
+    return data
+
+
+def scenario_floor(a: argparse.Namespace) -> dict[str, Any]:
+    """ember, the bare Python RESP loop of ``floor_server.py`` and redis-server, same
+    tests and rounds as ``throughput``: what the interpreter and event loop cost alone."""
+    n = 20000 if a.quick else 100000
+    rows, data = [], {}
+    servers = {"ember": Srv("ember"), "floor": Srv("floor"), "redis": Srv("redis")}
+    try:
+        for pipeline in (1, 16):
+            for test in a.tests.split(",") if a.tests else FLOOR_TESTS:
+                reqs = n * (4 if pipeline > 1 else 1)
+                res = cpu_per_request(servers, test, reqs, pipeline, a.repeat)
+                e, f, r = res["ember"][1], res["floor"][1], res["redis"][1]
+                rows.append(
+                    [
+                        test.upper(),
+                        pipeline,
+                        f"{e:.2f}",
+                        f"{f:.2f}",
+                        f"{r:.2f}",
+                        f"{e / r:.2f}x",
+                        f"{f / r:.2f}x",
+                    ]
+                )
+                data[f"{test}-P{pipeline}"] = {
+                    "ember_cpu_us": e,
+                    "floor_cpu_us": f,
+                    "redis_cpu_us": r,
+                    "rps": {k: v[0] for k, v in res.items()},
+                }
+    finally:
+        for s in servers.values():
+            s.stop()
+    table(
+        f"CPU per request: ember, the bare Python loop, redis (median of {a.repeat} rounds)",
+        ["test", "-P", "ember µs", "floor µs", "redis µs", "ember/redis", "floor/redis"],
         rows,
     )
     return data
@@ -832,6 +887,7 @@ SCENARIOS = {
     "cow10": scenario_cow10,
     "p99": scenario_p99,
     "zset": scenario_zset,
+    "floor": scenario_floor,
 }
 
 
