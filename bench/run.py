@@ -238,8 +238,10 @@ def cpu_per_request(
 def scenario_throughput(a: argparse.Namespace) -> dict[str, Any]:
     n = 20000 if a.quick else 100000
     rows, data = [], {}
-    servers = {"ember": Srv("ember"), "redis": Srv("redis")}
+    servers: dict[str, Srv] = {}
     try:
+        for kind in ("ember", "redis"):
+            servers[kind] = Srv(kind)
         for pipeline in (1, 16):
             for test in a.tests.split(",") if a.tests else THROUGHPUT_TESTS:
                 reqs = n * (4 if pipeline > 1 else 1)
@@ -288,8 +290,10 @@ def scenario_floor(a: argparse.Namespace) -> dict[str, Any]:
     tests and rounds as ``throughput``: what the interpreter and event loop cost alone."""
     n = 20000 if a.quick else 100000
     rows, data = [], {}
-    servers = {"ember": Srv("ember"), "floor": Srv("floor"), "redis": Srv("redis")}
+    servers: dict[str, Srv] = {}
     try:
+        for kind in ("ember", "floor", "redis"):
+            servers[kind] = Srv(kind)  # inside the try: a failed start stops the others
         for pipeline in (1, 16):
             for test in a.tests.split(",") if a.tests else FLOOR_TESTS:
                 reqs = n * (4 if pipeline > 1 else 1)

@@ -47,6 +47,15 @@ def _get_hash(db: Db, key: bytes) -> dict[bytes, bytes] | None:
     raise CommandError(errors.WRONGTYPE)
 
 
+def _write_looked_up(db: Db, key: bytes, h: dict[bytes, bytes] | None) -> dict[bytes, bytes]:
+    """:func:`_hash_for_write` for a hash :func:`_get_hash` returned (one lookup in all,
+    as Redis's single hashTypeLookupWriteOrCreate: one access for the LFU counter)."""
+    if h is None:
+        return _hash_for_write(db, key)
+    db.will_write(key)
+    return h
+
+
 def _hash_for_write(db: Db, key: bytes) -> dict[bytes, bytes]:
     """hashTypeLookupWriteOrCreate: the existing hash (announced for write) or a new one."""
     h = db.lookup(key)
@@ -129,7 +138,7 @@ def hsetnx(c: Client, argv: list[bytes]) -> Any:
     h = _get_hash(db, key)
     if h is not None and field in h:
         return 0
-    h = _hash_for_write(db, key)
+    h = _write_looked_up(db, key, h)
     h[field] = argv[3]
     _clear_ttl(h, (field,))
     srv = c.server
@@ -307,7 +316,7 @@ def hincrby(c: Client, argv: list[bytes]) -> Any:
     new = cur + incr
     if new > LLONG_MAX or new < LLONG_MIN:
         raise CommandError(errors.OVERFLOW)
-    h = _hash_for_write(db, key)
+    h = _write_looked_up(db, key, h)
     h[field] = b"%d" % new
     _clear_ttl(h, (field,))
     srv = c.server
@@ -454,7 +463,7 @@ def hincrbyfloat(c: Client, argv: list[bytes]) -> Any:
     except _Inf:
         raise CommandError(errors.INCR_NAN) from None
     text = ld_format(new)
-    h = _hash_for_write(db, key)
+    h = _write_looked_up(db, key, h)
     h[field] = text
     _clear_ttl(h, (field,))
     srv = c.server

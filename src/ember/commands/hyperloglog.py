@@ -50,7 +50,7 @@ def _store(db: Db, key: bytes, h: H.HLL, created: bool) -> None:
     if created:
         db.add(key, new)
     else:
-        db.set(key, new, keep_ttl=True)
+        db.set(key, new, keep_ttl=True, touch=False)  # the caller's lookup was the access
 
 
 def _keep(v: bytes | bytearray, h: H.HLL) -> None:

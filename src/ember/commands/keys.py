@@ -10,6 +10,7 @@ from ember import errors
 from ember.commands.args import LLONG_MAX, parse_int
 from ember.commands.registry import Flag, command, container
 from ember.errors import CommandError
+from ember.keyspace.access import LfuDict, idle_ms
 from ember.keyspace.encoding import object_encoding
 from ember.keyspace.scan import ScanCursors, keyspace_scans, parse_cursor
 from ember.keyspace.types import TYPE_NAMES, copy_value
@@ -221,10 +222,12 @@ def _rename(c: Client, argv: list[bytes], nx: bool) -> Any:
     if dst_exists and nx:
         return 0
     srv = c.server
+    meta = db.access_meta(src)
     db.delete(src)
     if dst_exists:
         db.delete(dst)
     db.add(dst, value)
+    db.keep_access_meta(dst, meta)  # Redis moves the object, with its LRU/LFU bits
     if expire is not None:
         db.set_expire(dst, expire)
     srv.dirty += 1
@@ -273,8 +276,10 @@ def move(c: Client, argv: list[bytes]) -> Any:
     if dst.lookup(key) is not None:
         return 0
     expire = src.expires.get(key)
+    meta = src.access_meta(key)
     src.delete(key)
     dst.add(key, value)
+    dst.keep_access_meta(key, meta)
     if expire is not None:
         dst.set_expire(key, expire)
     srv.dirty += 1
@@ -401,26 +406,7 @@ def object_idletime(c: Client, argv: list[bytes]) -> Any:
     lru = c.db.lru
     if lru is None:
         return 0  # access times are tracked only under an LRU maxmemory-policy
-    srv = c.server
-    since = lru.get(argv[2], getattr(srv, "lru_since_ms", srv.cached_now_ms()))
-    return max(0, (srv.cached_now_ms() - since) // 1000)
-
-
-LRU_POLICIES = ("allkeys-lru", "volatile-lru")
-
-
-def configure_lru(srv: Any) -> None:
-    """Track per-key access times (OBJECT IDLETIME) while maxmemory-policy is an LRU
-    policy: one dict entry per key, kept by the Db lookup/write paths. Keys untouched
-    since tracking started count as idle since then."""
-    on = srv.config.values["maxmemory-policy"] in LRU_POLICIES
-    if on:
-        srv.lru_since_ms = srv.cached_now_ms()
-    for db in srv.dbs:
-        if on and db.lru is None:
-            db.lru = {}
-        elif not on:
-            db.lru = None
+    return idle_ms(c.server, lru, argv[2]) // 1000
 
 
 @command(
@@ -443,7 +429,8 @@ def object_freq(c: Client, argv: list[bytes]) -> Any:
             "note that when switching between policies at runtime LRU and LFU data will take "
             "some time to adjust."
         )
-    return 0
+    lfu = c.db.lru
+    return lfu.counter(argv[2], c.server.cached_now_ms()) if type(lfu) is LfuDict else 0
 
 
 @command(

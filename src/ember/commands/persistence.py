@@ -130,6 +130,7 @@ def _restorable_version(ver: int, rdb_version: str) -> bool:
     summary="Creates a key from the serialized representation of a value.",
 )
 def restore(c: Client, argv: list[bytes]) -> Any:
+    from ember.keyspace.access import restore_access
     from ember.persistence.rdb.dump import DumpPayloadError, payload_version, restore_payload
 
     key = argv[1]
@@ -202,6 +203,7 @@ def restore(c: Client, argv: list[bytes]) -> Any:
     if existed:
         db.delete(key)
     db.add(key, value)
+    restore_access(srv, db.lru, key, idle if idle >= 0 else None, freq if freq >= 0 else None)
     if when is not None:
         db.set_expire(key, when)
         if not absttl:
@@ -274,9 +276,12 @@ def debug_object(c: Client, argv: list[bytes]) -> Any:
 
     if len(argv) != 3:
         raise _debug_syntax(argv)
-    v = c.db.lookup(argv[2])
+    from ember.keyspace.access import debug_lru
+
+    v = c.db.peek(argv[2])  # a dict find in Redis: no expiry, no access
     if v is None:
         raise CommandError(errors.NO_SUCH_KEY)
+    lru, idle = debug_lru(c.server, c.db.lru, argv[2])
     enc = object_encoding(v, c.server.config.values).decode()
     _, payload = encode_value(v, write_options(c.server))
     extra = ""
@@ -284,7 +289,7 @@ def debug_object(c: Client, argv: list[bytes]) -> Any:
         extra = f" ql_nodes:{max(1, (len(v) + 127) // 128)} ql_avg_node:{len(v) / max(1, (len(v) + 127) // 128):.2f} ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:{len(payload)}"
     return Status(
         f"Value at:0x{id(v):x} refcount:1 encoding:{enc} serializedlength:{len(payload)} "
-        f"lru:0 lru_seconds_idle:0{extra}"
+        f"lru:{lru} lru_seconds_idle:{idle}{extra}"
     )
 
 

@@ -539,9 +539,9 @@ def _on_listeners(srv: Any, old: Any, new: Any) -> None:
 
 
 def _on_maxmemory_policy(srv: Any, old: str, new: str) -> None:
-    from ember.commands.keys import configure_lru
+    from ember.keyspace import access
 
-    configure_lru(srv)
+    access.configure(srv)
 
 
 def _on_requirepass(srv: Any, old: str, new: str) -> None:

@@ -119,7 +119,7 @@ def set_(c: Client, argv: list[bytes]) -> Any:
         raise CommandError(errors.WRONGTYPE)
     if (nx and old is not None) or (xx and old is None):
         return bytes(old) if get and old is not None else None
-    db.set(key, value, keep_ttl=bool(keepttl))
+    db.set(key, value, keep_ttl=bool(keepttl), touch=bool(get))  # GET: Redis's 2nd lookup
     srv = c.server
     srv.dirty += 1
     srv.notify(NOTIFY_STRING, b"set", key, db.id)
@@ -387,14 +387,15 @@ def append(c: Client, argv: list[bytes]) -> Any:
         newlen = len(argv[2])
     else:
         _check_size(c, len(old) + len(argv[2]))
-        cur = db.lookup_write(key)
+        cur = db.peek(key)
+        db.will_write(key)
         if type(cur) is bytearray:
             cur += argv[2]
         else:
             # grow in place from now on: repeated APPENDs stay linear
             buf = bytearray(cur)
             buf += argv[2]
-            db.set(key, buf, keep_ttl=True)
+            db.set(key, buf, keep_ttl=True, touch=False)
             cur = buf
         newlen = len(cur)
     c.server.dirty += 1
@@ -494,13 +495,14 @@ def setrange(c: Client, argv: list[bytes]) -> Any:
         if not value:
             return len(old)
         _check_size(c, offset + len(value))
-        cur = db.lookup_write(key)
+        cur = db.peek(key)
+        db.will_write(key)
         buf = cur if type(cur) is bytearray else bytearray(cur)
         if len(buf) < offset + len(value):
             buf.extend(bytes(offset + len(value) - len(buf)))
         buf[offset : offset + len(value)] = value
         if buf is not cur:
-            db.set(key, buf, keep_ttl=True)
+            db.set(key, buf, keep_ttl=True, touch=False)
     c.server.dirty += 1
     c.server.notify(NOTIFY_STRING, b"setrange", key, db.id)
     return len(db.peek(key))
@@ -519,7 +521,7 @@ def _incr(c: Client, key: bytes, delta: int) -> Any:
     new = cur + delta
     if new > LLONG_MAX or new < LLONG_MIN:
         raise CommandError(errors.OVERFLOW)
-    db.set(key, b"%d" % new, keep_ttl=True)
+    db.set(key, b"%d" % new, keep_ttl=True, touch=False)
     srv = c.server
     srv.dirty += 1
     if srv.config.values["notify-keyspace-events"]:
@@ -606,7 +608,7 @@ def incrbyfloat(c: Client, argv: list[bytes]) -> Any:
     except _Inf:
         raise CommandError(errors.INCR_NAN) from None
     text = ld_format(new)
-    db.set(key, text, keep_ttl=True)
+    db.set(key, text, keep_ttl=True, touch=False)
     srv = c.server
     srv.dirty += 1
     srv.notify(NOTIFY_STRING, b"incrbyfloat", key, db.id)

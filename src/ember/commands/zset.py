@@ -1318,6 +1318,7 @@ def _bzpop(
     for key in keys:
         z = _get_zset(db, key)
         if z is not None and len(z.scores):
+            db.access(key)  # Redis's genericZpopCommand looks the key up a second time
             return serve(key, z)
 
     def retry() -> Any:

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from ember.keyspace.access import LfuDict
 from ember.keyspace.types import Stream
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ class Db:
         self.expire_scan: list[bytes] = []
         self.expire_pos = 0
         self.scan_log: list[bytes] | None = None  # see ember.keyspace.scan
-        self.lru: dict[bytes, int] | None = None  # last access (ms) under *-lru policies
+        # access metadata under an LRU / LFU maxmemory-policy (ember.keyspace.access)
+        self.lru: dict[bytes, int] | None = None
         # overlay mode while a snapshot walks ``data`` (see the module docstring)
         self.adds: dict[bytes, Any] = {}  # keys created while frozen (never in ``data``)
         self.tombs: list[bytes] = []  # keys tombstoned while frozen (may repeat)
@@ -231,19 +233,26 @@ class Db:
 
             touch_watched_key(self, key)
 
-    def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
-        """Store ``value`` at ``key`` (a new object or a replacement)."""
+    def set(self, key: bytes, value: Any, keep_ttl: bool = False, touch: bool = True) -> None:
+        """Store ``value`` at ``key`` (a new object or a replacement).
+
+        Like Redis's ``setKey``, replacing a key is an access to it (its LRU time or LFU
+        counter, see :mod:`ember.keyspace.access`) unless ``touch`` is false: the caller
+        looked the key up already, which was the access."""
         if self.expires and key in self.expires:
             self._expire_if_needed(key)  # an expired key is deleted first, as lookupKeyWrite does
         self.will_write(key)
-        if self.lru is not None:
-            self.lru[key] = self.server._now_ms
         if self.frozen is None:
             data = self.data
             old = data.get(key)
             data[key] = value
         else:
             old = self._store_frozen(key, value)
+        if self.lru is not None:
+            if old is None:
+                self._created(key)
+            elif touch:
+                self.lru[key] = self.server._now_ms
         if old is None:
             if self.scan_log is not None:
                 self.scan_log.append(key)  # SCAN: a key created during an iteration
@@ -284,13 +293,33 @@ class Db:
         else:
             self._store_frozen(key, value)
         if self.lru is not None:
-            self.lru[key] = self.server._now_ms
+            self._created(key)
         if self.scan_log is not None:
             self.scan_log.append(key)  # SCAN: a key created during an iteration
         if self.blocking and key in self.blocking:
             self.server.ready_keys.append((self, key))
         if self.server.config.values["notify-keyspace-events"]:
             self.server.notify(0x4000, b"new", key, self.id)  # NOTIFY_NEW
+
+    def _created(self, key: bytes) -> None:
+        lru = self.lru
+        if type(lru) is LfuDict:
+            lru.created(key, self.server._now_ms)
+        elif lru is not None:
+            lru[key] = self.server._now_ms
+
+    def access(self, key: bytes) -> None:
+        """An access without a lookup (its LRU time / LFU counter only)."""
+        if self.lru is not None:
+            self.lru[key] = self.server._now_ms
+
+    def access_meta(self, key: bytes) -> int | None:
+        """The key's raw LRU/LFU entry (None when untracked), for RENAME and MOVE."""
+        return None if self.lru is None else self.lru.get(key)
+
+    def keep_access_meta(self, key: bytes, meta: int | None) -> None:
+        if meta is not None and self.lru is not None:
+            dict.__setitem__(self.lru, key, meta)
 
     def signal_ready(self, key: bytes) -> None:
         """A list/zset/stream at ``key`` got new elements: wake blocked clients later."""
@@ -353,7 +382,9 @@ class Db:
         self.frozen = None
         self.expire_scan = []
         self.expire_pos = 0
-        if self.lru is not None:
+        if type(self.lru) is LfuDict:
+            self.lru = self.lru.fresh(self.server._now_ms)
+        elif self.lru is not None:
             self.lru = {}
         return n
 

@@ -21,13 +21,7 @@ from ember import errors
 from ember.config import ConfigError
 from ember.persistence.bgsave.cow import ForklessSnapshot
 from ember.persistence.rdb.errors import RdbFormatError
-from ember.persistence.rdbfile import (
-    RdbEncoder,
-    describe_error,
-    functions_of,
-    load_rdb_into,
-    write_options,
-)
+from ember.persistence.rdbfile import describe_error, load_rdb_into, rdb_encoder
 from ember.persistence.sinks import TempFileSink, ThreadedFileSink
 from ember.server import log
 
@@ -134,7 +128,7 @@ class Persistence:
             self.last_error = str(e)  # a failed SAVE leaves rdb_last_bgsave_status alone (Redis)
             return False
         try:
-            snap = ForklessSnapshot(srv, RdbEncoder(sink, write_options(srv), functions_of(srv)))
+            snap = ForklessSnapshot(srv, rdb_encoder(srv, sink))
             snap.start(install_hooks=False)
             snap.run_sync()
             sink.commit()
@@ -181,7 +175,7 @@ class Persistence:
             "rdb",
             engine,
             target,
-            lambda sink: RdbEncoder(sink, write_options(srv), functions_of(srv)),
+            lambda sink: rdb_encoder(srv, sink),
             on_done=self._bgsave_done,
         )
         if isinstance(job, str):

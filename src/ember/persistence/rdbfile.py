@@ -11,6 +11,7 @@ import asyncio
 import gc
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ember.persistence.rdb.errors import RdbFormatError
@@ -66,10 +67,19 @@ class _Collect:
 class RdbEncoder:
     """SnapshotEncoder writing an RDB file through :class:`RdbWriter`."""
 
-    def __init__(self, sink: Any, opts: RdbWriteOptions, functions: list[bytes]) -> None:
+    def __init__(
+        self,
+        sink: Any,
+        opts: RdbWriteOptions,
+        functions: list[bytes],
+        access: Callable[[int], Callable[[bytes], bytes] | None] | None = None,
+    ) -> None:
         self.writer = RdbWriter(sink, opts)
         self.opts = opts
         self.functions = functions
+        # per db: the IDLE / FREQ record of a key (ember.keyspace.access.rdb_prefix)
+        self._access_of = access
+        self._access: dict[int, Callable[[bytes], bytes] | None] = {}
         self._scratch = _Collect()
         self._one = RdbWriter(
             self._scratch, RdbWriteOptions(**{**_opts_dict(opts), "checksum": False})
@@ -83,9 +93,16 @@ class RdbEncoder:
     def begin_db(self, dbid: int, size: int, expires: int) -> None:
         self.writer.select_db(dbid, size, expires)
 
+    def _access_for(self, dbid: int) -> Callable[[bytes], bytes] | None:
+        if self._access_of is None:
+            return None
+        if dbid not in self._access:
+            self._access[dbid] = self._access_of(dbid)
+        return self._access[dbid]
+
     def encode_entry(self, dbid: int, key: bytes, value: Any, expire: int | None) -> bytes:
         one = self._one
-        one.entries(((key, value, expire),))
+        one.entries(((key, value, expire),), self._access_for(dbid))
         chunks = self._scratch.chunks
         if chunks:  # a value >= 64 KB was flushed to the scratch sink mid-entry
             data = b"".join(chunks) + bytes(one._buf)
@@ -96,7 +113,7 @@ class RdbEncoder:
         return data
 
     def write_entries(self, dbid: int, items: list[tuple[bytes, Any, int | None]]) -> None:
-        self.writer.entries(items)
+        self.writer.entries(items, self._access_for(dbid))
 
     def write_raw(self, data: bytes) -> None:
         self.writer.write_raw(data)
@@ -107,6 +124,15 @@ class RdbEncoder:
     @property
     def keys_written(self) -> int:
         return self.writer.keys_written
+
+
+def rdb_encoder(server: Server, sink: Any, aof_base: bool = False) -> RdbEncoder:
+    """The encoder of a snapshot of ``server`` (SAVE, BGSAVE, an AOF rewrite's base)."""
+    from ember.keyspace.access import rdb_prefix
+
+    return RdbEncoder(
+        sink, write_options(server, aof_base), functions_of(server), rdb_prefix(server)
+    )
 
 
 def _opts_dict(opts: RdbWriteOptions) -> dict[str, Any]:
@@ -194,8 +220,14 @@ async def load_rdb_into(
         def before_insert(key: bytes) -> None:
             hook(current[0], key)
 
+    from ember.keyspace.access import restore_access
+
+    def on_access(key: bytes, idle: int | None, freq: int | None) -> None:
+        restore_access(server, current[0].lru, key, idle, freq)  # objectSetLRUOrLFU
+
     events = reader.load_into(
         select_db,
+        on_access=on_access,
         now_ms=None if aof_preamble else int(time.time() * 1000),
         allow_duplicates=allow_duplicates,
         slice_entries=0 if sync else slice_entries,

@@ -412,9 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return int(e.code or 1)
     srv = Server(config)
-    from ember.commands.keys import configure_lru
+    from ember.keyspace import access
 
-    configure_lru(srv)  # OBJECT IDLETIME tracking under an LRU maxmemory-policy
+    access.configure(srv)  # LRU times / LFU counters under an eviction policy
     try:
         from ember.persistence import manager
 

@@ -77,6 +77,7 @@ class Server:
         self.loading = False
         self.loading_info: dict[str, Any] = {}
         self._now_ms = time.time_ns() // 1_000_000
+        self.lru_since_ms = self._now_ms  # LRU tracking started (ember.keyspace.access)
         # keyspace hooks (installed by the background snapshot engine)
         self.before_write: Callable[[Db, bytes], None] | None = None
         self.before_flush: Callable[[Db], None] | None = None

@@ -227,11 +227,11 @@ class AofManager:
             raise
 
     def _make_encoder(self, sink: Any) -> Any:
-        from ember.persistence.rdbfile import RdbEncoder, functions_of, write_options
+        from ember.persistence.rdbfile import functions_of, rdb_encoder
 
         srv = self.server
         if self.cfg["aof-use-rdb-preamble"]:
-            return RdbEncoder(sink, write_options(srv, aof_base=True), functions_of(srv))
+            return rdb_encoder(srv, sink, aof_base=True)
         from ember.persistence.aof.rewrite_encoder import AofRewriteEncoder
 
         return AofRewriteEncoder(sink, functions_of(srv), self.cfg["aof-timestamp-enabled"])

@@ -1152,13 +1152,16 @@ class RdbReader:
         before_insert: Callable[[bytes], None] | None = None,
         duplicate_message: str = "RDB has duplicated key '{key}' in DB {db}",
         pairs: bool = False,
+        on_access: Callable[[bytes, int | None, int | None], None] | None = None,
     ) -> Iterator[Event | Progress]:
         """Load the whole file with the keys going straight into dicts (no ``Entry``).
 
         Yields the events of :meth:`events` except ``Entry``: each key is stored in the
         first dict ``select_db(db)`` returned for the current DB (called on SELECTDB,
         before the ``SelectDb`` event is yielded, and with 0 for keys before any
-        SELECTDB), its expire (ms) in the second one. LRU/LFU prefixes are dropped.
+        SELECTDB), its expire (ms) in the second one. A key's LRU/LFU prefix (IDLE
+        seconds, FREQ counter) goes to ``on_access(key, idle, freq)`` after the key is
+        stored, or is dropped without ``on_access``.
 
         * ``now_ms``: keys whose expire is before it are dropped (``keys_expired``);
           None keeps every key. Loaded keys are counted in ``keys_loaded``.
@@ -1189,6 +1192,7 @@ class RdbReader:
                 before_insert,
                 duplicate_message,
                 pairs,
+                on_access,
             )
         except RdbFormatError:
             raise
@@ -1205,6 +1209,7 @@ class RdbReader:
         before_insert: Callable[[bytes], None] | None,
         duplicate_message: str,
         pairs: bool,
+        on_access: Callable[[bytes, int | None, int | None], None] | None,
     ) -> Iterator[Event | Progress]:
         yield self.read_header()
         data = self.data
@@ -1337,6 +1342,10 @@ class RdbReader:
                         tdata[key] = ev.value
                         if exp is not None:
                             texp[key] = exp
+                    if on_access is not None and (
+                        ev.lru_idle is not None or ev.lfu_freq is not None
+                    ):
+                        on_access(key, ev.lru_idle, ev.lfu_freq)
                     loaded += 1
                 left -= 1
                 if not left or pos >= next_at:

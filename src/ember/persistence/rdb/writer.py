@@ -31,7 +31,7 @@ import struct
 import time
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain
 from operator import add, itemgetter, sub
@@ -865,8 +865,19 @@ class RdbWriter:
         """One key (``rdbSaveKeyValuePair``): [EXPIRETIME_MS] type key value."""
         self.entries(((key, value, expire_ms),))
 
-    def entries(self, items: Iterable[tuple[bytes, Any, int | None]]) -> None:
-        """Many keys; the hot loop of SAVE (strings are encoded inline)."""
+    def entries(
+        self,
+        items: Iterable[tuple[bytes, Any, int | None]],
+        access: Callable[[bytes], bytes] | None = None,
+    ) -> None:
+        """Many keys; the hot loop of SAVE (strings are encoded inline).
+
+        ``access(key)``: the key's ``RDB_OPCODE_IDLE`` / ``RDB_OPCODE_FREQ`` record,
+        written after its EXPIRETIME_MS and before its type, as ``rdbSaveKeyValuePair``
+        does under an LRU / LFU maxmemory-policy."""
+        if access is not None:
+            self._entries_with_access(items, access)
+            return
         buf = self._buf
         append = buf.append
         numstart = _NUMSTART
@@ -907,6 +918,17 @@ class RdbWriter:
             if len(buf) >= flush_at:
                 self._flush()
         self.keys_written += n_keys
+
+    def _entries_with_access(
+        self, items: Iterable[tuple[bytes, Any, int | None]], access: Callable[[bytes], bytes]
+    ) -> None:
+        buf = self._buf
+        for key, value, exp in items:
+            if exp is not None:
+                buf += b"\xfc"
+                buf += _pack_q(exp)
+            buf += access(key)
+            self.entries(((key, value, None),))
 
     def finish(self) -> int:
         """EOF + CRC64 (0 when checksums are off); flushes; returns the CRC written."""
