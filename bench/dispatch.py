@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# EMBER_SRC: measure another copy of the package (bench/compiled.py: a mypyc build)
+sys.path.insert(0, os.environ.get("EMBER_SRC") or str(Path(__file__).resolve().parents[1] / "src"))
 
 from ember.commands.registry import load_all  # noqa: E402
 from ember.config import Config  # noqa: E402

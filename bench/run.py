@@ -55,6 +55,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_COMPILED_MAIN = (
+    "import os, sys; sys.path.insert(0, os.environ['EMBER_COMPILED_SRC']);"
+    "from ember.server.main import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 class Srv:
     def __init__(self, kind: str, *args: str, workdir: str | None = None) -> None:
         self.kind = kind
@@ -64,6 +70,8 @@ class Srv:
             "ember": [str(Path(sys.executable).with_name("ember-server"))],
             "redis": ["redis-server"],
             "floor": [sys.executable, str(Path(__file__).with_name("floor_server.py"))],
+            # bench/compiled.py: ember from a mypyc-compiled copy of src/
+            "compiled": [sys.executable, "-c", _COMPILED_MAIN],
         }[kind]
         cmd = [
             *exe,
@@ -288,17 +296,31 @@ def scenario_throughput(a: argparse.Namespace) -> dict[str, Any]:
 def scenario_floor(a: argparse.Namespace) -> dict[str, Any]:
     """ember, the bare Python RESP loop of ``floor_server.py`` and redis-server, same
     tests and rounds as ``throughput``: what the interpreter and event loop cost alone."""
+    return _cpu_side_by_side(
+        a, "floor", "CPU per request: ember, the bare Python loop, redis", "floor"
+    )
+
+
+def scenario_compiled(a: argparse.Namespace) -> dict[str, Any]:
+    """ember and a mypyc-compiled copy of it (``bench/compiled.py --end-to-end`` builds
+    it and sets EMBER_COMPILED_SRC), against redis-server."""
+    return _cpu_side_by_side(
+        a, "compiled", "CPU per request: ember, compiled ember, redis", "mypyc"
+    )
+
+
+def _cpu_side_by_side(a: argparse.Namespace, other: str, title: str, label: str) -> dict[str, Any]:
     n = 20000 if a.quick else 100000
     rows, data = [], {}
     servers: dict[str, Srv] = {}
     try:
-        for kind in ("ember", "floor", "redis"):
+        for kind in ("ember", other, "redis"):
             servers[kind] = Srv(kind)  # inside the try: a failed start stops the others
         for pipeline in (1, 16):
             for test in a.tests.split(",") if a.tests else FLOOR_TESTS:
                 reqs = n * (4 if pipeline > 1 else 1)
                 res = cpu_per_request(servers, test, reqs, pipeline, a.repeat)
-                e, f, r = res["ember"][1], res["floor"][1], res["redis"][1]
+                e, f, r = res["ember"][1], res[other][1], res["redis"][1]
                 rows.append(
                     [
                         test.upper(),
@@ -312,7 +334,7 @@ def scenario_floor(a: argparse.Namespace) -> dict[str, Any]:
                 )
                 data[f"{test}-P{pipeline}"] = {
                     "ember_cpu_us": e,
-                    "floor_cpu_us": f,
+                    f"{other}_cpu_us": f,
                     "redis_cpu_us": r,
                     "rps": {k: v[0] for k, v in res.items()},
                 }
@@ -320,8 +342,8 @@ def scenario_floor(a: argparse.Namespace) -> dict[str, Any]:
         for s in servers.values():
             s.stop()
     table(
-        f"CPU per request: ember, the bare Python loop, redis (median of {a.repeat} rounds)",
-        ["test", "-P", "ember µs", "floor µs", "redis µs", "ember/redis", "floor/redis"],
+        f"{title} (median of {a.repeat} rounds)",
+        ["test", "-P", "ember µs", f"{label} µs", "redis µs", "ember/redis", f"{label}/redis"],
         rows,
     )
     return data

@@ -135,7 +135,7 @@ def _scan_cursors(c: Client) -> ScanCursors:
     srv = c.server
     sc = getattr(srv, "scan_cursors", None)
     if sc is None:
-        sc = srv.scan_cursors = ScanCursors()  # type: ignore[attr-defined]
+        sc = srv.scan_cursors = ScanCursors()
     return sc
 
 

@@ -1452,7 +1452,7 @@ def shutdown(c: Client, argv: list[bytes]) -> Any:
         save_mode = False
     elif b"save" in opts:
         save_mode = True
-    srv.shutdown_save_mode = save_mode  # type: ignore[attr-defined]
+    srv.shutdown_save_mode = save_mode
     # run the persistence hooks now so a failed save is reported to this client
     ok = True
     for hook in srv.shutdown_hooks:
@@ -1600,7 +1600,7 @@ def debug_change_repl_id(c: Client, argv: list[bytes]) -> Any:
 
 @debug_sub("quicklist-packed-threshold")
 def debug_qpt(c: Client, argv: list[bytes]) -> Any:
-    c.server.quicklist_packed_threshold = parse_int(argv[2])  # type: ignore[attr-defined]
+    c.server.quicklist_packed_threshold = parse_int(argv[2])
     return OK
 
 

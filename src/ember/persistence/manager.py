@@ -79,7 +79,7 @@ class Persistence:
         srv.cron_jobs.append(self.cron)
         srv.shutdown_hooks.append(self.on_shutdown)
         srv.write_block_reason = self.write_block_reason
-        srv.after_flushall = self.after_flushall  # type: ignore[attr-defined]
+        srv.after_flushall = self.after_flushall
         try:
             from ember.persistence.aof.manager import AofManager
         except ImportError:

@@ -26,5 +26,5 @@ def attach(server: Server) -> ScriptingEngine:
     engine.busy_pump = pump
     engine.after_busy = pump.finish  # type: ignore[attr-defined]
     server.scripting = engine
-    server.functions = store  # type: ignore[attr-defined]
+    server.functions = store
     return engine

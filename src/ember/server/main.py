@@ -208,7 +208,7 @@ async def start_listeners(srv: Server) -> None:
         srv.servers.append(
             await loop.create_server(lambda: Client(srv), sock=sock, backlog=cfg["tcp-backlog"])
         )
-    srv.tcp_servers = list(srv.servers)  # type: ignore[attr-defined]
+    srv.tcp_servers = list(srv.servers)
     if cfg["unixsocket"]:
         path = cfg["unixsocket"]
         try:
@@ -244,14 +244,14 @@ def rebind_listeners(srv: Server) -> bool:
         s.close()
         if s in srv.servers:
             srv.servers.remove(s)
-    srv.tcp_servers = []  # type: ignore[attr-defined]
+    srv.tcp_servers = []
 
     async def serve_on(sock: socket.socket) -> None:
         server = await loop.create_server(
             lambda: Client(srv), sock=sock, backlog=srv.config.values["tcp-backlog"]
         )
         srv.servers.append(server)
-        srv.tcp_servers.append(server)  # type: ignore[attr-defined]
+        srv.tcp_servers.append(server)
 
     for sock in socks:
         asyncio.ensure_future(serve_on(sock))
@@ -293,15 +293,15 @@ def _on_signal(srv: Server, sig: int) -> None:
         log.warning(
             f"Received {'SIGINT' if sig == signal.SIGINT else 'SIGTERM'} scheduling shutdown..."
         )
-    srv._shutdown_asked = True  # type: ignore[attr-defined]
-    srv.signal_shutdown = True  # type: ignore[attr-defined]
+    srv._shutdown_asked = True
+    srv.signal_shutdown = True
     flags = srv.config.values[
         "shutdown-on-sigint" if sig == signal.SIGINT else "shutdown-on-sigterm"
     ].split()
     if "nosave" in flags:
-        srv.shutdown_save_mode = False  # type: ignore[attr-defined]
+        srv.shutdown_save_mode = False
     elif "save" in flags:
-        srv.shutdown_save_mode = True  # type: ignore[attr-defined]
+        srv.shutdown_save_mode = True
     srv.request_shutdown(0)
 
 

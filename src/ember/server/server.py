@@ -118,6 +118,16 @@ class Server:
         self.busy_script: Any = None
         self.persistence: Any = None  # set by ember.persistence.manager
         self.scripting: Any = None
+        self.functions: Any = None  # set by ember.scripting.attach
+        # set by other modules; declared here so that every attribute is known up front
+        self.after_flushall: Callable[[], None] | None = None  # persistence: FLUSHALL
+        self.keyspace_scans: dict[int, Any] | None = None  # SCAN (ember.keyspace.scan)
+        self.scan_cursors: Any = None  # HSCAN/SSCAN/ZSCAN cursor table
+        self.quicklist_packed_threshold = 1 << 30  # DEBUG QUICKLIST-PACKED-THRESHOLD
+        self.tcp_servers: list[Any] = []  # the listeners (CONFIG SET port/bind)
+        self.shutdown_save_mode: bool | None = None  # SHUTDOWN [NO]SAVE / signal
+        self.signal_shutdown = False
+        self._shutdown_asked = False  # a second SIGINT exits at once
         self.build_command_table()
         from ember.scripting import attach as _attach_scripting
 
