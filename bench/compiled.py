@@ -8,7 +8,9 @@ measures the compiled copy against the tree as it is:
 * in-process µs per command (``bench/dispatch.py`` on each tree), and
 * with ``--end-to-end``: server CPU µs per request under redis-benchmark (``-c 50``,
   with and without ``-P 16``) for ember, the compiled ember and redis-server, the
-  servers taking turns, medians of ``--repeat`` rounds (as ``run.py --only floor``).
+  servers taking turns, medians of ``--repeat`` rounds (as ``run.py --only floor``);
+* with ``--rdb``: the RDB codec (reader and writer) compiled instead, and
+  ``bench/rdb_codec.py`` (SAVE / load against redis-server) run on both trees.
 
 Nothing of the compiled copy is used by the project: this is an experiment kept
 runnable so that its numbers can be re-checked. The copy needs no source change
@@ -16,7 +18,7 @@ beyond what is on ``main``, except that classes deriving from builtin types (``l
 ``dict``, ``bytes`` ...) are marked ``mypyc_attr(native_class=False)`` in the copy, as
 mypyc asks.
 
-    .venv/bin/python bench/compiled.py [--end-to-end] [--repeat 3] [--keep DIR]
+    .venv/bin/python bench/compiled.py [--end-to-end | --rdb] [--repeat 3] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -41,20 +43,22 @@ MODULES = [
     "ember/commands/args.py",
     "ember/commands/string.py",
 ]
+# --rdb: the RDB codec (the sans-IO reader and writer)
+RDB_MODULES = ["ember/persistence/rdb/reader.py", "ember/persistence/rdb/writer.py"]
 _BUILTIN_BASE = "Inheriting from most builtin types is unimplemented"
 _DECORATOR = "@__import__('mypy_extensions').mypyc_attr(native_class=False)"
 
 
-def build(dest: Path) -> None:
-    """Copy src/ to ``dest``/src and compile MODULES in place (extension modules beside
-    the .py files take precedence on import)."""
+def build(dest: Path, modules: list[str]) -> None:
+    """Copy src/ to ``dest``/src and compile ``modules`` in place (extension modules
+    beside the .py files take precedence on import)."""
     shutil.copytree(ROOT / "src", dest / "src", dirs_exist_ok=True)
     for name in ("pyproject.toml", "README.md"):  # mypy's settings; the package metadata
         shutil.copy(ROOT / name, dest)
     mypyc = Path(sys.executable).with_name("mypyc")
     for _ in range(20):  # each round marks the classes mypyc refused
         r = subprocess.run(
-            [str(mypyc), *(f"src/{m}" for m in MODULES)],
+            [str(mypyc), *(f"src/{m}" for m in modules)],
             cwd=dest,
             capture_output=True,
             text=True,
@@ -103,10 +107,25 @@ def main() -> int:
     ap.add_argument("--end-to-end", action="store_true", help="also redis-benchmark")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", help="build into this directory and keep it")
+    ap.add_argument(
+        "--rdb",
+        action="store_true",
+        help="compile the RDB codec instead and run bench/rdb_codec.py on both trees",
+    )
     a = ap.parse_args()
     dest = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="ember-mypyc-"))
     try:
-        build(dest)
+        build(dest, RDB_MODULES if a.rdb else MODULES)
+        if a.rdb:
+            for label, src in (("pure", ROOT / "src"), ("compiled", dest / "src")):
+                print(f"## RDB codec, {label} ({src})", flush=True)
+                subprocess.run(
+                    [sys.executable, str(ROOT / "bench" / "rdb_codec.py"), "--repeat", "3"],
+                    env={**os.environ, "EMBER_SRC": str(src)},
+                    check=True,
+                    timeout=3600,
+                )
+            return 0
         pure, compiled = dispatch(ROOT / "src"), dispatch(dest / "src")
         print("## In-process µs per command (bench/dispatch.py)\n")
         print("| test | pure P=1 | compiled P=1 | pure P=16 | compiled P=16 |")

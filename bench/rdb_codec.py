@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+if os.environ.get("EMBER_SRC"):  # another copy of the package (bench/compiled.py --rdb)
+    sys.path.insert(0, os.environ["EMBER_SRC"])
 from run import Srv, fill_mixed, load_time_from_log, table  # noqa: E402
 
 from ember.config import Config  # noqa: E402

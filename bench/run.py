@@ -55,8 +55,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-_COMPILED_MAIN = (
-    "import os, sys; sys.path.insert(0, os.environ['EMBER_COMPILED_SRC']);"
+# ember-server from the copy of the package named by an environment variable
+_SRC_MAIN = (
+    "import os, sys; sys.path.insert(0, os.environ[%r]);"
     "from ember.server.main import main; sys.exit(main(sys.argv[1:]))"
 )
 
@@ -67,11 +68,15 @@ class Srv:
         self.port = free_port()
         self.dir = workdir or tempfile.mkdtemp(prefix=f"bench-{kind}-")
         exe = {
-            "ember": [str(Path(sys.executable).with_name("ember-server"))],
+            "ember": (
+                [sys.executable, "-c", _SRC_MAIN % "EMBER_SRC"]
+                if os.environ.get("EMBER_SRC")  # bench/compiled.py: a compiled copy
+                else [str(Path(sys.executable).with_name("ember-server"))]
+            ),
             "redis": ["redis-server"],
             "floor": [sys.executable, str(Path(__file__).with_name("floor_server.py"))],
             # bench/compiled.py: ember from a mypyc-compiled copy of src/
-            "compiled": [sys.executable, "-c", _COMPILED_MAIN],
+            "compiled": [sys.executable, "-c", _SRC_MAIN % "EMBER_COMPILED_SRC"],
         }[kind]
         cmd = [
             *exe,
