@@ -428,31 +428,39 @@ def scenario_rdb(a: argparse.Namespace) -> dict[str, Any]:
     mixed = 30 if a.quick else 300
     rows, out = [], {}
     for dataset in ("strings", "mixed"):
-        res = {}
-        for kind in ("ember", "redis"):
-            s = Srv(kind)
-            try:
-                c = s.client()
+        res: dict[str, dict[str, Any]] = {}
+        servers: dict[str, Srv] = {}
+        try:
+            for kind in ("ember", "redis"):
+                servers[kind] = srv = Srv(kind)
+                c = srv.client()
                 if dataset == "strings":
                     c.execute_command("DEBUG", "POPULATE", n)
                 else:
                     fill_mixed(c, mixed)
-                t0 = time.monotonic()
-                c.save()
-                save_t = time.monotonic() - t0
-                size = os.path.getsize(os.path.join(s.dir, "dump.rdb"))
-                extra, bg_t = peak_rss_during(s, ["BGSAVE"], "rdb_bgsave_in_progress")
-                s.restart()
-                load_t = load_time_from_log(s)
-                res[kind] = {
-                    "save_s": save_t,
-                    "load_s": load_t,
-                    "size": size,
-                    "bgsave_peak_extra_rss": extra,
-                    "bgsave_s": bg_t,
-                }
-            finally:
-                s.stop()
+                res[kind] = {"save_samples": [], "load_samples": []}
+            # the servers take turns, a.repeat rounds of each measure; medians (one
+            # sample moves by up to ±40% on this machine, for either server)
+            for _ in range(a.repeat):
+                for kind, srv in servers.items():
+                    t0 = time.monotonic()
+                    srv.client().save()
+                    res[kind]["save_samples"].append(time.monotonic() - t0)
+            for kind, srv in servers.items():
+                res[kind]["size"] = os.path.getsize(os.path.join(srv.dir, "dump.rdb"))
+                extra, bg_t = peak_rss_during(srv, ["BGSAVE"], "rdb_bgsave_in_progress")
+                res[kind]["bgsave_peak_extra_rss"] = extra
+                res[kind]["bgsave_s"] = bg_t
+            for _ in range(a.repeat):
+                for kind, srv in servers.items():
+                    srv.restart()
+                    res[kind]["load_samples"].append(load_time_from_log(srv))
+            for got in res.values():
+                got["save_s"] = statistics.median(got["save_samples"])
+                got["load_s"] = statistics.median(got["load_samples"])
+        finally:
+            for srv in servers.values():
+                srv.stop()
         e, r = res["ember"], res["redis"]
         rows.append(
             [
@@ -468,7 +476,8 @@ def scenario_rdb(a: argparse.Namespace) -> dict[str, Any]:
         )
         out[dataset] = res
     table(
-        f"RDB ({n} string keys; mixed = {mixed} lists/hashes/zsets of 100-10k)",
+        f"RDB ({n} string keys; mixed = {mixed} lists/hashes/zsets of 100-10k;"
+        f" SAVE and load: medians of {a.repeat} alternating rounds)",
         [
             "dataset",
             "SAVE s ember/redis",
@@ -933,7 +942,8 @@ def main() -> int:
         "--repeat",
         type=int,
         default=3,
-        help="throughput: rounds per test (medians reported); p99: saves per server",
+        help="throughput: rounds per test (medians reported); rdb: SAVEs and loads per"
+        " server (medians); p99: saves per server",
     )
     a = ap.parse_args()
     if not shutil.which("redis-server") or not shutil.which("redis-benchmark"):
