@@ -28,6 +28,11 @@ NOTES = {
     "rdb-verify-after-save": "ember: re-read the file after a save and check it decodes",
     "save": 'save points `<seconds> <changes>` pairs; `""` disables',
     "appendfsync": "always: reply after fsync (group commit); everysec; no",
+    "maxmemory": "accepted and reported; no eviction, no -OOM (docs/compatibility.md)",
+    "maxmemory-policy": "*-lru: per-key access times (OBJECT IDLETIME); *-lfu: LFU counters"
+    " (OBJECT FREQ); both saved in RDB files",
+    "lfu-log-factor": "how slowly LFU counters grow (0: every access counts)",
+    "lfu-decay-time": "minutes per LFU counter decrement (0: never)",
 }
 
 
