@@ -301,20 +301,25 @@ def scenario_throughput(a: argparse.Namespace) -> dict[str, Any]:
 def scenario_floor(a: argparse.Namespace) -> dict[str, Any]:
     """ember, the bare Python RESP loop of ``floor_server.py`` and redis-server, same
     tests and rounds as ``throughput``: what the interpreter and event loop cost alone."""
+    # the floor answers only these (anything else gets an error reply: no measure)
+    tests = [t for t in a.tests.split(",") if t in FLOOR_TESTS] if a.tests else FLOOR_TESTS
     return _cpu_side_by_side(
-        a, "floor", "CPU per request: ember, the bare Python loop, redis", "floor"
+        a, "floor", "CPU per request: ember, the bare Python loop, redis", "floor", tests
     )
 
 
 def scenario_compiled(a: argparse.Namespace) -> dict[str, Any]:
     """ember and a mypyc-compiled copy of it (``bench/compiled.py --end-to-end`` builds
     it and sets EMBER_COMPILED_SRC), against redis-server."""
+    tests = a.tests.split(",") if a.tests else FLOOR_TESTS
     return _cpu_side_by_side(
-        a, "compiled", "CPU per request: ember, compiled ember, redis", "mypyc"
+        a, "compiled", "CPU per request: ember, compiled ember, redis", "mypyc", tests
     )
 
 
-def _cpu_side_by_side(a: argparse.Namespace, other: str, title: str, label: str) -> dict[str, Any]:
+def _cpu_side_by_side(
+    a: argparse.Namespace, other: str, title: str, label: str, tests: list[str]
+) -> dict[str, Any]:
     n = 20000 if a.quick else 100000
     rows, data = [], {}
     servers: dict[str, Srv] = {}
@@ -322,7 +327,7 @@ def _cpu_side_by_side(a: argparse.Namespace, other: str, title: str, label: str)
         for kind in ("ember", other, "redis"):
             servers[kind] = Srv(kind)  # inside the try: a failed start stops the others
         for pipeline in (1, 16):
-            for test in a.tests.split(",") if a.tests else FLOOR_TESTS:
+            for test in tests:
                 reqs = n * (4 if pipeline > 1 else 1)
                 res = cpu_per_request(servers, test, reqs, pipeline, a.repeat)
                 e, f, r = res["ember"][1], res[other][1], res["redis"][1]
