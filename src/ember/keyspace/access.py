@@ -137,7 +137,7 @@ def rdb_prefix(srv: Server) -> Callable[[int], Callable[[bytes], bytes] | None] 
 
         def for_db_lru(dbid: int) -> Callable[[bytes], bytes] | None:
             lru = srv.dbs[dbid].lru
-            if lru is None or type(lru) is not dict:
+            if type(lru) is not dict:
                 return None
             idle_op = bytes((C.RDB_OPCODE_IDLE,))
             return lambda key: idle_op + save_len(idle_ms(srv, lru, key) // 1000)

@@ -111,7 +111,7 @@ class Db:
         if srv.read_lookups:
             srv.stats.keyspace_hits += 1
         if self.lru is not None:
-            self.lru[key] = srv._now_ms  # OBJECT IDLETIME
+            self.lru[key] = srv._now_ms  # an access (ember.keyspace.access)
         return value
 
     def count_read(self, key: bytes, found: bool, notify: bool = True) -> None:

@@ -412,9 +412,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return int(e.code or 1)
     srv = Server(config)
-    from ember.keyspace import access
-
-    access.configure(srv)  # LRU times / LFU counters under an eviction policy
     try:
         from ember.persistence import manager
 

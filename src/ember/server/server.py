@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ember import __version__
 from ember.commands.registry import COMMANDS, CommandSpec
 from ember.config import Config
+from ember.keyspace import access
 from ember.keyspace.db import Db
 from ember.server import log
 
@@ -132,6 +133,7 @@ class Server:
         from ember.scripting import attach as _attach_scripting
 
         _attach_scripting(self)
+        access.configure(self)  # LRU times / LFU counters under an eviction policy
 
     # ------------------------------------------------------------------ setup
     def build_command_table(self) -> None:
