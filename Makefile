@@ -4,8 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 6379
+# the compiled tree (scripts/compile.py: the hot modules built with mypyc); PURE=1 skips it
+COMPILED := build/mypyc
+PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadgroup -p no:cacheprovider
 
-.PHONY: help run test test-fast faults bench lint typecheck fmt deps redis clean
+.PHONY: help run test test-pure test-compiled test-fast faults bench lint typecheck fmt deps redis compiled clean
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,12 +30,26 @@ redis: ## install Debian redis-server/redis-tools when missing (interop tests)
 	fi
 	@redis-server --version
 
-run: $(STAMP) ## start ember on port 6379 with data in ./data
-	@mkdir -p data
-	$(BIN)/ember-server --port $(PORT) --dir $(CURDIR)/data $(ARGS)
+compiled: $(STAMP) ## build the compiled tree in build/mypyc (skipped when up to date)
+	$(BIN)/python scripts/compile.py --dest $(COMPILED)
 
-test: $(STAMP) redis ## run the whole test suite (unit, integration, interop, fast faults)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -p no:cacheprovider tests
+run: $(STAMP) ## start ember on port 6379 with data in ./data (compiled build; PURE=1: interpreted)
+	@mkdir -p data
+	@if [ -z "$(PURE)" ] && $(BIN)/python scripts/compile.py --dest $(COMPILED); then \
+		echo "PYTHONPATH=$(COMPILED)/src $(BIN)/ember-server --port $(PORT) --dir $(CURDIR)/data $(ARGS)"; \
+		PYTHONPATH=$(CURDIR)/$(COMPILED)/src exec $(BIN)/ember-server --port $(PORT) --dir $(CURDIR)/data $(ARGS); \
+	else \
+		[ -n "$(PURE)" ] || echo "the mypyc build failed: starting the interpreted tree"; \
+		exec $(BIN)/ember-server --port $(PORT) --dir $(CURDIR)/data $(ARGS); \
+	fi
+
+test: test-pure test-compiled ## the whole suite on the interpreted tree, then on the compiled one
+
+test-pure: $(STAMP) redis ## the whole suite (unit, integration, interop, fast faults), interpreted
+	$(PYTEST) tests
+
+test-compiled: $(STAMP) redis compiled ## the whole suite again, on the compiled tree
+	EMBER_EXPECT_BUILD=compiled PYTHONPATH=$(CURDIR)/$(COMPILED)/src $(PYTEST) tests
 
 test-fast: $(STAMP) ## unit tests only
 	$(BIN)/python -m pytest -q tests/unit
@@ -42,16 +59,17 @@ faults: $(STAMP) redis ## the long crash/fault suite
 
 bench: $(STAMP) redis ## benchmarks against redis-server (prints tables, writes bench/results)
 	$(BIN)/python -m pip install -q -e '.[bench]'
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	@if [ -z "$(PURE)" ]; then $(MAKE) --no-print-directory compiled; fi
+	EMBER_SRC=$(if $(PURE),,$(CURDIR)/$(COMPILED)/src) $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff lint + format check, mypy
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 
 fmt: $(STAMP) ## format the code
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
 
 clean: ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

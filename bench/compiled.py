@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""What compiling ember's hot modules with mypyc would buy: the data for that decision.
+"""The interpreted tree against the compiled one, same run.
 
-Copies ``src/`` to a temporary directory, compiles the modules of the request path
-with mypyc (part of mypy, a dev dependency; needs gcc and the Python headers), then
-measures the compiled copy against the tree as it is:
+Builds a compiled copy of ``src/`` in a temporary directory (``scripts/compile.py``, the
+build ``make run`` uses: the request path compiled with mypyc), then measures it
+against the interpreted tree:
 
 * in-process µs per command (``bench/dispatch.py`` on each tree), and
 * with ``--end-to-end``: server CPU µs per request under redis-benchmark (``-c 50``,
@@ -12,12 +12,6 @@ measures the compiled copy against the tree as it is:
 * with ``--rdb``: the RDB codec (reader and writer) compiled instead, and
   ``bench/rdb_codec.py`` (SAVE / load against redis-server) run on both trees.
 
-Nothing of the compiled copy is used by the project: this is an experiment kept
-runnable so that its numbers can be re-checked. The copy needs no source change
-beyond what is on ``main``, except that classes deriving from builtin types (``list``,
-``dict``, ``bytes`` ...) are marked ``mypyc_attr(native_class=False)`` in the copy, as
-mypyc asks.
-
     .venv/bin/python bench/compiled.py [--end-to-end | --rdb] [--repeat 3] [--keep DIR]
 """
 
@@ -25,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -33,53 +26,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# the request path: parsing, dispatch, the keyspace, the command table, string commands
-MODULES = [
-    "ember/protocol/resp.py",
-    "ember/server/client.py",
-    "ember/server/server.py",
-    "ember/keyspace/db.py",
-    "ember/commands/registry.py",
-    "ember/commands/args.py",
-    "ember/commands/string.py",
-]
+sys.path.insert(0, str(ROOT / "scripts"))
+from compile import MODULES, build  # noqa: E402  (scripts/compile.py: the mypyc build)
+
 # --rdb: the RDB codec (the sans-IO reader and writer)
 RDB_MODULES = ["ember/persistence/rdb/reader.py", "ember/persistence/rdb/writer.py"]
-_BUILTIN_BASE = "Inheriting from most builtin types is unimplemented"
-_DECORATOR = "@__import__('mypy_extensions').mypyc_attr(native_class=False)"
-
-
-def build(dest: Path, modules: list[str]) -> None:
-    """Copy src/ to ``dest``/src and compile ``modules`` in place (extension modules
-    beside the .py files take precedence on import)."""
-    shutil.copytree(ROOT / "src", dest / "src", dirs_exist_ok=True)
-    for name in ("pyproject.toml", "README.md"):  # mypy's settings; the package metadata
-        shutil.copy(ROOT / name, dest)
-    mypyc = Path(sys.executable).with_name("mypyc")
-    for _ in range(20):  # each round marks the classes mypyc refused
-        r = subprocess.run(
-            [str(mypyc), *(f"src/{m}" for m in modules)],
-            cwd=dest,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
-        out = r.stdout + r.stderr
-        refused = re.findall(rf"^(\S+\.py):(\d+): error: {_BUILTIN_BASE}", out, re.M)
-        if r.returncode == 0:
-            return
-        if not refused:
-            raise SystemExit(f"mypyc failed:\n{out[-4000:]}")
-        for path, line in refused:
-            lines = (dest / path).read_text().split("\n")
-            i = int(line) - 1
-            while not lines[i].lstrip().startswith("class "):
-                i -= 1
-            if _DECORATOR not in lines[i - 1]:
-                indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
-                lines.insert(i, indent + _DECORATOR)
-                (dest / path).write_text("\n".join(lines))
-    raise SystemExit("mypyc: too many rounds")
 
 
 def dispatch(src: Path) -> dict[str, tuple[float, float]]:

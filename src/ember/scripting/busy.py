@@ -80,16 +80,6 @@ class _SockTransport:
         return 0
 
 
-class _AdoptedClient(Client):
-    """A client accepted during a busy script; later moved to a real transport."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self.id and isinstance(self.transport, _SockTransport):
-            self.transport = transport  # type: ignore[assignment]
-            return
-        super().connection_made(transport)
-
-
 class BusyPump:
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -162,7 +152,7 @@ class BusyPump:
                     break
                 conn.settimeout(5.0)
                 unix = conn.family == socket.AF_UNIX
-                cl = _AdoptedClient(srv, unix=unix)
+                cl = Client(srv, unix=unix)
                 cl.connection_made(_SockTransport(conn))  # type: ignore[arg-type]
                 if cl.closing:
                     continue

@@ -124,6 +124,11 @@ class Client(asyncio.Protocol):
 
     # ------------------------------------------------------------------ asyncio hooks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.id and self.transport is not None:
+            # a second transport for a registered client: one accepted while a busy
+            # script held the event loop (scripting/busy.py) moves to the loop's
+            self.transport = transport  # type: ignore[assignment]
+            return
         srv = self.server
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
@@ -178,7 +183,8 @@ class Client(asyncio.Protocol):
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
-        if self.closing:
+        closing = self.closing  # (a local: see the note on ``queued`` below)
+        if closing:
             return  # closed by the server: input is drained and dropped
         srv = self.server
         stats = srv.stats
@@ -204,9 +210,12 @@ class Client(asyncio.Protocol):
             if parser.error is not None and not self.queue and self.blocked is None:
                 self.protocol_error(parser.error)
             return
-        if self.queue or self.blocked is not None or self.paused:
-            self.queue.extend(cmds)
-            if self.blocked is None and not self.paused:
+        # (read into locals: a check on the attributes would make a type checker, and
+        # so mypyc, take them for None / False after the commands below changed them)
+        queued, blocked, paused = self.queue, self.blocked, self.paused
+        if queued or blocked is not None or paused:
+            queued.extend(cmds)
+            if blocked is None and not paused:
                 self.process_queue()
             return
         srv._now_ms = _time_ns() // 1_000_000  # update_time()
@@ -219,12 +228,8 @@ class Client(asyncio.Protocol):
             for argv in cmds:
                 i += 1
                 execute(argv)
-                if (
-                    self.blocked is not None
-                    or self.paused
-                    or self.closing
-                    or self.close_after_reply
-                ):
+                closing = self.closing  # a local, so that the check below stays live
+                if self.blocked is not None or self.paused or closing or self.close_after_reply:
                     self.queue.extend(cmds[i:])
                     break
                 if len(out) >= 64 or (len(out) >= 4 and len(out[-1]) > 65536):
@@ -451,7 +456,6 @@ class Client(asyncio.Protocol):
         dirty = srv.dirty
         srv.call_depth = 1
         srv.read_lookups = spec.read_lookups
-        self.prop_argv = None
         start = _perf_ns()
         try:
             reply = spec.handler(self, argv)  # type: ignore[misc]
@@ -469,8 +473,14 @@ class Client(asyncio.Protocol):
         if type(reply) is CommandError:
             spec.failed_calls += 1
             self.count_error(reply)
+        # a handler that propagates something else than its argv leaves it in prop_argv;
+        # it is taken here (not reset before the call: a type checker would take it
+        # for None after that, and mypyc checks what the checker believes)
+        prop = self.prop_argv
+        if prop is not None:
+            self.prop_argv = None
         if srv.dirty != dirty and flags & _WRITE and not srv.prevent_prop and srv.propagation_sinks:
-            srv.prop_ops.append((self.db.id, self.prop_argv or argv))
+            srv.prop_ops.append((self.db.id, prop or argv))
         srv.prevent_prop = False
         if srv.prop_ops:
             srv.flush_propagation(not flags & _TOUCHES_ARBITRARY_KEYS)
@@ -593,7 +603,6 @@ class Client(asyncio.Protocol):
         srv.call_depth += 1
         outer_reads = srv.read_lookups
         srv.read_lookups = spec.read_lookups
-        self.prop_argv = None
         start = time.perf_counter_ns()
         try:
             reply = spec.handler(self, argv)  # type: ignore[misc]
@@ -611,13 +620,16 @@ class Client(asyncio.Protocol):
         if type(reply) is CommandError:
             spec.failed_calls += 1
             self.count_error(reply)
+        prop = self.prop_argv  # taken, not reset before the call: see execute()
+        if prop is not None:
+            self.prop_argv = None
         if (
             srv.dirty != dirty
             and spec.flags & Flag.WRITE
             and not srv.prevent_prop
             and srv.propagation_sinks
         ):
-            srv.prop_ops.append((self.db.id, self.prop_argv or argv))
+            srv.prop_ops.append((self.db.id, prop or argv))
         srv.prevent_prop = False
         if srv.call_depth == 0 and srv.prop_ops:
             # CMD_TOUCHES_ARBITRARY_KEYS (SCAN, RANDOMKEY): expired-key DELs are not wrapped
@@ -732,7 +744,6 @@ def handle_ready_keys(srv: Server) -> None:
                     continue
                 dirty = srv.dirty
                 srv.call_depth += 1
-                c.prop_argv = None
                 st.ready_key = key
                 try:
                     reply = st.retry(key) if keyed else st.retry()  # type: ignore[call-arg]
@@ -740,10 +751,13 @@ def handle_ready_keys(srv: Server) -> None:
                     reply = e
                 finally:
                     srv.call_depth -= 1
+                prop = c.prop_argv  # taken, not reset before the call: see execute()
+                if prop is not None:
+                    c.prop_argv = None
                 if reply is BLOCKED:
                     continue
-                if srv.dirty != dirty and not srv.prevent_prop and c.prop_argv:
-                    srv.prop_ops.append((db.id, c.prop_argv))
+                if srv.dirty != dirty and not srv.prevent_prop and prop:
+                    srv.prop_ops.append((db.id, prop))
                 srv.prevent_prop = False
                 srv.flush_propagation()
                 c.unblock(reply)

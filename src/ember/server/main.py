@@ -20,7 +20,7 @@ import socket
 import sys
 from typing import Any
 
-from ember import __version__
+from ember import __version__, build_kind
 from ember.commands.registry import load_all
 from ember.config import Config, ConfigError, load_conf_text, parse_command_line, read_conf_file
 from ember.server import log
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     log.warning("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo")
     log.warning(
         f"Redis version={REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid={os.getpid()}, "
-        f"just started (ember {__version__})"
+        f"just started (ember {__version__}, {build_kind()} build)"
     )
     if not args:
         log.warning(

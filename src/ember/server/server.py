@@ -480,8 +480,11 @@ class Server:
 
 
 def _human(n: int) -> str:
-    for unit in ("B", "K", "M", "G", "T"):
-        if n < 1024 or unit == "T":
-            return f"{n:.2f}{unit}" if unit != "B" else f"{n}B"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+    if n < 1024:
+        return f"{n}B"
+    x = n / 1024
+    for unit in ("K", "M", "G"):
+        if x < 1024:
+            return f"{x:.2f}{unit}"
+        x /= 1024
+    return f"{x:.2f}T"

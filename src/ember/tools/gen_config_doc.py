@@ -54,7 +54,11 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    # docs/ of the checkout this module is in; --doc PATH for a copy of the tree
+    # elsewhere (the compiled tree of scripts/compile.py lives in build/mypyc/src)
     path = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
+    if "--doc" in args:
+        path = Path(args[args.index("--doc") + 1])
     text = render()
     if "--check" in args:
         if not path.exists() or path.read_text() != text:
