@@ -60,7 +60,10 @@ def mb(*args: bytes) -> bytes:
 
 
 def feed_all(
-    data: bytes, parts: list[bytes], cls: type[RequestParser] | type[ExactParser] = RequestParser, **kw: object
+    data: bytes,
+    parts: list[bytes],
+    cls: type[RequestParser] | type[ExactParser] = RequestParser,
+    **kw: object,
 ) -> tuple[list[list[bytes]], str | None, int]:
     p = cls(**kw)  # type: ignore[arg-type]
     out: list[list[bytes]] = []
