@@ -35,15 +35,25 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# the request path (parsing, dispatch, the keyspace, the command table, string commands)
+# the request path (parsing, dispatch, the keyspace, the command table), the commands of
+# the core types and the RDB codec: the modules where the server spends its time
 MODULES = [
     "ember/protocol/resp.py",
     "ember/server/client.py",
     "ember/server/server.py",
     "ember/keyspace/db.py",
+    "ember/keyspace/types.py",
+    "ember/keyspace/encoding.py",
     "ember/commands/registry.py",
     "ember/commands/args.py",
     "ember/commands/string.py",
+    "ember/commands/keys.py",
+    "ember/commands/list.py",
+    "ember/commands/hash.py",
+    "ember/commands/set.py",
+    "ember/commands/zset.py",
+    "ember/persistence/rdb/reader.py",
+    "ember/persistence/rdb/writer.py",
 ]
 _BUILTIN_BASE = "Inheriting from most builtin types is unimplemented"
 _DECORATOR = "@__import__('mypy_extensions').mypyc_attr(native_class=False)"

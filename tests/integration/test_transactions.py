@@ -533,11 +533,22 @@ class _InProcess:
         self.server = Server(Config())
         self.ops: list[list[tuple[int, list[bytes]]]] = []
         self.server.propagation_sinks.append(self.ops.append)
-        self.block: str | None = None
-        self.server.write_block_reason = lambda: self.block
+        self._block: str | None = None
+        self.server.write_block_reason = lambda: self._block
         self.client = Client(self.server)
         self.transport = _FakeTransport()
         self.client.connection_made(self.transport)  # type: ignore[arg-type]
+
+    @property
+    def block(self) -> str | None:
+        return self._block
+
+    @block.setter
+    def block(self, reason: str | None) -> None:
+        """What write_block_reason() says; the server asks it while write_errors is up
+        (the persistence layer raises it when a save or AOF write fails)."""
+        self._block = reason
+        self.server.write_errors = reason is not None
 
     def run(self, *cmds: tuple[Any, ...]) -> bytes:
         start = len(self.transport.buf)

@@ -397,7 +397,7 @@ def object_idletime(c: Client, argv: list[bytes]) -> Any:
     v = peek_read(c.db, argv[2], notify=False)  # LOOKUP_NONOTIFY
     if v is None:
         return None
-    if "lfu" in c.server.config.values["maxmemory-policy"]:
+    if "lfu" in c.server.cfg["maxmemory-policy"]:
         raise CommandError(
             "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that "
             "when switching between policies at runtime LRU and LFU data will take some time "
@@ -423,7 +423,7 @@ def object_freq(c: Client, argv: list[bytes]) -> Any:
     v = peek_read(c.db, argv[2], notify=False)  # LOOKUP_NONOTIFY
     if v is None:
         return None
-    if "lfu" not in c.server.config.values["maxmemory-policy"]:
+    if "lfu" not in c.server.cfg["maxmemory-policy"]:
         raise CommandError(
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please "
             "note that when switching between policies at runtime LRU and LFU data will take "
@@ -513,7 +513,7 @@ def _expire_generic(c: Client, argv: list[bytes], base_ms: int, unit_ms: int) ->
         db.delete(key)
         srv.dirty += 1
         srv.notify(NOTIFY_GENERIC, b"del", key, db.id)
-        cmd = b"UNLINK" if srv.config.values["lazyfree-lazy-expire"] else b"DEL"
+        cmd = b"UNLINK" if srv.cfg["lazyfree-lazy-expire"] else b"DEL"
         c.prop_argv = [cmd, key]
         return 1
     db.set_expire(key, when)

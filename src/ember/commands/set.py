@@ -45,7 +45,7 @@ def _get_set(db: Db, key: bytes) -> set[bytes] | None:
 
 def intset_order(c: Client, s: Any) -> list[bytes] | None:
     """Members in ascending numeric order if Redis would hold ``s`` as an intset."""
-    if not s or len(s) > c.server.config.values["set-max-intset-entries"] or max(map(len, s)) > 20:
+    if not s or len(s) > c.server.cfg["set-max-intset-entries"] or max(map(len, s)) > 20:
         return None
     try:
         nums = sorted(map(int, s))

@@ -106,7 +106,7 @@ def set_(c: Client, argv: list[bytes]) -> Any:
     if len(argv) == 3:  # fast path: plain SET
         db.set(key, value)
         c.server.dirty += 1
-        if c.server.config.values["notify-keyspace-events"]:
+        if c.server.cfg["notify-keyspace-events"]:
             c.server.notify(NOTIFY_STRING, b"set", key, db.id)
         return OK
     flags, expire_opt, expire_arg = _parse_set_options(argv, 3, True)
@@ -184,7 +184,7 @@ def getex(c: Client, argv: list[bytes]) -> Any:
             db.delete(key)
             srv.dirty += 1
             srv.notify(NOTIFY_GENERIC, b"del", key, db.id)
-            c.prop_argv = [b"UNLINK" if srv.config.values["lazyfree-lazy-expire"] else b"DEL", key]
+            c.prop_argv = [b"UNLINK" if srv.cfg["lazyfree-lazy-expire"] else b"DEL", key]
         else:
             db.set_expire(key, when)
             srv.dirty += 1
@@ -216,7 +216,7 @@ def getdel(c: Client, argv: list[bytes]) -> Any:
     srv = c.server
     srv.dirty += 1
     srv.notify(NOTIFY_GENERIC, b"del", argv[1], db.id)
-    c.prop_argv = [b"UNLINK" if srv.config.values["lazyfree-lazy-user-del"] else b"DEL", argv[1]]
+    c.prop_argv = [b"UNLINK" if srv.cfg["lazyfree-lazy-user-del"] else b"DEL", argv[1]]
     return v
 
 
@@ -276,7 +276,7 @@ def mset(c: Client, argv: list[bytes]) -> Any:
         raise errors.wrong_args("mset")
     db = c.db
     srv = c.server
-    if srv.config.values["notify-keyspace-events"]:
+    if srv.cfg["notify-keyspace-events"]:
         for i in range(1, len(argv), 2):
             db.set(argv[i], argv[i + 1])
             srv.notify(NOTIFY_STRING, b"set", argv[i], db.id)
@@ -365,7 +365,7 @@ def psetex(c: Client, argv: list[bytes]) -> Any:
 
 
 def _check_size(c: Client, size: int) -> None:
-    if size > c.server.config.values["proto-max-bulk-len"]:
+    if size > c.server.cfg["proto-max-bulk-len"]:
         raise CommandError(errors.NOT_STRING_LEN)
 
 
@@ -524,7 +524,7 @@ def _incr(c: Client, key: bytes, delta: int) -> Any:
     db.set(key, b"%d" % new, keep_ttl=True, touch=False)
     srv = c.server
     srv.dirty += 1
-    if srv.config.values["notify-keyspace-events"]:
+    if srv.cfg["notify-keyspace-events"]:
         srv.notify(NOTIFY_STRING, b"incrby", key, db.id)
     return new
 
@@ -673,7 +673,7 @@ def lcs(c: Client, argv: list[bytes]) -> Any:
     if getidx and getlen:
         raise CommandError("ERR If you want both the length and indexes, please just use IDX.")
     alen, blen = len(a), len(b)
-    if (alen + 1) * (blen + 1) * 4 > c.server.config.values["proto-max-bulk-len"]:
+    if (alen + 1) * (blen + 1) * 4 > c.server.cfg["proto-max-bulk-len"]:
         raise CommandError(
             "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
         )

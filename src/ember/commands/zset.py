@@ -1002,10 +1002,10 @@ def _zsetop(
                     if same:
                         value = s0 * w
                     else:
-                        value = sc.get(m)  # type: ignore[assignment]
-                        if value is None:
+                        got = sc.get(m)
+                        if got is None:
                             break
-                        value *= w
+                        value = got * w
                     if aggregate == _AGG_SUM:
                         score += value
                         if score != score:

@@ -122,7 +122,7 @@ class Db:
             srv.stats.keyspace_hits += 1
             return
         srv.stats.keyspace_misses += 1
-        if notify and srv.config.values["notify-keyspace-events"]:
+        if notify and srv.cfg["notify-keyspace-events"]:
             srv.notify(0x800, b"keymiss", key, self.id)  # NOTIFY_KEY_MISS
 
     def exists(self, key: bytes) -> bool:
@@ -258,7 +258,7 @@ class Db:
                 self.scan_log.append(key)  # SCAN: a key created during an iteration
             if self.blocking and key in self.blocking:
                 self.server.ready_keys.append((self, key))
-            if self.server.config.values["notify-keyspace-events"]:
+            if self.server.cfg["notify-keyspace-events"]:
                 self.server.notify(0x4000, b"new", key, self.id)  # NOTIFY_NEW
         elif self.blocking and key in self.blocking and type(old) is Stream:
             self.server.ready_keys.append((self, key))  # blocked XREADGROUP: -UNBLOCKED
@@ -278,7 +278,7 @@ class Db:
             and not self.blocking
             and self.lru is None
             and self.scan_log is None
-            and not srv.config.values["notify-keyspace-events"]
+            and not srv.cfg["notify-keyspace-events"]
         ):
             self.data.update(zip(keys, values, strict=True))
             return
@@ -298,7 +298,7 @@ class Db:
             self.scan_log.append(key)  # SCAN: a key created during an iteration
         if self.blocking and key in self.blocking:
             self.server.ready_keys.append((self, key))
-        if self.server.config.values["notify-keyspace-events"]:
+        if self.server.cfg["notify-keyspace-events"]:
             self.server.notify(0x4000, b"new", key, self.id)  # NOTIFY_NEW
 
     def _created(self, key: bytes) -> None:

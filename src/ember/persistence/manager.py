@@ -55,7 +55,7 @@ class Persistence:
         self.server = server
         # RDB stats (INFO persistence)
         self.rdb_saves = 0
-        self.last_bgsave_status = "ok"
+        self._bgsave_status = "ok"
         self.last_bgsave_time_sec = -1
         self.last_bgsave_try = 0.0
         self.last_cow_size = 0
@@ -91,6 +91,23 @@ class Persistence:
         return self.server.config.values["dbfilename"]
 
     # ------------------------------------------------------------------ MISCONF
+    @property
+    def last_bgsave_status(self) -> str:
+        return self._bgsave_status
+
+    @last_bgsave_status.setter
+    def last_bgsave_status(self, status: str) -> None:
+        self._bgsave_status = status
+        self.errors_changed()
+
+    def errors_changed(self) -> None:
+        """Keep ``server.write_errors`` true while a save or an AOF write is failing, so
+        that the dispatcher asks :meth:`write_block_reason` only then."""
+        aof = self.aof
+        self.server.write_errors = self._bgsave_status == "err" or (
+            aof is not None and aof.last_write_status == "err"
+        )
+
     def write_block_reason(self) -> str | None:
         # called for every write command: cheap attribute tests first
         if self.last_bgsave_status == "err":

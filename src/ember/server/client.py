@@ -80,13 +80,13 @@ class Client(asyncio.Protocol):
         self.server = server
         self.id = 0
         self.transport: asyncio.Transport | None = None
-        self.parser = RequestParser(server.config.values["proto-max-bulk-len"])
+        self.parser = RequestParser(server.cfg["proto-max-bulk-len"])
         self.db: Db = server.dbs[0]
         self.resp3 = False
         self.name: bytes = b""
         self.lib_name = b""
         self.lib_ver = b""
-        self.authenticated = not server.config.values["requirepass"]
+        self.authenticated = not server.cfg["requirepass"]
         self.parser.auth_required = not self.authenticated
         self.unix = unix
         self.addr = ""
@@ -139,7 +139,7 @@ class Client(asyncio.Protocol):
         elif peer:
             self.addr = f"{peer[0]}:{peer[1]}"
             self.laddr = f"{sock[0]}:{sock[1]}" if sock else ""
-        if len(srv.clients) >= srv.config.values["maxclients"]:
+        if len(srv.clients) >= srv.cfg["maxclients"]:
             srv.stats.rejected_connections += 1
             transport.write(b"-ERR max number of clients reached\r\n")  # type: ignore[attr-defined]
             graceful_close(transport, srv.loop)  # type: ignore[arg-type]
@@ -192,7 +192,7 @@ class Client(asyncio.Protocol):
         stats.total_reads_processed += 1
         self.last_interaction = _monotonic()
         parser = self.parser
-        parser.querybuf_limit = srv.config.values["client-query-buffer-limit"]
+        parser.querybuf_limit = srv.cfg["client-query-buffer-limit"]
         cmds = parser.feed(data)  # a malformed request sets parser.error
         if parser.overflow:  # client-query-buffer-limit: run what came before, then close
             for argv in cmds:
@@ -354,7 +354,7 @@ class Client(asyncio.Protocol):
             self._soft_since = 0.0
             return
         cls = "pubsub" if (self.channels or self.patterns or self.shard_channels) else "normal"
-        hard, soft, secs = self.server.config.values["client-output-buffer-limit"].get(
+        hard, soft, secs = self.server.cfg["client-output-buffer-limit"].get(
             cls, (0, 0, 0)
         )
         over = hard and size > hard
@@ -446,7 +446,7 @@ class Client(asyncio.Protocol):
             self._reject(spec, errors.wrong_args(spec.fullname))
             return
         flags = spec.flags
-        if spec.checks_write_block:
+        if spec.checks_write_block and srv.write_errors:
             reason = srv.write_block_reason()
             if reason is not None and _write_denied(reason, flags, spec, False):
                 self._reject(spec, CommandError(reason))
@@ -532,7 +532,7 @@ class Client(asyncio.Protocol):
                     flags |= qf & (Flag.WRITE | Flag.DENYOOM | Flag.READONLY | Flag.MAY_REPLICATE)
                     if not qf & Flag.LOADING:
                         flags &= ~Flag.LOADING
-        if flags & _WRITE_OR_DENYOOM or name == b"ping" or in_multi:
+        if srv.write_errors and (flags & _WRITE_OR_DENYOOM or name == b"ping" or in_multi):
             reason = srv.write_block_reason()
             if reason is not None and _write_denied(reason, flags, spec, in_multi):
                 self._reject(spec, CommandError(reason))

@@ -61,6 +61,9 @@ class Stats:
 class Server:
     def __init__(self, config: Config) -> None:
         self.config = config
+        # the option values themselves (Config.values, one dict for the server's life):
+        # one attribute load less on the request path than config.values
+        self.cfg: dict[str, Any] = config.values
         self.dbs: list[Db] = [Db(i, self) for i in range(config.databases)]
         self.clients: dict[int, Client] = {}
         self.next_client_id = 1
@@ -90,7 +93,7 @@ class Server:
         self.prevent_prop = False
         self.call_depth = 0
         # slowlog-log-slower-than, read per command (kept current by its config hook)
-        self.slowlog_threshold: int = self.config.values["slowlog-log-slower-than"]
+        self.slowlog_threshold: int = self.cfg["slowlog-log-slower-than"]
         self.propagation_sinks: list[Callable[[list[tuple[int, list[bytes]]]], None]] = []
         # pub/sub
         self.pubsub_channels: dict[bytes, dict[Client, None]] = {}
@@ -106,6 +109,9 @@ class Server:
         self.cron_jobs: list[Callable[[], None]] = []
         self.shutdown_hooks: list[Callable[[bool | None], bool]] = []
         self.write_block_reason: Callable[[], str | None] = lambda: None
+        # True while write_block_reason() may say something (a failed save or AOF
+        # write): the dispatcher asks it only then (kept by the persistence layer)
+        self.write_errors = False
         # a command whose key lookups are reads is running (see CommandSpec.read_lookups)
         self.read_lookups: bool | None = False
         # appendfsync always: returns True when it keeps a reply until the AOF is fsynced
@@ -172,7 +178,7 @@ class Server:
             self.flush_propagation()
 
     def propagate_deletion(self, dbid: int, key: bytes) -> None:
-        cmd = b"UNLINK" if self.config.values["lazyfree-lazy-expire"] else b"DEL"
+        cmd = b"UNLINK" if self.cfg["lazyfree-lazy-expire"] else b"DEL"
         self.also_propagate(dbid, [cmd, key])
 
     def flush_propagation(self, wrap: bool = True) -> None:
@@ -188,7 +194,7 @@ class Server:
 
     # ------------------------------------------------------------------ notifications
     def notify(self, kind: int, event: bytes, key: bytes, dbid: int) -> None:
-        flags = self.config.values["notify-keyspace-events"]
+        flags = self.cfg["notify-keyspace-events"]
         if not flags:
             return
         from ember.server.pubsub import notify_keyspace_event
@@ -197,7 +203,7 @@ class Server:
 
     # ------------------------------------------------------------------ latency
     def latency_add(self, event: str, ms: int) -> None:
-        threshold = self.config.values["latency-monitor-threshold"]
+        threshold = self.cfg["latency-monitor-threshold"]
         if threshold and ms >= threshold:
             q = self.latency_events.setdefault(event, deque(maxlen=160))
             q.append((int(time.time()), ms))
@@ -209,15 +215,15 @@ class Server:
         now = self.update_time()
         # active expiry: bounded work per tick (Redis ACTIVE_EXPIRE_CYCLE_SLOW budget)
         if not self.loading and self.active_expire_enabled:
-            effort = self.config.values["active-expire-effort"]
+            effort = self.cfg["active-expire-effort"]
             budget = 2000 * effort
             for db in self.dbs:
                 if db.expires:
                     db.active_expire(budget, now)
             self.flush_propagation()
         # client timeouts
-        timeout = self.config.values["timeout"]
-        if timeout and self.cron_loops % max(1, self.config.values["hz"]) == 0:
+        timeout = self.cfg["timeout"]
+        if timeout and self.cron_loops % max(1, self.cfg["hz"]) == 0:
             limit = time.monotonic() - timeout
             for c in list(self.clients.values()):
                 if (
@@ -268,7 +274,7 @@ class Server:
     def _info_server(self) -> list[tuple[str, Any]]:
         uptime = int(time.time() - self.start_time)
         un = os.uname()
-        port = self.config.values["port"]
+        port = self.cfg["port"]
         return [
             ("redis_version", REDIS_VERSION),
             ("ember_version", __version__),
@@ -290,8 +296,8 @@ class Server:
             ("server_time_usec", time.time_ns() // 1000),
             ("uptime_in_seconds", uptime),
             ("uptime_in_days", uptime // 86400),
-            ("hz", self.config.values["hz"]),
-            ("configured_hz", self.config.values["hz"]),
+            ("hz", self.cfg["hz"]),
+            ("configured_hz", self.cfg["hz"]),
             ("lru_clock", int(time.time()) & ((1 << 24) - 1)),
             ("executable", os.path.abspath(sys.argv[0])),
             (
@@ -307,7 +313,7 @@ class Server:
         return [
             ("connected_clients", len(self.clients)),
             ("cluster_connections", 0),
-            ("maxclients", self.config.values["maxclients"]),
+            ("maxclients", self.cfg["maxclients"]),
             ("client_recent_max_input_buffer", 0),
             ("client_recent_max_output_buffer", 0),
             ("blocked_clients", blocked),
@@ -321,7 +327,7 @@ class Server:
 
         rss = psutil.Process().memory_info().rss
         total = psutil.virtual_memory().total
-        maxmem = self.config.values["maxmemory"]
+        maxmem = self.cfg["maxmemory"]
         return [
             ("used_memory", rss),
             ("used_memory_human", _human(rss)),
@@ -334,7 +340,7 @@ class Server:
             ("total_system_memory_human", _human(total)),
             ("maxmemory", maxmem),
             ("maxmemory_human", _human(maxmem)),
-            ("maxmemory_policy", self.config.values["maxmemory-policy"]),
+            ("maxmemory_policy", self.cfg["maxmemory-policy"]),
             ("mem_fragmentation_ratio", "1.00"),
             ("mem_allocator", "pymalloc"),
             ("lazyfree_pending_objects", 0),
@@ -347,7 +353,7 @@ class Server:
             ("rdb_changes_since_last_save", self.dirty),
             ("rdb_bgsave_in_progress", 0),
             ("rdb_last_save_time", self.lastsave),
-            ("aof_enabled", 1 if self.config.values["appendonly"] else 0),
+            ("aof_enabled", 1 if self.cfg["appendonly"] else 0),
         ]
 
     def _info_stats(self) -> list[tuple[str, Any]]:
@@ -397,7 +403,7 @@ class Server:
             ("master_repl_offset", 0),
             ("second_repl_offset", -1),
             ("repl_backlog_active", 0),
-            ("repl_backlog_size", self.config.values["repl-backlog-size"]),
+            ("repl_backlog_size", self.cfg["repl-backlog-size"]),
             ("repl_backlog_first_byte_offset", 0),
             ("repl_backlog_histlen", 0),
         ]

@@ -85,7 +85,7 @@ class AofManager:
         self.rewrites = 0
         self.last_rewrite_time_sec = -1
         self.last_bgrewrite_status = "ok"
-        self.last_write_status = "ok"
+        self._write_status = "ok"
         self.last_write_error = ""
         self.delayed_fsync = 0
         self.rewrite_scheduled = False
@@ -131,6 +131,15 @@ class AofManager:
 
     def _p(self, name: str) -> str:
         return os.path.join(self.dirname, name)
+
+    @property
+    def last_write_status(self) -> str:
+        return self._write_status
+
+    @last_write_status.setter
+    def last_write_status(self, status: str) -> None:
+        self._write_status = status
+        self.p.errors_changed()
 
     def write_block_reason(self) -> str | None:
         if self.on and self.last_write_status == "err":
