@@ -354,9 +354,7 @@ class Client(asyncio.Protocol):
             self._soft_since = 0.0
             return
         cls = "pubsub" if (self.channels or self.patterns or self.shard_channels) else "normal"
-        hard, soft, secs = self.server.cfg["client-output-buffer-limit"].get(
-            cls, (0, 0, 0)
-        )
+        hard, soft, secs = self.server.cfg["client-output-buffer-limit"].get(cls, (0, 0, 0))
         over = hard and size > hard
         if not over and soft and size > soft:
             now = time.monotonic()
