@@ -8,7 +8,7 @@ INCRBYFLOAT as ``SET k <result> KEEPTTL`` so the AOF replays to the same state.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import Any, Final
 
 from ember import errors
 from ember.commands.args import LLONG_MAX, LLONG_MIN, get_string, parse_int
@@ -24,7 +24,7 @@ W = Flag.WRITE | Flag.DENYOOM
 RO = Flag.READONLY
 K1 = (1, 1, 1)
 
-_EXPIRE_OPTS = {b"ex": 1000, b"px": 1, b"exat": -1000, b"pxat": -1}
+_EXPIRE_OPTS: Final = {b"ex": 1000, b"px": 1, b"exat": -1000, b"pxat": -1}
 
 
 def _parse_expire(c: Client, name: str, opt: bytes, arg: bytes) -> int:
@@ -48,8 +48,12 @@ def _parse_expire(c: Client, name: str, opt: bytes, arg: bytes) -> int:
     return v
 
 
-_NX, _XX, _GET, _KEEPTTL, _PERSIST = 1, 2, 4, 8, 16
-_EXPIRE_NAMES = (b"ex", b"px", b"exat", b"pxat")
+_NX: Final = 1
+_XX: Final = 2
+_GET: Final = 4
+_KEEPTTL: Final = 8
+_PERSIST: Final = 16
+_EXPIRE_NAMES: Final = (b"ex", b"px", b"exat", b"pxat")
 
 
 def _parse_set_options(

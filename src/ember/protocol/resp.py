@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 import hiredis
 
@@ -85,15 +85,15 @@ class _NullArray:
     __slots__ = ()
 
 
-NULL_ARRAY = _NullArray()
-OK = Status("OK")
-QUEUED = Status("QUEUED")
-PONG = Status("PONG")
+NULL_ARRAY: Final = _NullArray()
+OK: Final = Status("OK")
+QUEUED: Final = Status("QUEUED")
+PONG: Final = Status("PONG")
 
 # pre-encoded small integers and bulk length headers for the hot path
-_INTS = [b":%d\r\n" % i for i in range(-1, 1024)]
-_BULK_HDR = [b"$%d\r\n" % i for i in range(1024)]
-_ARR_HDR = [b"*%d\r\n" % i for i in range(1024)]
+_INTS: Final = [b":%d\r\n" % i for i in range(-1, 1024)]
+_BULK_HDR: Final = [b"$%d\r\n" % i for i in range(1024)]
+_ARR_HDR: Final = [b"*%d\r\n" % i for i in range(1024)]
 
 
 def format_double(value: float) -> bytes:
@@ -240,13 +240,13 @@ def _error_line(message: str) -> bytes:
 # * for a client that still has to authenticate, multibulk counts above 10 and bulk
 #   lengths above 16384 are refused.
 
-INLINE_MAX = 64 * 1024  # PROTO_INLINE_MAX_SIZE
-BIG_ARG = 32 * 1024  # PROTO_MBULK_BIG_ARG: from this size a bulk is collected in chunks
-INT_MAX = (1 << 31) - 1
-_LLONG_MIN = -(1 << 63)
-_LLONG_MAX = (1 << 63) - 1
-_SPACE = b" \t\n\r\x0b\x0c"
-_SMALL_LL = {b"%d" % i: i for i in range(-1, 4096)}
+INLINE_MAX: Final = 64 * 1024  # PROTO_INLINE_MAX_SIZE
+BIG_ARG: Final = 32 * 1024  # PROTO_MBULK_BIG_ARG: from this size a bulk is collected in chunks
+INT_MAX: Final = (1 << 31) - 1
+_LLONG_MIN: Final = -(1 << 63)
+_LLONG_MAX: Final = (1 << 63) - 1
+_SPACE: Final = b" \t\n\r\x0b\x0c"
+_SMALL_LL: Final = {b"%d" % i: i for i in range(-1, 4096)}
 
 
 def string2ll(s: bytes) -> int | None:
@@ -265,8 +265,8 @@ def string2ll(s: bytes) -> int | None:
     return v
 
 
-_ESCAPES = {0x6E: 10, 0x72: 13, 0x74: 9, 0x62: 8, 0x61: 7}
-_HEX = frozenset(b"0123456789abcdefABCDEF")
+_ESCAPES: Final = {0x6E: 10, 0x72: 13, 0x74: 9, 0x62: 8, 0x61: 7}
+_HEX: Final = frozenset(b"0123456789abcdefABCDEF")
 
 
 def split_args(line: bytes) -> list[bytes] | None:
@@ -363,6 +363,9 @@ class RequestParser:
 
     __slots__ = (
         "_reader",
+        "_rfeed",
+        "_rgets",
+        "_rhas_data",
         "_buf",
         "_chunks",
         "_have",
@@ -380,7 +383,7 @@ class RequestParser:
     )
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
-        self._reader = hiredis.Reader()
+        self._new_reader()
         self._buf = b""
         self._chunks: list[bytes] | None = None  # a big bulk being collected
         self._have = 0
@@ -398,6 +401,13 @@ class RequestParser:
         self.querybuf_limit = 1 << 62
         self.overflow = False
 
+    def _new_reader(self) -> None:
+        """A fresh hiredis reader, its methods bound once (no lookup per request)."""
+        r = self._reader = hiredis.Reader()
+        self._rfeed: Callable[[bytes], None] = r.feed
+        self._rgets: Callable[[], Any] = r.gets
+        self._rhas_data: Callable[[], bool] = r.has_data
+
     def feed(self, data: bytes) -> list[list[bytes]]:
         if self.error is not None or self.overflow:
             return []
@@ -407,19 +417,19 @@ class RequestParser:
             and not self._left
             and self._chunks is None
             and not self.auth_required
-            and _HUGE_ARRAY.search(data) is None
+            and _huge_array(data) is None
         ):
             # hiredis parse of a chunk holding only whole, well-formed multibulk requests.
             # Accepted only if every request is a ``*`` array of bulk strings and the sizes
             # add up to exactly ``len(data)`` (so no other RESP type or stray byte was
             # involved); anything else goes through :meth:`_feed_exact`.
-            reader = self._reader
-            reader.feed(data)
+            self._rfeed(data)
+            gets = self._rgets
             out: list[list[bytes]] = []
             pos = 0
             try:
                 while True:
-                    cmd = reader.gets()
+                    cmd = gets()
                     if cmd is False:
                         break
                     if type(cmd) is not list or data[pos] != 42:
@@ -429,22 +439,25 @@ class RequestParser:
                         raise _Bail
                     n = len(cmd)
                     b"".join(cmd)  # TypeError unless every element is a bulk string (bytes)
-                    # *<n>\r\n, then $<len>\r\n<payload>\r\n per argument
-                    pos += _ARRAY_HDR[n] + sum(map(_BULK_SIZE, map(len, cmd)))
+                    # *<n>\r\n, then $<len>\r\n<payload>\r\n per argument (a plain loop:
+                    # as fast as map/sum interpreted, several times faster compiled)
+                    pos += _ARRAY_HDR[n]
+                    for a in cmd:
+                        pos += _BULK_SIZE[len(a)]
                     if n:
                         out.append(cmd)
             except (hiredis.ProtocolError, _Bail, IndexError, TypeError):
-                self._reader = hiredis.Reader()
+                self._new_reader()
             else:
-                if pos == len(data) and not reader.has_data():
+                if pos == len(data) and not self._rhas_data():
                     if len(data) > self.max_bulk or len(data) > self.querybuf_limit - 2:
                         lim = min(self.max_bulk, self.querybuf_limit - 2)
                         if any(len(a) > lim for c in out for a in c):
-                            self._reader = hiredis.Reader()
+                            self._new_reader()
                             return self._feed_exact(data)
                     self.pending = 0
                     return out
-                self._reader = hiredis.Reader()
+                self._new_reader()
         return self._feed_exact(data)
 
     def _feed_exact(self, data: bytes) -> list[list[bytes]]:
@@ -591,15 +604,15 @@ class RequestParser:
         return out
 
 
-_DIGITS = [len(b"%d" % i) for i in range(1 << 16)]
-_BULK_LEN = [b"$%d" % i for i in range(1 << 14)].__getitem__  # "$<len>" without CRLF
+_DIGITS: Final = [len(b"%d" % i) for i in range(1 << 16)]
+_BULK_LEN: Final = [b"$%d" % i for i in range(1 << 14)].__getitem__  # "$<len>" without CRLF
 # bytes taken by a bulk string of length i ($<i>\r\n<payload>\r\n) and by the header of
 # an array of i elements (*<i>\r\n); longer arguments go through the exact parser
-_BULK_SIZE = [i + _DIGITS[i] + 5 for i in range(1 << 16)].__getitem__
-_ARRAY_HDR = [_DIGITS[i] + 3 for i in range(1 << 16)]
+_BULK_SIZE: Final = [i + _DIGITS[i] + 5 for i in range(1 << 16)]
+_ARRAY_HDR: Final = [_DIGITS[i] + 3 for i in range(1 << 16)]
 # hiredis allocates an array of the announced size up front (and frees it element by
 # element): counts of a million or more go to the exact parser instead
-_HUGE_ARRAY = re.compile(rb"\*[0-9]{7}")
+_huge_array: Final = re.compile(rb"\*[0-9]{7}").search
 
 
 class _Bail(Exception):

@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ember import errors
 from ember.commands.registry import CommandSpec, Flag
@@ -29,18 +29,25 @@ class _Blocked:
     __slots__ = ()
 
 
-BLOCKED = _Blocked()  # handler return value: the client is now blocked, no reply yet
-NO_REPLY = _Blocked()  # handler return value: nothing to write (e.g. QUIT after close)
+BLOCKED: Final = _Blocked()  # handler return value: the client is now blocked, no reply yet
+NO_REPLY: Final = _Blocked()  # handler return value: nothing to write (e.g. QUIT after close)
 
-_TX_NAMES = {"exec", "discard", "multi", "watch", "quit", "reset"}  # run at once inside MULTI
-_WRITE_OR_DENYOOM = int(Flag.WRITE | Flag.DENYOOM)
-_WRITE = int(Flag.WRITE)
-_TOUCHES_ARBITRARY_KEYS = int(Flag.TOUCHES_ARBITRARY_KEYS)
-_SKIP_SLOWLOG = int(Flag.SKIP_SLOWLOG)
-_perf_ns = time.perf_counter_ns
-_monotonic = time.monotonic
-_time_ns = time.time_ns
-_SUB_ALLOWED = {
+_TX_NAMES: Final = {
+    "exec",
+    "discard",
+    "multi",
+    "watch",
+    "quit",
+    "reset",
+}  # run at once inside MULTI
+_WRITE_OR_DENYOOM: Final = int(Flag.WRITE | Flag.DENYOOM)
+_WRITE: Final = int(Flag.WRITE)
+_TOUCHES_ARBITRARY_KEYS: Final = int(Flag.TOUCHES_ARBITRARY_KEYS)
+_SKIP_SLOWLOG: Final = int(Flag.SKIP_SLOWLOG)
+_perf_ns: Final = time.perf_counter_ns
+_monotonic: Final = time.monotonic
+_time_ns: Final = time.time_ns
+_SUB_ALLOWED: Final = {
     b"subscribe",
     b"psubscribe",
     b"unsubscribe",
@@ -223,11 +230,10 @@ class Client(asyncio.Protocol):
         if len(cmds) == 1:
             self.execute(cmds[0])
         else:
-            execute = self.execute
             i = 0
             for argv in cmds:
                 i += 1
-                execute(argv)
+                self.execute(argv)  # (a direct call: compiled, a bound local is slower)
                 closing = self.closing  # a local, so that the check below stays live
                 if self.blocked is not None or self.paused or closing or self.close_after_reply:
                     self.queue.extend(cmds[i:])
@@ -797,7 +803,7 @@ def _is_loopback(host: str) -> bool:
     return host.startswith("127.") or host in ("::1", "localhost") or host.startswith("::ffff:127.")
 
 
-_PROTECTED_MSG = (
+_PROTECTED_MSG: Final = (
     b"-DENIED Redis is running in protected mode because protected mode is enabled and no "
     b"password is set for the default user. In this mode connections are only accepted from "
     b"the loopback interface. If you want to connect from external computers to Redis you may "
