@@ -62,8 +62,20 @@ _SRC_MAIN = (
 )
 
 
+# Request-rate scenarios pin the server to CPU 0 and redis-benchmark to CPU 1 (both
+# servers alike): unpinned, the scheduler moving the two processes across the 2 cores
+# moved single results by up to 40%.
+PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+
+
+def _pinned(cpu: int, cmd: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *cmd] if PIN else cmd
+
+
 class Srv:
-    def __init__(self, kind: str, *args: str, workdir: str | None = None) -> None:
+    def __init__(
+        self, kind: str, *args: str, workdir: str | None = None, pin: bool = False
+    ) -> None:
         self.kind = kind
         self.port = free_port()
         self.dir = workdir or tempfile.mkdtemp(prefix=f"bench-{kind}-")
@@ -95,7 +107,9 @@ class Srv:
             *args,
         ]
         self.log = open(os.path.join(self.dir, "server.log"), "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            _pinned(0, cmd) if pin else cmd, stdout=self.log, stderr=subprocess.STDOUT
+        )
         self.wait()
 
     def wait(self, timeout: float = 600) -> float:
@@ -166,7 +180,13 @@ def children(pid: int) -> list[int]:
 
 
 def benchmark(
-    port: int, test: str, n: int, clients: int, pipeline: int = 1, extra: list[str] | None = None
+    port: int,
+    test: str,
+    n: int,
+    clients: int,
+    pipeline: int = 1,
+    extra: list[str] | None = None,
+    pin: bool = False,
 ) -> float:
     cmd = [
         "redis-benchmark",
@@ -183,6 +203,8 @@ def benchmark(
         "--csv",
         *(extra or []),
     ]
+    if pin:
+        cmd = _pinned(1, cmd)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=1200).stdout
     for line in out.splitlines():
         cells = [c.strip('"') for c in line.split(",")]
@@ -239,7 +261,7 @@ def cpu_per_request(
             if s.kind != "floor":
                 s.client().flushall()
             c0 = s.cpu()
-            rps = benchmark(s.port, test, n, 50, pipeline)
+            rps = benchmark(s.port, test, n, 50, pipeline, pin=True)
             cpu = s.cpu() - c0
             samples[name].append((rps, cpu * 1e6 / n))
     return {
@@ -252,9 +274,12 @@ def scenario_throughput(a: argparse.Namespace) -> dict[str, Any]:
     n = 20000 if a.quick else 100000
     rows, data = [], {}
     servers: dict[str, Srv] = {}
+    build = "?"
     try:
         for kind in ("ember", "redis"):
-            servers[kind] = Srv(kind)
+            servers[kind] = Srv(kind, pin=True)
+        build = build_from_log(servers["ember"])
+        data["ember_build"] = build
         for pipeline in (1, 16):
             for test in a.tests.split(",") if a.tests else THROUGHPUT_TESTS:
                 reqs = n * (4 if pipeline > 1 else 1)
@@ -283,7 +308,8 @@ def scenario_throughput(a: argparse.Namespace) -> dict[str, Any]:
         for s in servers.values():
             s.stop()
     table(
-        f"Throughput (redis-benchmark -c 50, median of {a.repeat} alternating rounds)",
+        f"Throughput (redis-benchmark -c 50, median of {a.repeat} alternating rounds; "
+        f"ember {build} build{', server and client pinned to CPUs 0 and 1' if PIN else ''})",
         [
             "test",
             "-P",
@@ -325,7 +351,7 @@ def _cpu_side_by_side(
     servers: dict[str, Srv] = {}
     try:
         for kind in ("ember", other, "redis"):
-            servers[kind] = Srv(kind)  # inside the try: a failed start stops the others
+            servers[kind] = Srv(kind, pin=True)  # inside the try: a failed start stops the others
         for pipeline in (1, 16):
             for test in tests:
                 reqs = n * (4 if pipeline > 1 else 1)
@@ -388,6 +414,13 @@ def scenario_memory(a: argparse.Namespace) -> dict[str, Any]:
         rows,
     )
     return out
+
+
+def build_from_log(s: Srv) -> str:
+    """ "compiled" or "pure": which tree the ember server runs (its start-up line)."""
+    text = Path(s.dir, "server.log").read_text(errors="replace")
+    m = re.search(r"just started \(ember [^,]+, (\w+) build\)", text)
+    return m.group(1) if m else "?"
 
 
 def load_time_from_log(s: Srv) -> float:

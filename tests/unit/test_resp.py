@@ -427,3 +427,16 @@ def test_format_double_like_printf() -> None:
     assert format_double(1e100) == b"1e+100"
     assert format_double(3.0000000000000004) == b"3.0000000000000004"
     assert format_double(123456789012345678.0) == b"1.2345678901234568e+17"
+
+
+def test_hiredis_path_refuses_what_only_adds_up() -> None:
+    # A +simple string is 3 bytes shorter than the bulk string hiredis turns it into and
+    # this nested array 3 bytes longer than a bulk of its length: the sizes add up to
+    # exactly the bytes received, so only the type check on every argument sends the
+    # batch to the exact parser, which refuses it like Redis.
+    data = b"*2\r\n+xy\r\n*1\r\n:123\r\n"
+    assert len(data) == len(b"*2\r\n") + len(b"$2\r\nxy\r\n") + len(b"$1\r\nx\r\n")
+    for cls in (RequestParser, ExactParser):
+        p = cls()
+        assert p.feed(mb(b"PING") + data) == [[b"PING"]]
+        assert p.error == "expected '$', got '+'"

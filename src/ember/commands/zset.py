@@ -84,6 +84,8 @@ def _strtod_full(t: bytes) -> float | None:
 def _erange(t: bytes, v: float) -> bool:
     """strtod would set ERANGE with an infinite (overflow) or zero (underflow) result."""
     if v == 0.0:
+        if not t.strip(b"+-.0"):
+            return False  # written as zero ("0", "-0.0"): no underflow
         mant = t.lower()
         if mant.lstrip(b"+-").startswith(b"0x"):
             mant = mant.split(b"p")[0][mant.index(b"x") + 1 :]
@@ -390,7 +392,8 @@ def _zadd_one(c: Client, key: bytes, score: float, m: bytes) -> int:
 
 
 def _zadd(c: Client, argv: list[bytes], incr: bool) -> Any:
-    if len(argv) == 4 and not incr and argv[2].lower() not in _ZADD_OPTS:
+    # (a score that starts with a digit, sign or dot is no option: no lower() needed)
+    if len(argv) == 4 and not incr and (argv[2][:1] < b"A" or argv[2].lower() not in _ZADD_OPTS):
         return _zadd_one(c, argv[1], parse_double(argv[2]), argv[3])
     flags, i = parse_add_flags(argv, _ZADD_OPTS)
     nx, xx, ch, gt, lt = (

@@ -428,7 +428,7 @@ class Client(asyncio.Protocol):
         goes through :meth:`_execute_checked`.
         """
         srv = self.server
-        spec = srv.commands_by_name.get(argv[0].lower())
+        spec = srv.dispatch_names.get(argv[0])
         if (
             spec is None
             or spec.subcommands

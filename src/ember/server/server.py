@@ -117,6 +117,7 @@ class Server:
         # appendfsync always: returns True when it keeps a reply until the AOF is fsynced
         self.reply_gate: Callable[[Client, bytes], bool] | None = None
         self.commands_by_name: dict[bytes, CommandSpec] = {}
+        self.dispatch_names: dict[bytes, CommandSpec] = {}
         self.paused_until = 0.0
         self.pause_writes_only = False
         self.paused_clients: list[Client] = []
@@ -153,6 +154,9 @@ class Server:
                 continue
             table[name.encode()] = spec
         self.commands_by_name = table
+        # the fast path's lookup: names as clients send them, lower or upper case, so
+        # that the common request needs no lower() (other spellings take the general path)
+        self.dispatch_names = {**table, **{k.upper(): v for k, v in table.items()}}
 
     def db(self, index: int) -> Db:
         return self.dbs[index]

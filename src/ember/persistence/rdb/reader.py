@@ -44,7 +44,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any
+from typing import Any, Final
 
 import lzf
 from sortedcontainers import SortedDict
@@ -1420,41 +1420,44 @@ _LOADERS: dict[int, Callable[[RdbReader, int], Any]] = {
 #
 # The innermost kernels (_raw_strings, _raw_scored, _lp_short_strings) handle the
 # commonest encoding only (a 6-bit length then the bytes). They walk the length bytes
-# alone: per element one comprehension step looks up the element's size in a table
-# (None for any other encoding byte, so the first element in another encoding stops
-# the walk with a TypeError and a general loop redoes the value) and its struct format
-# ("<len + 1>p": a length byte then the bytes is exactly struct's Pascal string; a
-# listpack encoding byte 0x80 | len is clipped to the field's len); ONE struct unpack
-# then cuts every element out at C speed: no per-element slice or call in Python.
+# alone: per element one comprehension step looks up the element's size in a table and
+# its struct format ("<len + 1>p": a length byte then the bytes is exactly struct's
+# Pascal string; a listpack encoding byte 0x80 | len is clipped to the field's len); ONE
+# struct unpack then cuts every element out at C speed: no per-element slice or call in
+# Python. Any other encoding byte has size 0 and the format _OTHER, so the walk ends
+# with a TypeError and a general loop redoes the value. (Sizes are plain ints, not None
+# for the others, so that the compiled build adds them natively.)
 _FALLBACK: Any = object()
 _UINT7 = [b"%d" % i for i in range(128)]
+_OTHER: Final = "\x00"  # not a struct format: marks an element in another encoding
 # ZSET_2 element: 6-bit length byte, member, binary double.
-_ZSET2_STEP: list[int | None] = [i + 9 if i < 0x40 else None for i in range(256)]
-_ZSET2_FMT = [f"{(i & 0x3F) + 1}pd" for i in range(256)]
+_ZSET2_STEP: Final[list[int]] = [i + 9 if i < 0x40 else 0 for i in range(256)]
+_ZSET2_FMT: Final = [f"{i + 1}pd" if i < 0x40 else _OTHER for i in range(256)]
 # a string with a 6-bit length byte (RDB_6BITLEN)
-_RAW6_STEP: list[int | None] = [i + 1 if i < 0x40 else None for i in range(256)]
-_RAW6_FMT = [f"{(i & 0x3F) + 1}p" for i in range(256)]
+_RAW6_STEP: Final[list[int]] = [i + 1 if i < 0x40 else 0 for i in range(256)]
+_RAW6_FMT: Final = [f"{i + 1}p" if i < 0x40 else _OTHER for i in range(256)]
 # listpack 6-bit string: encoding byte, the bytes, one-byte backlen
-_LP6_STEP: list[int | None] = [i - 126 if 0x80 <= i < 0xC0 else None for i in range(256)]
-_LP6_FMT = [f"{(i & 0x3F) + 1}px" for i in range(256)]
+_LP6_STEP: Final[list[int]] = [i - 126 if 0x80 <= i < 0xC0 else 0 for i in range(256)]
+_LP6_FMT: Final = [f"{(i & 0x3F) + 1}px" if 0x80 <= i < 0xC0 else _OTHER for i in range(256)]
 _STRUCT_CHUNK = 4096  # elements per struct (bounds the size of a compiled format)
 _LP_RUN_MIN = 32  # equal-length listpack entries below this are walked instead
 _BYTE = [bytes((i,)) for i in range(256)]
 
 
 def _walk_unpack(
-    data: bytes, pos: int, k: int, step: list[int | None], fr: list[str]
+    data: bytes, pos: int, k: int, step: list[int], fr: list[str]
 ) -> tuple[tuple[Any, ...], int]:
     """Cut ``k`` entries from ``pos`` with ONE struct unpack: a comprehension walks only
-    the encoding bytes (``step[b]``: the entry's size, None for an encoding the kernel
-    does not handle, which raises ``TypeError``) and picks each entry's format
+    the encoding bytes (``step[b]``: the entry's size) and picks each entry's format
     (``fr[b]``). Returns the unpacked values and the position after the entries;
-    ``struct.error`` / ``IndexError`` when the buffer is short."""
+    ``TypeError`` if an entry is in an encoding the kernel does not handle (size 0,
+    format ``_OTHER``), ``struct.error`` / ``IndexError`` when the buffer is short."""
     start = pos
-    # steps are > 0, so the condition (there to advance pos) is always true
-    fmt = "".join(
-        [fr[b] for _ in repeat(None, k) if (pos := pos + step[(b := data[pos])])]  # type: ignore[operator]
-    )
+    # pos > 0 (past a header) and steps are >= 0, so the condition (there to advance
+    # pos) is always true
+    fmt = "".join([fr[b] for _ in repeat(None, k) if (pos := pos + step[(b := data[pos])])])
+    if _OTHER in fmt:
+        raise TypeError("another encoding")
     return struct.Struct("<" + fmt).unpack_from(data, start), pos
 
 
