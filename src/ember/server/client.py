@@ -32,14 +32,8 @@ class _Blocked:
 BLOCKED: Final = _Blocked()  # handler return value: the client is now blocked, no reply yet
 NO_REPLY: Final = _Blocked()  # handler return value: nothing to write (e.g. QUIT after close)
 
-_TX_NAMES: Final = {
-    "exec",
-    "discard",
-    "multi",
-    "watch",
-    "quit",
-    "reset",
-}  # run at once inside MULTI
+# run at once inside MULTI
+_TX_NAMES: Final = {"exec", "discard", "multi", "watch", "quit", "reset"}
 _WRITE_OR_DENYOOM: Final = int(Flag.WRITE | Flag.DENYOOM)
 _WRITE: Final = int(Flag.WRITE)
 _TOUCHES_ARBITRARY_KEYS: Final = int(Flag.TOUCHES_ARBITRARY_KEYS)
