@@ -66,7 +66,7 @@ def parse_float(b: bytes, err: str = errors.NOT_FLOAT, allow_nan: bool = False) 
             v = float.fromhex(b.decode())
         except (ValueError, UnicodeDecodeError):
             raise CommandError(err) from None
-    if b"_" in b:
+    if b.find(b"_") >= 0:
         raise CommandError(err)
     if math.isnan(v) and not allow_nan:
         raise CommandError(err)

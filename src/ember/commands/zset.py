@@ -67,7 +67,7 @@ def _strtod_full(t: bytes) -> float | None:
 
     Overflow gives +-inf and underflow 0.0, as strtod returns them (callers check ERANGE).
     """
-    if t[-1:] in (b" ", b"\t", b"\n", b"\v", b"\f", b"\r") or b"_" in t:
+    if t[-1:] in (b" ", b"\t", b"\n", b"\v", b"\f", b"\r") or t.find(b"_") >= 0:
         return None
     try:
         return float(t)
@@ -109,7 +109,7 @@ def parse_double(b: bytes, err: str = errors.NOT_FLOAT) -> float:
             raise CommandError(err) from None
         v = v2
     else:
-        if b[-1] in _SPACE or b"_" in b:
+        if b[-1] in _SPACE or b.find(b"_") >= 0:
             raise CommandError(err)
     if v != v or ((v == 0.0 or v == INF or v == -INF) and _erange(b, v)):
         raise CommandError(err)

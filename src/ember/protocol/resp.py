@@ -221,7 +221,7 @@ def _error_line(message: str) -> bytes:
     """``-message\\r\\n``; CR/LF inside the message (user input echoed back) become
     spaces like Redis's addReplyErrorFormat, so the reply stays one protocol line."""
     data = message.encode("utf-8", "surrogateescape")
-    if b"\r" in data or b"\n" in data:
+    if data.find(b"\r") >= 0 or data.find(b"\n") >= 0:
         data = data.replace(b"\r", b" ").replace(b"\n", b" ")
     return b"-" + data + b"\r\n"
 
@@ -279,7 +279,12 @@ def split_args(line: bytes) -> list[bytes] | None:
     z = line.find(b"\0")
     if z >= 0:
         line = line[:z]
-    if b'"' not in line and b"'" not in line and b"\x0b" not in line and b"\x0c" not in line:
+    if (
+        line.find(b'"') < 0
+        and line.find(b"'") < 0
+        and line.find(b"\x0b") < 0
+        and line.find(b"\x0c") < 0
+    ):
         return line.split()  # fast path: no quotes, only separators bytes.split() also uses
     args: list[bytes] = []
     i = 0

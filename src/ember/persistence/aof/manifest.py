@@ -210,7 +210,7 @@ def parse_manifest(data: bytes) -> Manifest:
         if chunk[0] == 0x23:  # '#': comment (even a truncated one)
             continue
         text = cstr(chunk)
-        if b"\n" not in text:
+        if text.find(b"\n") < 0:
             raise ManifestError(ERR_TOO_LONG)
         line = _trim(text)
         if not line:
