@@ -292,8 +292,8 @@ def scenario_throughput(a: argparse.Namespace) -> dict[str, Any]:
                         pipeline,
                         f"{e[0]:.0f}",
                         f"{r[0]:.0f}",
-                        f"{e[1]:.1f}",
-                        f"{r[1]:.1f}",
+                        f"{e[1]:.2f}",
+                        f"{r[1]:.2f}",
                         f"{ratio:.2f}x",
                     ]
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ember import errors
 from ember.errors import CommandError
@@ -13,8 +13,8 @@ from ember.keyspace.types import STRING_TYPES
 if TYPE_CHECKING:
     from ember.keyspace.db import Db
 
-LLONG_MIN = -(1 << 63)
-LLONG_MAX = (1 << 63) - 1
+LLONG_MIN: Final = -(1 << 63)
+LLONG_MAX: Final = (1 << 63) - 1
 
 _INT_RE = re.compile(rb"-?[1-9][0-9]*|0")
 

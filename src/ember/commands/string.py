@@ -24,6 +24,8 @@ W = Flag.WRITE | Flag.DENYOOM
 RO = Flag.READONLY
 K1 = (1, 1, 1)
 
+_SMALL_MAX: Final = (1 << 62) - 1
+_SMALL_MIN: Final = -(1 << 62)
 _EXPIRE_OPTS: Final = {b"ex": 1000, b"px": 1, b"exat": -1000, b"pxat": -1}
 
 
@@ -523,7 +525,8 @@ def _incr(c: Client, key: bytes, delta: int) -> Any:
             raise CommandError(errors.WRONGTYPE)
         cur = parse_int(v if t is bytes else bytes(v))
     new = cur + delta
-    if new > LLONG_MAX or new < LLONG_MIN:
+    # (the first test keeps to the small ints the compiled build holds unboxed)
+    if (new > _SMALL_MAX or new < _SMALL_MIN) and (new > LLONG_MAX or new < LLONG_MIN):
         raise CommandError(errors.OVERFLOW)
     db.set(key, b"%d" % new, keep_ttl=True, touch=False)
     srv = c.server
