@@ -454,7 +454,7 @@ class RequestParser:
                 # TypeError unless every argument is a bulk string (bytes): one C-level
                 # join for the batch (a nested array or a +simple string may have the
                 # size of a bulk string)
-                _join_all(out)
+                b"".join(_chain_all(out))
             except (hiredis.ProtocolError, _Bail, IndexError, TypeError):
                 self._new_reader()
             else:
@@ -622,13 +622,6 @@ _ARRAY_HDR: Final = [_DIGITS[i] + 3 for i in range(1 << 16)]
 # hiredis allocates an array of the announced size up front (and frees it element by
 # element): counts of a million or more go to the exact parser instead
 _chain_all: Final = itertools.chain.from_iterable
-_join_bytes: Final = b"".join
-
-
-def _join_all(cmds: list[list[bytes]]) -> None:
-    _join_bytes(_chain_all(cmds))
-
-
 _huge_array: Final = re.compile(rb"\*[0-9]{7}").search
 
 
