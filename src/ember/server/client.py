@@ -2,7 +2,9 @@
 
 Theory of operation: ``data_received`` feeds the request parser and runs every complete
 command in order, collecting replies in ``self.out``; the batch is written with one
-``transport.write`` at the end (pipelining = one write per read batch). A command that
+``transport.write`` (pipelining = one write per read batch) when the event loop's turn
+ends, together with every other client served in that turn (``Server.flush_pending``,
+as Redis writes replies in ``beforeSleep``). A command that
 blocks (BLPOP...) or a client pause stops the loop; the remaining parsed commands wait
 in ``self.queue`` until the client is served, then processing resumes.
 """
@@ -121,6 +123,7 @@ class Client(asyncio.Protocol):
         self.flags = ""
         self.monitor = False
         self.reading_paused = False
+        self.write_pending = False  # in server.pending_writes: out is sent at the loop turn's end
         self.is_loader = False  # the fake client replaying the AOF
 
     # ------------------------------------------------------------------ asyncio hooks
@@ -242,18 +245,23 @@ class Client(asyncio.Protocol):
         if srv.ready_keys:
             handle_ready_keys(srv)
         if out:
+            loop = srv.loop
             if (
-                srv.reply_gate is None
-                and len(out) == 1
+                loop is not None
+                and srv.reply_gate is None
+                and srv.busy_script is None
                 and not self.closing
                 and not self.close_after_reply
-                and self.transport is not None
             ):
-                # flush() for the common case: one reply, nothing to hold back
-                reply = out.pop()
-                stats.total_net_output_bytes += len(reply)
-                stats.total_writes_processed += 1
-                self.transport.write(reply)
+                # the replies leave at the end of this event-loop turn, with every other
+                # client's (Server.flush_pending, Redis's beforeSleep): one burst of writes
+                # wakes a sleeping peer once, where a write per read woke it every time
+                if not self.write_pending:
+                    self.write_pending = True
+                    pending = srv.pending_writes
+                    pending.append(self)
+                    if len(pending) == 1:
+                        loop.call_soon(srv.flush_pending)
             else:
                 self.flush()
         if (
@@ -377,8 +385,8 @@ class Client(asyncio.Protocol):
 
     def protocol_error(self, msg: str) -> None:
         self.count_error(CommandError("ERR Protocol error"))
-        if self.transport is not None:
-            self.transport.write(f"-ERR Protocol error: {msg}\r\n".encode("latin-1", "replace"))
+        if self.transport is not None:  # after any replies still waiting (close() sends them)
+            self.out.append(f"-ERR Protocol error: {msg}\r\n".encode("latin-1", "replace"))
         self.server.log(
             "verbose", f"Protocol error ({msg}) from client: id={self.id} addr={self.addr}"
         )

@@ -116,6 +116,8 @@ class Server:
         self.read_lookups: bool | None = False
         # appendfsync always: returns True when it keeps a reply until the AOF is fsynced
         self.reply_gate: Callable[[Client, bytes], bool] | None = None
+        # clients with replies to send when this event-loop turn ends (flush_pending)
+        self.pending_writes: list[Client] = []
         self.commands_by_name: dict[bytes, CommandSpec] = {}
         self.dispatch_names: dict[bytes, CommandSpec] = {}
         self.paused_until = 0.0
@@ -163,6 +165,18 @@ class Server:
 
     def cached_now_ms(self) -> int:
         return self._now_ms
+
+    def flush_pending(self) -> None:
+        """Send the replies of every client served in this loop turn (call_soon'd once)."""
+        pending = self.pending_writes
+        self.pending_writes = []
+        for c in pending:
+            c.write_pending = False
+            try:
+                c.flush()
+            except Exception as e:  # one broken transport must not keep the others' replies
+                self.log("warning", f"Error writing to client id={c.id}: {e!r}")
+                c.out.clear()
 
     def update_time(self) -> int:
         self._now_ms = t = time.time_ns() // 1_000_000
