@@ -362,3 +362,48 @@ def test_shutdown_save_writes_the_dataset(ember_factory: Callable[..., ServerPro
     assert (s.dir / "final.rdb").exists()
     again = ember_factory("--save", "", "--dbfilename", "final.rdb", sub=s.dir.name)
     assert again.client().get("persisted") == b"yes"
+
+
+def test_pipelined_commands_are_timed_each_on_its_own(ember: ServerProcess, r: redis.Redis) -> None:
+    """In a pipelined batch ember reads the clock once per command (one command's end
+    is the next one's start); a slow command's time must stay its own, on the inlined
+    path (EVAL) and on the general one (EXEC, through Client.call)."""
+    from tests.helpers.raw import Raw
+
+    slow = (  # 30 ms by the server's clock, however fast the machine
+        "EVAL",
+        "local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] "
+        "while true do t = redis.call('TIME') "
+        "if t[1] * 1000000 + t[2] - s >= 30000 then return 1 end end",
+        "0",
+    )
+    r.config_set("slowlog-log-slower-than", 20000)
+    r.config_resetstat()
+    r.slowlog_reset()
+    raw = Raw(ember.port)
+    try:
+        raw.send(
+            ("SET", "a", "1"),
+            slow,
+            ("GET", "a"),
+            ("MULTI",),
+            slow,
+            ("EXEC",),
+            ("INCR", "n"),
+            ("GET", "a"),
+        )
+        assert raw.read(8) == (
+            b"+OK\r\n:1\r\n$1\r\n1\r\n+OK\r\n+QUEUED\r\n*1\r\n:1\r\n:1\r\n$1\r\n1\r\n"
+        )
+        logged = [e["command"].split()[0].upper() for e in r.slowlog_get(-1)]
+        assert b"EVAL" in logged
+        assert not {b"SET", b"GET", b"MULTI", b"INCR"} & set(logged), logged
+        stats = r.info("commandstats")
+        assert stats["cmdstat_eval"]["calls"] == 2 and stats["cmdstat_eval"]["usec"] >= 60000
+        assert stats["cmdstat_exec"]["usec"] >= 30000
+        assert stats["cmdstat_get"]["calls"] == 2 and stats["cmdstat_get"]["usec"] < 20000
+        assert stats["cmdstat_incr"]["usec"] < 20000
+    finally:
+        raw.close()
+        r.config_set("slowlog-log-slower-than", 10000)
+        r.slowlog_reset()

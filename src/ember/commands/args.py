@@ -24,9 +24,25 @@ def is_canonical_int(b: bytes) -> bool:
     return len(b) <= 20 and _INT_RE.fullmatch(b) is not None and LLONG_MIN <= int(b) <= LLONG_MAX
 
 
+# Compiled (scripts/compile.py), a loop over up to 9 digits runs in unboxed ints and
+# takes a third of the time of ``isdigit()`` + ``int()``; interpreted, it is slower.
+_DIGIT_LOOP: Final = not __file__.endswith(".py")
+
+
 def parse_int(b: bytes, err: str = errors.NOT_INTEGER) -> int:
     """Redis ``getLongLongFromObjectOrReply``: strict 64-bit integer."""
-    if b.isdigit() and len(b) < 19 and (b[0] != 48 or len(b) == 1):
+    n = len(b)
+    if _DIGIT_LOOP and 0 < n < 10:
+        v = 0
+        for c in b:
+            c -= 48
+            if c < 0 or c > 9:
+                v = -1
+                break
+            v = v * 10 + c
+        if v >= 0 and (b[0] != 48 or n == 1):
+            return v  # plain digits, no sign, no leading zero
+    elif b.isdigit() and n < 19 and (b[0] != 48 or n == 1):
         return int(b)  # the common case: plain digits, no sign, no leading zero
     if len(b) <= 20 and _INT_RE.fullmatch(b) is not None:
         v = int(b)

@@ -41,6 +41,7 @@ _WRITE: Final = int(Flag.WRITE)
 _TOUCHES_ARBITRARY_KEYS: Final = int(Flag.TOUCHES_ARBITRARY_KEYS)
 _SKIP_SLOWLOG: Final = int(Flag.SKIP_SLOWLOG)
 _perf_ns: Final = time.perf_counter_ns
+_CommandError: Final = CommandError  # (compiled: a static, not a globals lookup per command)
 _monotonic: Final = time.monotonic
 _time_ns: Final = time.time_ns
 _SUB_ALLOWED: Final = {
@@ -124,6 +125,7 @@ class Client(asyncio.Protocol):
         self.monitor = False
         self.reading_paused = False
         self.write_pending = False  # in server.pending_writes: out is sent at the loop turn's end
+        self.clock = 0  # perf_counter_ns at the last command's end while a batch runs, else 0
         self.is_loader = False  # the fake client replaying the AOF
 
     # ------------------------------------------------------------------ asyncio hooks
@@ -228,20 +230,25 @@ class Client(asyncio.Protocol):
             self.execute(cmds[0])
         else:
             i = 0
-            for argv in cmds:
-                i += 1
-                self.execute(argv)  # (a direct call: compiled, a bound local is slower)
-                closing = self.closing  # a local, so that the check below stays live
-                if self.blocked is not None or self.paused or closing or self.close_after_reply:
-                    self.queue.extend(cmds[i:])
-                    break
-                if len(out) >= 64 or (len(out) >= 4 and len(out[-1]) > 65536):
-                    # many or big replies in one batch: send them and apply
-                    # client-output-buffer-limit now (Redis checks after every reply)
-                    self.flush()
-                    self.check_output_limits()
-                    if self.closing:
+            self.clock = _perf_ns()  # chained: one clock read per command (see execute)
+            try:
+                for argv in cmds:
+                    i += 1
+                    self.execute(argv)  # (a direct call: compiled, a bound local is slower)
+                    closing = self.closing  # a local, so that the check below stays live
+                    if self.blocked is not None or self.paused or closing or self.close_after_reply:
+                        self.queue.extend(cmds[i:])
                         break
+                    if len(out) >= 64 or (len(out) >= 4 and len(out[-1]) > 65536):
+                        # many or big replies in one batch: send them and apply
+                        # client-output-buffer-limit now (Redis checks after every reply)
+                        self.flush()
+                        self.check_output_limits()
+                        if self.closing:
+                            break
+                        self.clock = _perf_ns()  # the write is no command's time
+            finally:
+                self.clock = 0
         if srv.ready_keys:
             handle_ready_keys(srv)
         if out:
@@ -462,7 +469,10 @@ class Client(asyncio.Protocol):
         dirty = srv.dirty
         srv.call_depth = 1
         srv.read_lookups = spec.read_lookups
-        start = _perf_ns()
+        # in a pipelined batch the previous command's end is this one's start (one clock
+        # read per command instead of two; the time includes this command's dispatch)
+        chained = self.clock
+        start = chained if chained else _perf_ns()
         try:
             reply = spec.handler(self, argv)  # type: ignore[misc]
         except CommandError as e:
@@ -472,11 +482,14 @@ class Client(asyncio.Protocol):
         finally:
             srv.call_depth = 0
             srv.read_lookups = False
-        elapsed = (_perf_ns() - start) // 1000
+        end = _perf_ns()
+        if chained:
+            self.clock = end
+        elapsed = (end - start) // 1000
         spec.calls += 1
         spec.usec += elapsed
         srv.stats.total_commands_processed += 1
-        if type(reply) is CommandError:
+        if type(reply) is _CommandError:
             spec.failed_calls += 1
             self.count_error(reply)
         # a handler that propagates something else than its argv leaves it in prop_argv;
@@ -609,7 +622,7 @@ class Client(asyncio.Protocol):
         srv.call_depth += 1
         outer_reads = srv.read_lookups
         srv.read_lookups = spec.read_lookups
-        start = time.perf_counter_ns()
+        start = _perf_ns()
         try:
             reply = spec.handler(self, argv)  # type: ignore[misc]
         except CommandError as e:
@@ -619,7 +632,10 @@ class Client(asyncio.Protocol):
         finally:
             srv.call_depth -= 1
             srv.read_lookups = outer_reads
-        elapsed = (time.perf_counter_ns() - start) // 1000
+        end = _perf_ns()
+        if self.clock:
+            self.clock = end  # a pipelined batch's chain (execute) resumes after this call
+        elapsed = (end - start) // 1000
         spec.calls += 1
         spec.usec += elapsed
         srv.stats.total_commands_processed += 1
