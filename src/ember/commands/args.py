@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 LLONG_MIN: Final = -(1 << 63)
 LLONG_MAX: Final = (1 << 63) - 1
 
-_INT_RE = re.compile(rb"-?[1-9][0-9]*|0")
+_INT_RE: Final = re.compile(rb"-?[1-9][0-9]*|0")
 
 
 def is_canonical_int(b: bytes) -> bool:

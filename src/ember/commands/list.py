@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from itertools import islice
-from typing import Any
+from typing import Any, Final
 
 from ember import errors
 from ember.commands.args import LLONG_MAX, LLONG_MIN, parse_int
@@ -31,12 +31,16 @@ WD = Flag.WRITE | Flag.DENYOOM
 RO = Flag.READONLY
 K1 = (1, 1, 1)
 
-HEAD = 0
-TAIL = 1
-_POP_EVENT = (b"lpop", b"rpop")
-_PUSH_EVENT = (b"lpush", b"rpush")
-_POP_CMD = (b"LPOP", b"RPOP")
-_SIDE_NAME = (b"left", b"right")
+HEAD: Final = 0
+TAIL: Final = 1
+_POP_EVENT: Final = (b"lpop", b"rpop")
+_PUSH_EVENT: Final = (b"lpush", b"rpush")
+_POP_CMD: Final = (b"LPOP", b"RPOP")
+_SIDE_NAME: Final = (b"left", b"right")
+
+# (compiled: the classes read from statics, not looked up in the module per call)
+_deque: Final = deque
+_islice: Final = islice
 
 
 def range_long(b: bytes, lo: int, hi: int, msg: str | None = None) -> int:
@@ -96,7 +100,7 @@ def bulk_array(items: list[bytes], head: bytes = b"*") -> Any:
 
 def _get_list(db: Db, key: bytes) -> deque[bytes] | None:
     v = db.lookup(key)
-    if v is None or type(v) is deque:
+    if v is None or type(v) is _deque:
         return v
     raise CommandError(errors.WRONGTYPE)
 
@@ -126,10 +130,10 @@ def list_range(d: deque[bytes], start: int, end: int) -> list[bytes]:
     if start == 0 and end == n - 1:
         return list(d)
     if start > n - 1 - end:  # nearer to the tail: walk from there
-        out = list(islice(reversed(d), n - 1 - end, n - start))
+        out = list(_islice(reversed(d), n - 1 - end, n - start))
         out.reverse()
         return out
-    return list(islice(d, start, end + 1))
+    return list(_islice(d, start, end + 1))
 
 
 def _pop_n(d: deque[bytes], where: int, n: int) -> list[bytes]:
@@ -162,11 +166,11 @@ def _push(c: Client, argv: list[bytes], where: int, xx: bool) -> Any:
     if d is None:
         if xx:
             return 0
-        d = deque(argv[2:])
+        d = _deque(argv[2:])
         if where == HEAD:
             d.reverse()
         db.add(key, d)
-    elif type(d) is deque:
+    elif type(d) is _deque:
         db.will_write(key)
         if where == HEAD:
             d.extendleft(argv[2:])
@@ -359,7 +363,7 @@ def lpos(c: Client, argv: list[bytes]) -> Any:
     stop = size if maxlen == 0 or maxlen > size else maxlen
     if count == -1:
         # single match: scan in C (deque.index), copying only when searching from the tail
-        seq: Any = list(islice(reversed(d), stop)) if reverse else d
+        seq: Any = list(_islice(reversed(d), stop)) if reverse else d
         pos = -1
         for _ in range(rank):
             try:
@@ -367,7 +371,7 @@ def lpos(c: Client, argv: list[bytes]) -> Any:
             except ValueError:
                 return None
         return size - 1 - pos if reverse else pos
-    seq = list(islice(reversed(d), stop)) if reverse else list(islice(d, stop))
+    seq = list(_islice(reversed(d), stop)) if reverse else list(_islice(d, stop))
     out: list[int] = []
     pos = -1
     matches = 0
@@ -535,7 +539,7 @@ def ltrim(c: Client, argv: list[bytes]) -> Any:
     db.will_write(key)
     kept = n - ltrim_n - rtrim_n
     if ltrim_n + rtrim_n > 64 and kept < ltrim_n + rtrim_n:
-        keep = list(islice(d, ltrim_n, n - rtrim_n)) if kept else []
+        keep = list(_islice(d, ltrim_n, n - rtrim_n)) if kept else []
         d.clear()
         d.extend(keep)
     else:
@@ -702,7 +706,7 @@ def _bpop(
         if key is None:
             return BLOCKED
         d = db.lookup(key)
-        if type(d) is not deque or not d:
+        if type(d) is not _deque or not d:
             return BLOCKED
         if count != -1:
             return _mpop_from(c, db, key, d, where, count)
@@ -775,7 +779,7 @@ def _blmove(
 
     def retry() -> Any:
         d = db.lookup(src)
-        if type(d) is not deque or not d:
+        if type(d) is not _deque or not d:
             return BLOCKED
         _get_list(db, dst)  # WRONGTYPE is the reply, and the client is unblocked
         v = _move(c, db, src, dst, d, wfrom, wto)

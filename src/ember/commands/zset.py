@@ -20,7 +20,7 @@ import math
 import random
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from ember import errors
 from ember.commands.args import LLONG_MAX, parse_int
@@ -47,16 +47,16 @@ W = Flag.WRITE
 WD = Flag.WRITE | Flag.DENYOOM
 RO = Flag.READONLY
 K1 = (1, 1, 1)
-INF = math.inf
-MAX_RANDOM_REPLY = 1 << 32
+INF: Final = math.inf
+MAX_RANDOM_REPLY: Final = 1 << 32
 
-NAN_ERR = "ERR resulting score is not a number (NaN)"
-SCORE_RANGE_ERR = "ERR min or max is not a float"
-LEX_RANGE_ERR = "ERR min or max not valid string range item"
+NAN_ERR: Final = "ERR resulting score is not a number (NaN)"
+SCORE_RANGE_ERR: Final = "ERR min or max is not a float"
+LEX_RANGE_ERR: Final = "ERR min or max not valid string range item"
 
 # ------------------------------------------------------------------------------ numbers
 
-_SPACE = b" \t\n\v\f\r"
+_SPACE: Final = b" \t\n\v\f\r"
 _HEX_RE = re.compile(
     rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?"
 )
@@ -338,7 +338,7 @@ def _store_result(c: Client, db: Db, dst: bytes, z: ZSet, event: bytes) -> int:
 # ------------------------------------------------------------------------------ ZADD
 
 
-_ZADD_OPTS = frozenset((b"nx", b"xx", b"ch", b"incr", b"gt", b"lt"))
+_ZADD_OPTS: Final = frozenset((b"nx", b"xx", b"ch", b"incr", b"gt", b"lt"))
 
 
 def parse_add_flags(argv: list[bytes], allowed: frozenset[bytes]) -> tuple[set[bytes], int]:
@@ -660,7 +660,9 @@ def zlexcount(c: Client, argv: list[bytes]) -> Any:
 
 # ------------------------------------------------------------------------------ ZRANGE family
 
-RANK, SCORE, LEX = 1, 2, 3
+RANK: Final = 1
+SCORE: Final = 2
+LEX: Final = 3
 
 
 def _zrange(
@@ -920,8 +922,12 @@ def zremrangebylex(c: Client, argv: list[bytes]) -> Any:
 
 # ------------------------------------------------------------------------------ ZUNION & co
 
-UNION, INTER, DIFF = 1, 2, 3
-_AGG_SUM, _AGG_MIN, _AGG_MAX = 1, 2, 3
+UNION: Final = 1
+INTER: Final = 2
+DIFF: Final = 3
+_AGG_SUM: Final = 1
+_AGG_MIN: Final = 2
+_AGG_MAX: Final = 3
 
 
 def _src_scores(v: Any) -> dict[bytes, float]:
@@ -1173,9 +1179,10 @@ def zdiff(c: Client, argv: list[bytes]) -> Any:
 
 # ------------------------------------------------------------------------------ pops
 
-MIN, MAX = 0, 1
-_ZPOP_EVENT = (b"zpopmin", b"zpopmax")
-_ZPOP_CMD = (b"ZPOPMIN", b"ZPOPMAX")
+MIN: Final = 0
+MAX: Final = 1
+_ZPOP_EVENT: Final = (b"zpopmin", b"zpopmax")
+_ZPOP_CMD: Final = (b"ZPOPMIN", b"ZPOPMAX")
 
 
 def _pop_items(
@@ -1427,7 +1434,7 @@ def zrandmember(c: Client, argv: list[bytes]) -> Any:
     return [m for _, m in items]
 
 
-_LLONG_HALF = float(LLONG_MAX // 2)  # double2ll's range check, as a double (2**62)
+_LLONG_HALF: Final = float(LLONG_MAX // 2)  # double2ll's range check, as a double (2**62)
 
 
 def _lp_score(s: float) -> bytes:
