@@ -64,3 +64,33 @@ def test_parse_int_follows_redis(text: bytes) -> None:
 @given(st.binary(max_size=22) | st.text(alphabet="0123456789-+ _/:a", max_size=22).map(str.encode))
 def test_parse_int_matches_the_reference(text: bytes) -> None:
     assert _parse(text) == _reference(text)
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=12).map(str.encode))
+def test_scores_of_plain_digits_are_their_value(text: bytes) -> None:
+    """ZADD's integer scores take a digit loop when compiled (no float()): same value."""
+    from ember.commands.zset import parse_double
+
+    assert parse_double(text) == float(text)
+    assert parse_double(b"-" + text) == -float(text)
+
+
+def test_plain_digits_only_takes_short_digit_runs() -> None:
+    from ember import build_kind
+    from ember.commands.args import plain_digits
+
+    compiled = build_kind() == "compiled"
+    for text, value in [(b"0", 0), (b"007", 7), (b"123456789", 123456789)]:
+        assert plain_digits(text) == (value if compiled else -1)
+    for text in [
+        b"",
+        b"1234567890",
+        b"-1",
+        b"+1",
+        b"1.0",
+        b"1e3",
+        b" 1",
+        b"1_0",
+        "\u0661".encode(),
+    ]:
+        assert plain_digits(text) == -1

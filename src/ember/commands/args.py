@@ -29,17 +29,26 @@ def is_canonical_int(b: bytes) -> bool:
 _DIGIT_LOOP: Final = not __file__.endswith(".py")
 
 
+def plain_digits(b: bytes) -> int:
+    """The value of 1 to 9 ASCII digits (leading zeros allowed), else -1. Compiled only:
+    interpreted, it always says -1 (callers then take their general path)."""
+    n = len(b)
+    if not _DIGIT_LOOP or n == 0 or n > 9:
+        return -1
+    v = 0
+    for c in b:
+        c -= 48
+        if c < 0 or c > 9:
+            return -1
+        v = v * 10 + c
+    return v
+
+
 def parse_int(b: bytes, err: str = errors.NOT_INTEGER) -> int:
     """Redis ``getLongLongFromObjectOrReply``: strict 64-bit integer."""
     n = len(b)
-    if _DIGIT_LOOP and 0 < n < 10:
-        v = 0
-        for c in b:
-            c -= 48
-            if c < 0 or c > 9:
-                v = -1
-                break
-            v = v * 10 + c
+    if _DIGIT_LOOP:
+        v = plain_digits(b)
         if v >= 0 and (b[0] != 48 or n == 1):
             return v  # plain digits, no sign, no leading zero
     elif b.isdigit() and n < 19 and (b[0] != 48 or n == 1):
@@ -82,7 +91,7 @@ def parse_float(b: bytes, err: str = errors.NOT_FLOAT, allow_nan: bool = False) 
             v = float.fromhex(b.decode())
         except (ValueError, UnicodeDecodeError):
             raise CommandError(err) from None
-    if b.find(b"_") >= 0:
+    if ord("_") in b:
         raise CommandError(err)
     if math.isnan(v) and not allow_nan:
         raise CommandError(err)

@@ -44,7 +44,7 @@ _SPACES = b" \t\n\r\x0b\x0c"
 
 def parse_double(b: bytes, err: str = errors.NOT_FLOAT) -> float:
     """``string2d``: strtod of the whole string; NaN and overflow/underflow refused."""
-    if not b or b[0] in _SPACES or b[-1] in _SPACES or b.find(b"_") >= 0:
+    if not b or b[0] in _SPACES or b[-1] in _SPACES or ord("_") in b:
         raise CommandError(err)
     t = b.lower().lstrip(b"+-")
     ishex = t.startswith(b"0x") and len(b) - len(t) <= 1

@@ -1105,9 +1105,9 @@ def command_info_cmd(c: Client, argv: list[bytes]) -> Any:
 def _find(c: Client, name: bytes) -> CommandSpec | None:
     """``lookupCommandBySds``: ``name`` or ``container|sub``."""
     n = name.lower()
-    if n.find(b"|") >= 0:
+    if ord("|") in n:
         parent, sub = n.split(b"|", 1)
-        if sub.find(b"|") >= 0:
+        if ord("|") in sub:
             return None
         p = c.server.commands_by_name.get(parent)
         return p.subcommands.get(sub.decode(errors="replace")) if p else None

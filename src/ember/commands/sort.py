@@ -82,7 +82,7 @@ def _sort_keys(argv: list[bytes]) -> list[int]:
 
 def _strcoll_key(b: bytes) -> bytes:
     # strcoll() in the C locale is strcmp(): the comparison stops at a NUL byte
-    return b.split(b"\0", 1)[0] if b.find(b"\0") >= 0 else b
+    return b.split(b"\0", 1)[0] if ord("\0") in b else b
 
 
 def _sort(c: Client, argv: list[bytes], readonly: bool) -> Any:
@@ -111,7 +111,7 @@ def _sort(c: Client, argv: list[bytes], readonly: bool) -> Any:
             j += 1
         elif o == b"by" and left >= 1:
             sortby = argv[j + 1]
-            dontsort = sortby.find(b"*") < 0
+            dontsort = ord("*") not in sortby
             j += 1
         elif o == b"get" and left >= 1:
             gets.append(argv[j + 1])

@@ -61,7 +61,7 @@ NOT_STREAM_KEY = (
 
 def _s(b: bytes) -> str:
     """User text inside an error (C ``%s``: stops at NUL; newlines become spaces)."""
-    if b.find(b"\0") >= 0:
+    if ord("\0") in b:
         b = b[: b.index(b"\0")]
     return b.decode(errors="replace").replace("\r", " ").replace("\n", " ")
 

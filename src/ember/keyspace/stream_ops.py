@@ -72,7 +72,7 @@ def parse_id(
     """
     if len(b) > 127:
         raise CommandError(INVALID_ID)
-    if b.find(b"\0") >= 0:
+    if ord("\0") in b:
         b = b[: b.index(b"\0")]
     if b == b"-":
         if strict:

@@ -92,7 +92,7 @@ QUEUED: Final = Status("QUEUED")
 PONG: Final = Status("PONG")
 
 # pre-encoded small integers and bulk length headers for the hot path
-_INTS: Final = [b":%d\r\n" % i for i in range(-1, 1024)]
+INT_REPLIES: Final = [b":%d\r\n" % i for i in range(-1, 1024)]
 _BULK_HDR: Final = [b"$%d\r\n" % i for i in range(1024)]
 _ARR_HDR: Final = [b"*%d\r\n" % i for i in range(1024)]
 
@@ -139,7 +139,7 @@ def _encode_into(reply: Any, out: list[bytes], resp3: bool) -> None:
     elif t is Status:
         out.append(reply.encoded)
     elif t is int:
-        out.append(_INTS[reply + 1] if -1 <= reply < 1023 else b":%d\r\n" % reply)
+        out.append(INT_REPLIES[reply + 1] if -1 <= reply < 1023 else b":%d\r\n" % reply)
     elif reply is None:
         out.append(b"_\r\n" if resp3 else b"$-1\r\n")
     elif t is list or t is tuple:
@@ -221,7 +221,7 @@ def _error_line(message: str) -> bytes:
     """``-message\\r\\n``; CR/LF inside the message (user input echoed back) become
     spaces like Redis's addReplyErrorFormat, so the reply stays one protocol line."""
     data = message.encode("utf-8", "surrogateescape")
-    if data.find(b"\r") >= 0 or data.find(b"\n") >= 0:
+    if ord("\r") in data or ord("\n") in data:
         data = data.replace(b"\r", b" ").replace(b"\n", b" ")
     return b"-" + data + b"\r\n"
 
@@ -281,9 +281,9 @@ def split_args(line: bytes) -> list[bytes] | None:
         line = line[:z]
     if (
         line.find(b'"') < 0
-        and line.find(b"'") < 0
-        and line.find(b"\x0b") < 0
-        and line.find(b"\x0c") < 0
+        and ord("'") not in line
+        and ord("\x0b") not in line
+        and ord("\x0c") not in line
     ):
         return line.split()  # fast path: no quotes, only separators bytes.split() also uses
     args: list[bytes] = []

@@ -249,9 +249,9 @@ def fast_glob(pattern: bytes) -> Callable[[bytes], bool]:
     Same results as :func:`glob_match` (callers shortcut ``*`` themselves where Redis
     does, e.g. KEYS and SCAN).
     """
-    if pattern.find(b"[") >= 0 or pattern.find(b"\\") >= 0:
+    if ord("[") in pattern or ord("\\") in pattern:
         return lambda s: glob_match(pattern, s)
-    if pattern.find(b"*") < 0 and pattern.find(b"?") < 0:
+    if ord("*") not in pattern and ord("?") not in pattern:
         return pattern.__eq__
     rx = re.compile(fnmatch.translate(pattern.decode("latin-1")).encode("latin-1"), re.DOTALL)
     match = rx.match

@@ -210,7 +210,7 @@ def parse_manifest(data: bytes) -> Manifest:
         if chunk[0] == 0x23:  # '#': comment (even a truncated one)
             continue
         text = cstr(chunk)
-        if text.find(b"\n") < 0:
+        if ord("\n") not in text:
             raise ManifestError(ERR_TOO_LONG)
         line = _trim(text)
         if not line:
