@@ -92,10 +92,14 @@ def bulk_array(items: list[bytes], head: bytes = b"*") -> Any:
     ``~`` for a RESP3 set or ``%`` with an even-length ``items`` for a map). Small
     arrays and long items are left to the encoder (None for ``~``/``%``)."""
     n = len(items)
-    body = encode_bulk_strings(items) if n >= 8 else None
-    if body is None:
+    data = (
+        encode_bulk_strings(items, head + b"%d" % (n // 2 if head == b"%" else n))
+        if n >= 8
+        else None
+    )
+    if data is None:
         return items if head == b"*" else None
-    return Raw(head + b"%d\r\n" % (n // 2 if head == b"%" else n) + body)
+    return Raw(data)
 
 
 def _get_list(db: Db, key: bytes) -> deque[bytes] | None:

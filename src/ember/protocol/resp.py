@@ -144,11 +144,11 @@ def _encode_into(reply: Any, out: list[bytes], resp3: bool) -> None:
         out.append(b"_\r\n" if resp3 else b"$-1\r\n")
     elif t is list or t is tuple:
         n = len(reply)
-        out.append(_ARR_HDR[n] if n < 1024 else b"*%d\r\n" % n)
-        body = encode_bulk_strings(reply) if n > 2 else None
+        body = encode_bulk_strings(reply, b"*%d" % n) if n > 2 else None
         if body is not None:
             out.append(body)
             return
+        out.append(_ARR_HDR[n] if n < 1024 else b"*%d\r\n" % n)
         for item in reply:
             _encode_into(item, out, resp3)
     elif t is CommandError:
@@ -201,18 +201,30 @@ def _encode_into(reply: Any, out: list[bytes], resp3: bool) -> None:
         raise TypeError(f"cannot encode reply of type {t!r}")
 
 
-def encode_bulk_strings(items: Sequence[Any]) -> bytes | None:
-    """``$<len>\\r\\n<item>\\r\\n`` for every item, at C speed (no array header), or None
-    unless every item is a bulk string (bytes-like) shorter than 16 KiB.
+def encode_bulk_strings(items: Sequence[Any], head: bytes) -> bytes | None:
+    """``head`` (an array header without its CRLF, e.g. ``*3``), CRLF, then
+    ``$<len>\r\n<item>\r\n`` for every item, in one join; or None unless every item is
+    a bulk string (``bytes``; interpreted, any bytes-like) shorter than 16 KiB.
 
-    The "$<len>" headers and the payloads are interleaved and joined by CRLF: an
-    array of bulk strings (LRANGE, MGET hits, HGETALL...) costs no Python-level loop.
+    Headers and payloads are interleaved and joined by CRLF (a last empty part gives the
+    final one): an array of bulk strings (LRANGE, MGET hits, HGETALL...) is one copy.
+    Interpreted, ``map`` fills the headers with no Python-level loop; compiled, a plain
+    loop is twice as fast as the ``map`` chain.
     """
     try:
-        parts: list[Any] = [b""] * (2 * len(items))
-        parts[::2] = map(_BULK_LEN, map(len, items))
-        parts[1::2] = items
-        return b"\r\n".join(parts) + b"\r\n"
+        parts: list[bytes] = [b""] * (2 * len(items) + 2)
+        parts[0] = head
+        if _COMPILED:
+            lens = _BULK_LENS
+            i = 1
+            for item in items:
+                parts[i] = lens[len(item)]
+                parts[i + 1] = item
+                i += 2
+        else:
+            parts[1:-1:2] = map(_BULK_LEN, map(len, items))
+            parts[2:-1:2] = items
+        return b"\r\n".join(parts)
     except (TypeError, IndexError):  # an int, None, nested array...; or a long item
         return None
 
@@ -614,7 +626,10 @@ class RequestParser:
 
 
 _DIGITS: Final = [len(b"%d" % i) for i in range(1 << 16)]
-_BULK_LEN: Final = [b"$%d" % i for i in range(1 << 14)].__getitem__  # "$<len>" without CRLF
+_BULK_LENS: Final = [b"$%d" % i for i in range(1 << 14)]  # "$<len>" without CRLF
+_BULK_LEN: Final = _BULK_LENS.__getitem__
+# compiled by scripts/compile.py (then plain loops beat map/sum chains)
+_COMPILED: Final = not __file__.endswith(".py")
 # bytes taken by a bulk string of length i ($<i>\r\n<payload>\r\n) and by the header of
 # an array of i elements (*<i>\r\n); longer arguments go through the exact parser
 _BULK_SIZE: Final = [i + _DIGITS[i] + 5 for i in range(1 << 16)]
