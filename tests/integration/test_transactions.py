@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.helpers.raw import Pair, Raw, enc, pair_maker
 from tests.helpers.servers import ServerProcess
+from tests.helpers.transport import FakeTransport
 
 
 @pytest.fixture
@@ -490,36 +491,6 @@ def test_aof_stream_of_transactions_matches_redis(
 # ---------------------------------------------------------------------------- in-process
 
 
-class _FakeTransport:
-    def __init__(self) -> None:
-        self.buf = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.buf += data
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000) if name in ("peername", "sockname") else default
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-
 class _InProcess:
     """A Server and one Client in this process, with the propagated ops recorded."""
 
@@ -536,7 +507,7 @@ class _InProcess:
         self._block: str | None = None
         self.server.write_block_reason = lambda: self._block
         self.client = Client(self.server)
-        self.transport = _FakeTransport()
+        self.transport = FakeTransport()
         self.client.connection_made(self.transport)  # type: ignore[arg-type]
 
     @property

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -18,40 +17,22 @@ from ember.commands.registry import load_all
 from ember.config import Config
 from ember.server.client import Client
 from ember.server.server import Server
+from tests.helpers.transport import FakeTransport
 
 
-class _Transport:
+class _Transport(FakeTransport):
+    """Records each write as (tag, bytes) in a log shared by several clients."""
+
     def __init__(self, log: list[tuple[int, bytes]], tag: int) -> None:
+        super().__init__(40000 + tag)
         self.log = log
         self.tag = tag
-        self.closed = False
         self.broken = False
 
     def write(self, data: bytes) -> None:
         if self.broken:
             raise RuntimeError("unable to perform operation on a closed transport")
         self.log.append((self.tag, bytes(data)))
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000 + self.tag) if name in ("peername", "sockname") else default
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 @pytest.fixture
