@@ -47,11 +47,11 @@ def plain_digits(b: bytes) -> int:
 def parse_int(b: bytes, err: str = errors.NOT_INTEGER) -> int:
     """Redis ``getLongLongFromObjectOrReply``: strict 64-bit integer."""
     n = len(b)
-    if _DIGIT_LOOP:
+    if _DIGIT_LOOP and n < 10:
         v = plain_digits(b)
         if v >= 0 and (b[0] != 48 or n == 1):
             return v  # plain digits, no sign, no leading zero
-    elif b.isdigit() and n < 19 and (b[0] != 48 or n == 1):
+    if b.isdigit() and n < 19 and (b[0] != 48 or n == 1):
         return int(b)  # the common case: plain digits, no sign, no leading zero
     if len(b) <= 20 and _INT_RE.fullmatch(b) is not None:
         v = int(b)

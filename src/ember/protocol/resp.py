@@ -203,7 +203,7 @@ def _encode_into(reply: Any, out: list[bytes], resp3: bool) -> None:
 
 def encode_bulk_strings(items: Sequence[Any], head: bytes) -> bytes | None:
     """``head`` (an array header without its CRLF, e.g. ``*3``), CRLF, then
-    ``$<len>\r\n<item>\r\n`` for every item, in one join; or None unless every item is
+    ``$<len>\\r\\n<item>\\r\\n`` for every item, in one join; or None unless every item is
     a bulk string (``bytes``; interpreted, any bytes-like) shorter than 16 KiB.
 
     Headers and payloads are interleaved and joined by CRLF (a last empty part gives the
