@@ -145,3 +145,24 @@ def test_one_failing_transport_does_not_keep_the_other_replies(
     _turn(loop)
     assert log == [(2, b"+PONG\r\n")]
     assert a.out == [] and not a.write_pending
+
+
+def test_a_busy_script_sends_the_replies_its_loop_turn_owed(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """A script that runs long blocks the loop before the turn's end; its busy pump
+    (Redis processEventsWhileBlocked) writes what other clients were owed first."""
+    from types import SimpleNamespace
+
+    from ember.scripting.busy import BusyPump
+
+    srv = _server(loop)
+    log: list[tuple[int, bytes]] = []
+    a, _ = _client(srv, log, 1)
+    caller, _ = _client(srv, log, 2)
+    a.data_received(b"*1\r\n$4\r\nPING\r\n")
+    assert log == []
+    BusyPump(srv)(SimpleNamespace(caller=caller))  # type: ignore[arg-type]
+    assert log == [(1, b"+PONG\r\n")]
+    _turn(loop)
+    assert log == [(1, b"+PONG\r\n")]

@@ -5,7 +5,8 @@ instead: it polls the other clients' sockets and the listening sockets with a ze
 timeout, reads what arrived and feeds it to ``Client.data_received``. The dispatcher
 answers ``-BUSY`` to everything but ``allow_busy`` commands (SCRIPT KILL, FUNCTION KILL,
 FUNCTION STATS, SHUTDOWN, MULTI/DISCARD/WATCH...). Replies are written at once (the
-transports write synchronously when their buffer is empty).
+transports write synchronously when their buffer is empty), and so are the replies other
+clients were owed at the end of the loop turn the script blocks (``flush_pending``).
 
 New connections accepted meanwhile get a small socket-backed transport; once the script
 ends they are handed to the event loop (``connect_accepted_socket``) and go on as usual.
@@ -88,6 +89,8 @@ class BusyPump:
 
     def __call__(self, ctx: RunCtx) -> None:
         srv = self.server
+        if srv.pending_writes:  # replies due at the end of the blocked loop turn: send now
+            srv.flush_pending()
         saved_now = srv._now_ms
         saved_ready, srv.ready_keys = srv.ready_keys, []
         try:
