@@ -3,9 +3,15 @@
 __version__ = "0.1.0"
 
 
+def is_compiled(module_file: str | None) -> bool:
+    """Whether the module at ``module_file`` (its ``__file__``) runs as a mypyc extension
+    module (the tree ``scripts/compile.py`` builds) rather than interpreted."""
+    return not (module_file or "").endswith(".py")
+
+
 def build_kind() -> str:
-    """``compiled`` when the request path runs as mypyc extension modules (the tree
-    ``scripts/compile.py`` builds), ``pure`` when it is interpreted."""
+    """``compiled`` when the request path runs as mypyc extension modules, ``pure`` when
+    it is interpreted."""
     from ember.server import client
 
-    return "pure" if (client.__file__ or "").endswith(".py") else "compiled"
+    return "compiled" if is_compiled(client.__file__) else "pure"

@@ -6,7 +6,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any, Final
 
-from ember import errors
+from ember import errors, is_compiled
 from ember.errors import CommandError
 from ember.keyspace.types import STRING_TYPES
 
@@ -26,14 +26,14 @@ def is_canonical_int(b: bytes) -> bool:
 
 # Compiled (scripts/compile.py), a loop over up to 9 digits runs in unboxed ints and
 # takes a third of the time of ``isdigit()`` + ``int()``; interpreted, it is slower.
-_DIGIT_LOOP: Final = not __file__.endswith(".py")
+_COMPILED: Final = is_compiled(__file__)
 
 
 def plain_digits(b: bytes) -> int:
     """The value of 1 to 9 ASCII digits (leading zeros allowed), else -1. Compiled only:
     interpreted, it always says -1 (callers then take their general path)."""
     n = len(b)
-    if not _DIGIT_LOOP or n == 0 or n > 9:
+    if not _COMPILED or n == 0 or n > 9:
         return -1
     v = 0
     for c in b:
@@ -47,7 +47,7 @@ def plain_digits(b: bytes) -> int:
 def parse_int(b: bytes, err: str = errors.NOT_INTEGER) -> int:
     """Redis ``getLongLongFromObjectOrReply``: strict 64-bit integer."""
     n = len(b)
-    if _DIGIT_LOOP and n < 10:
+    if _COMPILED and n < 10:
         v = plain_digits(b)
         if v >= 0 and (b[0] != 48 or n == 1):
             return v  # plain digits, no sign, no leading zero

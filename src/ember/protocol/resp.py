@@ -34,6 +34,7 @@ from typing import Any, Final
 
 import hiredis
 
+from ember import is_compiled
 from ember.errors import CommandError
 
 
@@ -92,7 +93,7 @@ QUEUED: Final = Status("QUEUED")
 PONG: Final = Status("PONG")
 
 # pre-encoded small integers and bulk length headers for the hot path
-INT_REPLIES: Final = [b":%d\r\n" % i for i in range(-1, 1024)]
+_INTS: Final = [b":%d\r\n" % i for i in range(-1, 1024)]
 _BULK_HDR: Final = [b"$%d\r\n" % i for i in range(1024)]
 _ARR_HDR: Final = [b"*%d\r\n" % i for i in range(1024)]
 
@@ -139,7 +140,7 @@ def _encode_into(reply: Any, out: list[bytes], resp3: bool) -> None:
     elif t is Status:
         out.append(reply.encoded)
     elif t is int:
-        out.append(INT_REPLIES[reply + 1] if -1 <= reply < 1023 else b":%d\r\n" % reply)
+        out.append(encode_int(reply))
     elif reply is None:
         out.append(b"_\r\n" if resp3 else b"$-1\r\n")
     elif t is list or t is tuple:
@@ -199,6 +200,11 @@ def _encode_into(reply: Any, out: list[bytes], resp3: bool) -> None:
         out.append(_error_line(reply.message))
     else:
         raise TypeError(f"cannot encode reply of type {t!r}")
+
+
+def encode_int(value: int) -> bytes:
+    """``:<value>\\r\\n``, pre-encoded from -1 to 1022."""
+    return _INTS[value + 1] if -1 <= value < 1023 else b":%d\r\n" % value
 
 
 def encode_bulk_strings(items: Sequence[Any], head: bytes) -> bytes | None:
@@ -292,7 +298,7 @@ def split_args(line: bytes) -> list[bytes] | None:
     if z >= 0:
         line = line[:z]
     if (
-        line.find(b'"') < 0
+        ord('"') not in line
         and ord("'") not in line
         and ord("\x0b") not in line
         and ord("\x0c") not in line
@@ -629,7 +635,7 @@ _DIGITS: Final = [len(b"%d" % i) for i in range(1 << 16)]
 _BULK_LENS: Final = [b"$%d" % i for i in range(1 << 14)]  # "$<len>" without CRLF
 _BULK_LEN: Final = _BULK_LENS.__getitem__
 # compiled by scripts/compile.py (then plain loops beat map/sum chains)
-_COMPILED: Final = not __file__.endswith(".py")
+_COMPILED: Final = is_compiled(__file__)
 # bytes taken by a bulk string of length i ($<i>\r\n<payload>\r\n) and by the header of
 # an array of i elements (*<i>\r\n); longer arguments go through the exact parser
 _BULK_SIZE: Final = [i + _DIGITS[i] + 5 for i in range(1 << 16)]

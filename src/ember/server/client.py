@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any, Final
 from ember import errors
 from ember.commands.registry import CommandSpec, Flag
 from ember.errors import CommandError
-from ember.protocol.resp import INT_REPLIES, NULL_ARRAY, QUEUED, Push, RequestParser, Status, encode
+from ember.protocol.resp import (
+    NULL_ARRAY,
+    QUEUED,
+    Push,
+    RequestParser,
+    Status,
+    encode,
+    encode_int,
+)
 
 if TYPE_CHECKING:
     from ember.keyspace.db import Db
@@ -341,8 +349,8 @@ class Client(asyncio.Protocol):
             self.out.append(b"$%d\r\n%b\r\n" % (len(value), value))
         elif t is Status:
             self.out.append(value.encoded)
-        elif t is int and value >= 0:
-            self.out.append(INT_REPLIES[value + 1] if value < 1023 else b":%d\r\n" % value)
+        elif t is int:
+            self.out.append(encode_int(value))
         else:
             self.out.append(encode(value, self.resp3))
 

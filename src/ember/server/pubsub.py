@@ -25,21 +25,21 @@ if TYPE_CHECKING:
     from ember.server.server import Server
 
 # notify-keyspace-events class bits (Redis NOTIFY_*)
-NOTIFY_KEYSPACE: Final = 1  # 1 << 0  # K
-NOTIFY_KEYEVENT: Final = 2  # 1 << 1  # E
-NOTIFY_GENERIC: Final = 4  # 1 << 2  # g
-NOTIFY_STRING: Final = 8  # 1 << 3  # $
-NOTIFY_LIST: Final = 16  # 1 << 4  # l
-NOTIFY_SET: Final = 32  # 1 << 5  # s
-NOTIFY_HASH: Final = 64  # 1 << 6  # h
-NOTIFY_ZSET: Final = 128  # 1 << 7  # z
-NOTIFY_EXPIRED: Final = 256  # 1 << 8  # x
-NOTIFY_EVICTED: Final = 512  # 1 << 9  # e
-NOTIFY_STREAM: Final = 1024  # 1 << 10  # t
-NOTIFY_KEY_MISS: Final = 2048  # 1 << 11  # m
+NOTIFY_KEYSPACE: Final = 1  # 1 << 0: K
+NOTIFY_KEYEVENT: Final = 2  # 1 << 1: E
+NOTIFY_GENERIC: Final = 4  # 1 << 2: g
+NOTIFY_STRING: Final = 8  # 1 << 3: $
+NOTIFY_LIST: Final = 16  # 1 << 4: l
+NOTIFY_SET: Final = 32  # 1 << 5: s
+NOTIFY_HASH: Final = 64  # 1 << 6: h
+NOTIFY_ZSET: Final = 128  # 1 << 7: z
+NOTIFY_EXPIRED: Final = 256  # 1 << 8: x
+NOTIFY_EVICTED: Final = 512  # 1 << 9: e
+NOTIFY_STREAM: Final = 1024  # 1 << 10: t
+NOTIFY_KEY_MISS: Final = 2048  # 1 << 11: m
 NOTIFY_LOADED: Final = 4096  # 1 << 12
-NOTIFY_MODULE: Final = 8192  # 1 << 13  # d
-NOTIFY_NEW: Final = 16384  # 1 << 14  # n
+NOTIFY_MODULE: Final = 8192  # 1 << 13: d
+NOTIFY_NEW: Final = 16384  # 1 << 14: n
 NOTIFY_ALL = (
     NOTIFY_GENERIC
     | NOTIFY_STRING
